@@ -1,0 +1,340 @@
+"""The task catalogue: the single source of truth for task types.
+
+The CDK stacks, the runtime and the cost model all read :data:`CATALOGUE`. Adding
+a task type takes one :class:`TaskType` entry here and one handler module.
+
+This module must stay importable without aws_cdk: it ships inside the Lambda
+zip and the container image.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+__all__ = [
+    "CATALOGUE",
+    "LAMBDA_MAX_DURATION_SECONDS",
+    "CatalogueError",
+    "EventTrigger",
+    "OnDemand",
+    "ScheduleTrigger",
+    "TaskCatalogue",
+    "TaskType",
+    "Trigger",
+]
+
+LAMBDA_MAX_DURATION_SECONDS = 15 * 60
+# Lambda's memory range; the ECS topologies size containers from the same number.
+MEMORY_MIN_MIB = 128
+MEMORY_MAX_MIB = 10_240
+# SQS allows 1..1000 receives before redrive.
+MAX_RECEIVE_COUNT_LIMIT = 1000
+# Lambda's SQS event source accepts a maximum concurrency of 2..1000.
+CONCURRENCY_CAP_RANGE = (2, 1000)
+
+_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_NAME_MAX_LENGTH = 40
+_RATE_PATTERN = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
+_AT_PATTERN = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$")
+_CRON_PATTERN = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+
+
+class CatalogueError(ValueError):
+    """One or more task types are invalid; the message lists every violation."""
+
+    def __init__(self, violations: list[str]) -> None:
+        self.violations = list(violations)
+        super().__init__("invalid task catalogue:\n  - " + "\n  - ".join(violations))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnDemand:
+    """The web app triggers the task through the producer API."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleTrigger:
+    """An EventBridge Scheduler schedule triggers the task.
+
+    ``expression`` is a Scheduler expression: ``cron(min hour dom month dow year)``,
+    ``rate(N minutes|hours|days)`` or ``at(yyyy-mm-ddThh:mm:ss)``. ``time_zone`` is an
+    IANA name; cron and at expressions are evaluated in it. ``payload`` is the static
+    payload placed in the envelope.
+    """
+
+    expression: str
+    time_zone: str = "UTC"
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventTrigger:
+    """An EventBridge rule with this event pattern triggers the task.
+
+    The matched event becomes the envelope's payload.
+    """
+
+    pattern: Mapping[str, Any]
+    description: str = ""
+
+
+Trigger = OnDemand | ScheduleTrigger | EventTrigger
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskType:
+    """One kind of asynchronous task.
+
+    Durations are in seconds. ``max_duration_seconds`` is the hard limit: the Lambda
+    timeout and the basis of queue visibility timeouts. ``expected_duration_seconds``
+    is the typical run time used for scaling targets and the cost model.
+    ``handler`` is the dotted path ``package.module:function`` that runs the task.
+    """
+
+    name: str
+    description: str
+    triggers: tuple[Trigger, ...]
+    expected_duration_seconds: float
+    max_duration_seconds: int
+    memory_mib: int
+    handler: str
+    max_receive_count: int = 5
+    max_concurrency: int | None = None
+
+    @property
+    def schedules(self) -> tuple[ScheduleTrigger, ...]:
+        return tuple(t for t in self.triggers if isinstance(t, ScheduleTrigger))
+
+    @property
+    def event_triggers(self) -> tuple[EventTrigger, ...]:
+        return tuple(t for t in self.triggers if isinstance(t, EventTrigger))
+
+    @property
+    def on_demand(self) -> bool:
+        return any(isinstance(t, OnDemand) for t in self.triggers)
+
+    def violations(self) -> list[str]:
+        """Every problem with this entry, as messages naming the task and the fix."""
+        where = f"task '{self.name}'"
+        found: list[str] = []
+        if not _NAME_PATTERN.match(self.name) or len(self.name) > _NAME_MAX_LENGTH:
+            found.append(
+                f"{where}: name must be kebab-case (a-z, 0-9, single hyphens) and at most "
+                f"{_NAME_MAX_LENGTH} characters"
+            )
+        if not self.triggers:
+            found.append(f"{where}: has no triggers; add OnDemand(), a schedule or an event")
+        if self.expected_duration_seconds <= 0:
+            found.append(
+                f"{where}: expected_duration_seconds is {self.expected_duration_seconds}; "
+                "it must be greater than 0"
+            )
+        if self.max_duration_seconds < self.expected_duration_seconds:
+            found.append(
+                f"{where}: max_duration_seconds ({self.max_duration_seconds}) is below "
+                f"expected_duration_seconds ({self.expected_duration_seconds}); raise the "
+                "maximum or lower the expectation"
+            )
+        if not MEMORY_MIN_MIB <= self.memory_mib <= MEMORY_MAX_MIB:
+            found.append(
+                f"{where}: memory_mib is {self.memory_mib}; it must be between "
+                f"{MEMORY_MIN_MIB} and {MEMORY_MAX_MIB}"
+            )
+        if not 1 <= self.max_receive_count <= MAX_RECEIVE_COUNT_LIMIT:
+            found.append(
+                f"{where}: max_receive_count is {self.max_receive_count}; SQS accepts "
+                f"1..{MAX_RECEIVE_COUNT_LIMIT}"
+            )
+        low, high = CONCURRENCY_CAP_RANGE
+        if self.max_concurrency is not None and not low <= self.max_concurrency <= high:
+            found.append(
+                f"{where}: max_concurrency is {self.max_concurrency}; it must be "
+                f"between {low} and {high}, or None for no cap"
+            )
+        if ":" not in self.handler:
+            found.append(
+                f"{where}: handler '{self.handler}' must be 'package.module:function'"
+            )
+        for schedule in self.schedules:
+            found.extend(f"{where}: {problem}" for problem in _schedule_violations(schedule))
+        for event in self.event_triggers:
+            if not event.pattern:
+                found.append(f"{where}: an event trigger has an empty pattern")
+        return found
+
+
+class TaskCatalogue(Mapping[str, TaskType]):
+    """An immutable, validated mapping of task name to :class:`TaskType`.
+
+    Raises :class:`CatalogueError` listing every violation at once.
+    """
+
+    def __init__(self, tasks: Iterable[TaskType]) -> None:
+        task_list = list(tasks)
+        violations: list[str] = []
+        seen: set[str] = set()
+        for task in task_list:
+            if task.name in seen:
+                violations.append(
+                    f"task '{task.name}': duplicate name; each task type needs a unique name"
+                )
+            seen.add(task.name)
+            violations.extend(task.violations())
+        if not task_list:
+            violations.append("the catalogue is empty; add at least one TaskType")
+        if violations:
+            raise CatalogueError(violations)
+        self._tasks = MappingProxyType({task.name: task for task in task_list})
+
+    def __getitem__(self, name: str) -> TaskType:
+        return self._tasks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tasks)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __repr__(self) -> str:
+        return f"TaskCatalogue({list(self._tasks)})"
+
+
+def _schedule_violations(schedule: ScheduleTrigger) -> list[str]:
+    found: list[str] = []
+    expression = schedule.expression.strip()
+    if expression != schedule.expression:
+        found.append(f"schedule '{schedule.expression}' has surrounding whitespace")
+    rate = _RATE_PATTERN.match(expression)
+    cron = _CRON_PATTERN.match(expression)
+    if rate:
+        value = int(rate.group("value"))
+        singular = rate.group("unit").rstrip("s")
+        if value < 1:
+            found.append(f"schedule '{expression}': a rate must be at least 1")
+        elif (value == 1) != (rate.group("unit") == singular):
+            found.append(
+                f"schedule '{expression}': use the singular unit for 1 and the plural "
+                f"otherwise, e.g. rate(1 {singular}) or rate(5 {singular}s)"
+            )
+    elif cron:
+        found.extend(_cron_violations(expression, cron.group("fields").split()))
+    elif not _AT_PATTERN.match(expression):
+        found.append(
+            f"schedule '{expression}' is not a Scheduler expression; use "
+            "cron(min hour day-of-month month day-of-week year), rate(N unit) or "
+            "at(yyyy-mm-ddThh:mm:ss)"
+        )
+    if schedule.time_zone not in _time_zones():
+        try:
+            ZoneInfo(schedule.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            found.append(
+                f"schedule '{expression}': unknown time zone '{schedule.time_zone}'; use an "
+                "IANA name such as 'Europe/London'"
+            )
+    return found
+
+
+def _cron_violations(expression: str, fields: list[str]) -> list[str]:
+    if len(fields) != 6:
+        return [
+            f"schedule '{expression}': a cron expression has 6 fields "
+            f"(min hour day-of-month month day-of-week year), got {len(fields)}"
+        ]
+    day_of_month, day_of_week = fields[2], fields[4]
+    # Scheduler (like EventBridge) requires '?' in exactly one of the two day fields.
+    if (day_of_month == "?") == (day_of_week == "?"):
+        return [
+            f"schedule '{expression}': put '?' in exactly one of day-of-month and "
+            "day-of-week, e.g. cron(0 2 * * ? *)"
+        ]
+    allowed = re.compile(r"^[0-9A-Za-z*?,/#L\-]+$")
+    bad = [value for value in fields if not allowed.match(value)]
+    if bad:
+        return [f"schedule '{expression}': invalid cron field(s) {bad}"]
+    return []
+
+
+def _time_zones() -> set[str]:
+    return available_timezones()
+
+
+# GuardDuty Malware Protection for S3 publishes one event per scanned object.
+GUARDDUTY_SCAN_RESULT_PATTERN: Mapping[str, Any] = MappingProxyType(
+    {
+        "source": ["aws.guardduty"],
+        "detail-type": ["GuardDuty Malware Protection Object Scan Result"],
+    }
+)
+
+CATALOGUE = TaskCatalogue(
+    [
+        TaskType(
+            name="virus-scan-result",
+            description="Act on a GuardDuty Malware Protection for S3 scan result.",
+            triggers=(
+                EventTrigger(
+                    pattern=GUARDDUTY_SCAN_RESULT_PATTERN,
+                    description="GuardDuty Malware Protection for S3 scan results",
+                ),
+            ),
+            expected_duration_seconds=2,
+            max_duration_seconds=60,
+            memory_mib=256,
+            handler="runtime.tasks.virus_scan_result:handle",
+            max_receive_count=5,
+        ),
+        TaskType(
+            name="property-bulk-upload",
+            description="Validate and load a CSV of property records from S3.",
+            triggers=(OnDemand(),),
+            expected_duration_seconds=120,
+            max_duration_seconds=900,
+            memory_mib=1024,
+            handler="runtime.tasks.property_bulk_upload:handle",
+            max_receive_count=3,
+            max_concurrency=5,
+        ),
+        TaskType(
+            name="generate-report",
+            description="Aggregate property records into a CSV report in S3.",
+            triggers=(
+                OnDemand(),
+                ScheduleTrigger(
+                    expression="cron(0 2 * * ? *)",
+                    time_zone="Europe/London",
+                    payload={"period": "previous-day"},
+                ),
+            ),
+            expected_duration_seconds=300,
+            max_duration_seconds=840,
+            memory_mib=1024,
+            handler="runtime.tasks.generate_report:handle",
+            max_receive_count=3,
+            max_concurrency=2,
+        ),
+        TaskType(
+            name="send-bulk-email",
+            description="Send a templated email to a recipient list through SES.",
+            triggers=(
+                OnDemand(),
+                ScheduleTrigger(
+                    expression="cron(0 8 ? * MON *)",
+                    time_zone="Europe/London",
+                    payload={"template": "weekly-digest", "recipients_list": "subscribers"},
+                ),
+            ),
+            expected_duration_seconds=60,
+            max_duration_seconds=600,
+            memory_mib=512,
+            handler="runtime.tasks.send_bulk_email:handle",
+            max_receive_count=5,
+            max_concurrency=10,
+        ),
+    ]
+)
