@@ -157,9 +157,7 @@ class TaskType:
                 f"between {low} and {high}, or None for no cap"
             )
         if ":" not in self.handler:
-            found.append(
-                f"{where}: handler '{self.handler}' must be 'package.module:function'"
-            )
+            found.append(f"{where}: handler '{self.handler}' must be 'package.module:function'")
         for schedule in self.schedules:
             found.extend(f"{where}: {problem}" for problem in _schedule_violations(schedule))
         for event in self.event_triggers:

@@ -1,0 +1,61 @@
+"""The `lambdas` topology: one Lambda function and one queue per task type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from runtime.catalogue import TaskCatalogue
+from stacks.data import TaskData
+from stacks.outputs import env_var_for_queue, pascal_case
+from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
+from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
+
+
+class LambdasStack(Stack):
+    """Scheduler, EventBridge and the web app send to per-task queues; Lambdas consume."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, catalogue: TaskCatalogue, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        data = TaskData(self, "Data")
+        tasks = TaskFunctions(
+            self,
+            "Tasks",
+            TaskFunctionsProps(
+                catalogue=catalogue,
+                environment={"ASYNC_TASKS_TABLE": data.table.table_name},
+            ),
+        )
+        for function in tasks.functions.values():
+            data.table.grant_read_write_data(function)  # the idempotency ledger
+        TaskTriggers(
+            self,
+            "Triggers",
+            TaskTriggersProps(
+                catalogue=catalogue,
+                queues={name: queue.queue for name, queue in tasks.queues.items()},
+            ),
+        )
+        # The web app's task role: it may send to exactly these queues.
+        producer = iam.Role(
+            self,
+            "WebAppProducerRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Web app task role: may enqueue tasks and nothing more",
+        )
+        for name, queue in tasks.queues.items():
+            queue.grant_send(producer)
+            CfnOutput(
+                self,
+                f"QueueUrl{pascal_case(name)}",
+                value=queue.queue.queue_url,
+                description=f"Set as {env_var_for_queue(name)} in the web app",
+            )
+        CfnOutput(self, "WebAppProducerRoleArn", value=producer.role_arn)
+        CfnOutput(self, "TaskTableName", value=data.table.table_name)
+        CfnOutput(self, "UploadsBucketName", value=data.uploads_bucket.bucket_name)

@@ -1,0 +1,25 @@
+"""The dead-letter queue for envelopes that Scheduler or EventBridge failed to deliver."""
+
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from task_constructs import _defaults
+from task_constructs._acknowledge import acknowledge_resource
+
+
+def delivery_dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps undelivered envelopes 14 days."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        retention_period=_defaults.DEAD_LETTER_RETENTION,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    reason = (
+        "Terminal DLQ for envelopes Scheduler or EventBridge could not deliver; a DLQ "
+        "behind it would only move the same envelopes again."
+    )
+    acknowledge_resource(queue, "AwsSolutions-SQS3", reason)
+    acknowledge_resource(queue, "Serverless-SQSRedrivePolicy", reason)
+    return queue

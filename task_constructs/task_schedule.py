@@ -1,0 +1,152 @@
+"""TaskSchedule: an EventBridge Scheduler schedule that delivers a task envelope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, TimeZone
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from runtime.catalogue import ScheduleTrigger, TaskType
+from task_constructs import _defaults
+from task_constructs._delivery_dlq import delivery_dead_letter_queue
+from task_constructs._envelope import schedule_envelope
+from task_constructs._validation import exactly_one, fail_props, seconds
+
+# EventBridge Scheduler limits.
+_RETRY_RANGE = (0, 185)
+_EVENT_AGE_RANGE_SECONDS = (60, 86_400)
+_FLEXIBLE_WINDOW_RANGE_MINUTES = (1, 1440)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskScheduleProps:
+    """Properties of a :class:`TaskSchedule`. Set exactly one of ``queue`` and ``function``."""
+
+    task: TaskType
+    """The task type the schedule triggers; its name goes in the envelope."""
+
+    trigger: ScheduleTrigger
+    """The catalogue's schedule: expression, time zone and static payload."""
+
+    queue: sqs.IQueue | None = None
+    """Send the envelope to this queue. Default: none; set this or ``function``."""
+
+    function: lambda_.IFunction | None = None
+    """Invoke this function with the envelope (asynchronously), e.g. the HTTP invoker
+    of the private-endpoints topology. Default: none; set this or ``queue``."""
+
+    dead_letter_queue: sqs.IQueue | None = None
+    """Where Scheduler puts envelopes it failed to deliver after its retries.
+    Default: a new encrypted, TLS-only DLQ kept 14 days."""
+
+    retry_attempts: int | None = None
+    """Delivery retries before the envelope goes to the DLQ (0..185). Default: 3."""
+
+    max_event_age: Duration | None = None
+    """How long Scheduler keeps retrying one delivery (1 min..24 h). Default: 1 hour."""
+
+    flexible_window: Duration | None = None
+    """Let Scheduler start up to this long after the scheduled time, to spread load
+    (1..1440 minutes). Default: off; delivery at the scheduled time."""
+
+    schedule_group: scheduler.IScheduleGroup | None = None
+    """The schedule group. Default: the account's ``default`` group."""
+
+    enabled: bool = True
+    """Whether the schedule runs. Default: true."""
+
+    def __post_init__(self) -> None:
+        violations = exactly_one(queue=self.queue, function=self.function)
+        low, high = _RETRY_RANGE
+        if self.retry_attempts is not None and not low <= self.retry_attempts <= high:
+            violations.append(f"retry_attempts is {self.retry_attempts}; use {low}..{high}")
+        age = seconds(self.max_event_age)
+        low_age, high_age = _EVENT_AGE_RANGE_SECONDS
+        if age is not None and not low_age <= age <= high_age:
+            violations.append(
+                f"max_event_age is {age:.0f} s; Scheduler accepts {low_age}..{high_age} s"
+            )
+        window = seconds(self.flexible_window)
+        low_window, high_window = _FLEXIBLE_WINDOW_RANGE_MINUTES
+        if window is not None and not low_window * 60 <= window <= high_window * 60:
+            violations.append(
+                f"flexible_window is {window:.0f} s; Scheduler accepts "
+                f"{low_window}..{high_window} minutes"
+            )
+        if self.trigger not in self.task.schedules:
+            violations.append(
+                f"the trigger '{self.trigger.expression}' is not one of task "
+                f"'{self.task.name}''s schedules in the catalogue"
+            )
+        fail_props("TaskScheduleProps", violations)
+
+
+class TaskSchedule(Construct):
+    """One EventBridge Scheduler schedule for one catalogue schedule of a task.
+
+    The input is the task envelope: ``id`` is Scheduler's execution id (unique per
+    run, the same on every retry of that run, so the runtime's idempotency ledger
+    absorbs duplicate deliveries) and ``created_at`` is the scheduled time.
+
+    Resources created: ``Schedule``, its execution role (by the target), and a
+    ``DeliveryDeadLetterQueue`` unless one is given.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: TaskScheduleProps) -> None:
+        super().__init__(scope, construct_id)
+
+        self.dead_letter_queue: sqs.IQueue = (
+            props.dead_letter_queue
+            if props.dead_letter_queue is not None
+            else delivery_dead_letter_queue(self, "DeliveryDeadLetterQueue")
+        )
+        self.retry_attempts: int = (
+            props.retry_attempts
+            if props.retry_attempts is not None
+            else _defaults.DELIVERY_RETRY_ATTEMPTS
+        )
+        self.max_event_age: Duration = (
+            props.max_event_age
+            if props.max_event_age is not None
+            else _defaults.DELIVERY_MAX_EVENT_AGE
+        )
+        envelope = schedule_envelope(props.task.name, props.trigger.payload)
+        target: scheduler.IScheduleTarget
+        if props.queue is not None:
+            target = targets.SqsSendMessage(
+                props.queue,
+                input=envelope,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=self.retry_attempts,
+                max_event_age=self.max_event_age,
+            )
+        else:
+            assert props.function is not None  # guaranteed by the props check
+            target = targets.LambdaInvoke(
+                props.function,
+                input=envelope,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=self.retry_attempts,
+                max_event_age=self.max_event_age,
+            )
+        self.schedule: scheduler.ISchedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            schedule=scheduler.ScheduleExpression.expression(
+                props.trigger.expression, TimeZone.of(props.trigger.time_zone)
+            ),
+            target=target,
+            description=f"Trigger task '{props.task.name}' ({props.trigger.expression})",
+            schedule_group=props.schedule_group,
+            enabled=props.enabled,
+            time_window=(
+                scheduler.TimeWindow.flexible(props.flexible_window)
+                if props.flexible_window is not None
+                else scheduler.TimeWindow.off()
+            ),
+        )
