@@ -1,0 +1,59 @@
+"""Shared fixtures: one synthesis of every topology per test session, and small stacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+
+from stacks.topologies import TOPOLOGIES, add_topologies
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags from cdk.json, as the CDK CLI would pass them."""
+    return dict(json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"])
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    """Every topology, synthesized once: templates by stack id, and the assembly."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    stacks: dict[str, Stack]
+
+    def template_path(self, stack_id: str) -> Path:
+        return self.outdir / f"{stack_id}.template.json"
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(context={**cdk_json_context(), "topology": "all"}, outdir=str(outdir))
+    stacks = add_topologies(app)
+    assembly = app.synth()
+    templates = {artifact.stack_name: artifact.template for artifact in assembly.stacks}
+    return SynthesizedApp(
+        outdir=outdir,
+        templates=templates,
+        stacks={stack.stack_name: stack for stack in stacks},
+    )
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    """An empty stack in a fresh app, with the project's feature flags."""
+    app = App(context=cdk_json_context())
+    yield Stack(app, "Test")
+
+
+@pytest.fixture(scope="session")
+def topology_ids() -> list[str]:
+    return [topology.stack_id for topology in TOPOLOGIES.values()]

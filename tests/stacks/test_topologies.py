@@ -1,0 +1,148 @@
+"""The topology flag, and the gates every topology's template must pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_sqs as sqs
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from stacks.topologies import (
+    DEFAULT_TOPOLOGY,
+    TOPOLOGIES,
+    UnknownTopologyError,
+    add_topologies,
+    selected_topologies,
+)
+from tests.conftest import PROJECT_ROOT, SynthesizedApp, cdk_json_context
+
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _normalized(template: dict[str, Any]) -> Any:
+    """The template with asset hashes replaced, so runtime edits do not churn snapshots."""
+    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+def test_design_names_map_to_design_stack_ids() -> None:
+    assert {name: topology.stack_id for name, topology in TOPOLOGIES.items()} == {
+        "private-endpoints": "AsyncTasks-PrivateEndpoints",
+        "worker-service": "AsyncTasks-WorkerService",
+        "webapp-poller": "AsyncTasks-WebappPoller",
+        "lambdas": "AsyncTasks-Lambdas",
+    }
+
+
+def test_no_flag_selects_the_adrs_decision_webapp_poller() -> None:
+    assert DEFAULT_TOPOLOGY == "webapp-poller"
+    assert [t.name for t in selected_topologies(None)] == ["webapp-poller"]
+
+
+def test_all_selects_the_four_topologies() -> None:
+    assert [t.name for t in selected_topologies("all")] == list(TOPOLOGIES)
+
+
+def test_unknown_topology_error_names_the_valid_values() -> None:
+    with pytest.raises(
+        UnknownTopologyError,
+        match=r"^unknown topology 'lamdas'; valid values: private-endpoints, worker-service, "
+        r"webapp-poller, lambdas, all$",
+    ):
+        selected_topologies("lamdas")
+
+
+def test_unknown_topology_fails_synth_with_one_clear_line() -> None:
+    # GIVEN the CDK CLI's way of passing context WHEN app.py runs with a bad topology
+    context = {**cdk_json_context(), "topology": "fargate"}
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # THEN it exits non-zero with exactly one line naming the valid values
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: unknown topology 'fargate'; valid values: private-endpoints, "
+        "worker-service, webapp-poller, lambdas, all"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_single_topology_synthesizes_only_its_stack() -> None:
+    app = App(context={**cdk_json_context(), "topology": "lambdas"})
+    stacks = add_topologies(app)
+    assert [stack.stack_name for stack in stacks] == ["AsyncTasks-Lambdas"]
+
+
+def test_region_defaults_to_eu_west_2_and_account_comes_from_context() -> None:
+    app = App(context={**cdk_json_context(), "topology": "lambdas", "account": "123456789012"})
+    (stack,) = add_topologies(app)
+    assert stack.region == "eu-west-2"
+    assert stack.account == "123456789012"
+
+
+def test_all_synthesizes_four_stacks(synthesized: SynthesizedApp, topology_ids: list[str]) -> None:
+    assert sorted(synthesized.templates) == sorted(topology_ids)
+
+
+@pytest.mark.parametrize("stack_id", [t.stack_id for t in TOPOLOGIES.values()])
+def test_template_matches_snapshot(
+    synthesized: SynthesizedApp, stack_id: str, snapshot: SnapshotAssertion
+) -> None:
+    template = _normalized(synthesized.templates[stack_id])
+    assert template == snapshot(extension_class=JSONSnapshotExtension)
+
+
+def test_cdk_nag_reports_no_unacknowledged_findings(synthesized: SynthesizedApp) -> None:
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
+def test_cdk_nag_gate_fails_synth_on_a_real_finding() -> None:
+    # GIVEN a queue without a DLQ or TLS policy under the same checks as the app
+    app = App(context={**cdk_json_context(), "topology": "lambdas"})
+    add_topologies(app)
+    sqs.Queue(Stack(app, "Careless"), "Queue")
+    # THEN synth refuses it
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+@pytest.mark.parametrize("stack_id", [t.stack_id for t in TOPOLOGIES.values()])
+def test_cfn_lint_reports_no_errors(synthesized: SynthesizedApp, stack_id: str) -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--non-zero-exit-code",
+            "error",
+            str(synthesized.template_path(stack_id)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_lists_every_acknowledged_cdk_nag_rule(synthesized: SynthesizedApp) -> None:
+    acknowledged: set[str] = set()
+    for metadata_file in synthesized.outdir.glob("*.metadata.json"):
+        for entries in json.loads(metadata_file.read_text()).values():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:acknowledged-rules":
+                    acknowledged.update(re.sub(r"^[A-Za-z]+::", "", key) for key in entry["data"])
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert acknowledged, "expected acknowledgements in the assembly metadata"
+    assert sorted(rule for rule in acknowledged if rule not in readme) == []
