@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk import Duration, Stack
@@ -144,7 +145,7 @@ def test_can_invoke_a_function_such_as_the_http_invoker(
 def test_fails_unless_exactly_one_target(
     stack: Stack, make_task: TaskFactory, nightly: ScheduleTrigger, targets: dict
 ) -> None:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if "queue" in targets:
         kwargs["queue"] = sqs.Queue(stack, "Q")
     if "function" in targets:
