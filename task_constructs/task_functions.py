@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from aws_cdk import Duration
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -17,12 +16,12 @@ from runtime.catalogue import LAMBDA_MAX_DURATION_SECONDS, TaskCatalogue, TaskTy
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
 from task_constructs._runtime_code import powertools_layer, runtime_code
+from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
 from task_constructs._validation import fail_if_any, fail_props, seconds
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 
 _HANDLER = "runtime.lambda_batch.handler"
 _MAX_BATCHING_WINDOW_SECONDS = 300
-_LATEST_PYTHON = lambda_.Runtime.PYTHON_3_14
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,70 +156,32 @@ class TaskFunctions(Construct):
         timeout: Duration,
         queue: TaskQueue,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
+        function, _ = runtime_function(
             namespace,
-            "LogGroup",
-            retention=(
-                props.log_retention
-                if props.log_retention is not None
-                else _defaults.LAMBDA_LOG_RETENTION
+            RuntimeFunctionSettings(
+                handler=_HANDLER,
+                description=task.description,
+                memory_mib=task.memory_mib,
+                timeout=timeout,
+                runtime=self.runtime,
+                architecture=self.architecture,
+                code=code,
+                layer=layer,
+                log_retention=props.log_retention,
+                environment={
+                    **props.environment,
+                    "TASK_NAME": task.name,
+                    "ASYNC_TASKS_DLQ_URL": queue.dead_letter_queue.queue_url,
+                },
             ),
         )
-        # An explicit role keeps the AWS-managed basic execution policy (logs:* on
-        # every log group) off the function.
-        role = iam.Role(
-            namespace,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Runs task '{task.name}'",
-        )
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            namespace,
-            "Function",
-            description=task.description,
-            runtime=self.runtime,
-            architecture=self.architecture,
-            handler=_HANDLER,
-            code=code,
-            layers=[layer],
-            memory_size=task.memory_mib,
-            timeout=timeout,
-            role=role,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            environment={
-                **props.environment,
-                "TASK_NAME": task.name,
-                "ASYNC_TASKS_DLQ_URL": queue.dead_letter_queue.queue_url,
-                "POWERTOOLS_SERVICE_NAME": "async-tasks",
-            },
-        )
-        self._acknowledge_function_findings(function, role)
-        return function
-
-    def _acknowledge_function_findings(self, function: lambda_.Function, role: iam.Role) -> None:
         acknowledge_resource(
             function,
             "Serverless-LambdaDLQ",
             "Only its SQS event source invokes it, synchronously; a failed message returns "
             "to the queue and redrives to the queue's DLQ.",
         )
-        if self.runtime.name != _LATEST_PYTHON.name:
-            reason = (
-                f"{self.runtime.name} is chosen on purpose: the public Powertools layer and "
-                "the runtime's tests target it. Pass `runtime` to move up."
-            )
-            acknowledge_resource(function, "AwsSolutions-L1", reason)
-            acknowledge_resource(function, "Serverless-LambdaLatestVersion", reason)
-        policy = role.node.try_find_child("DefaultPolicy")
-        if policy is not None:
-            acknowledge_resource(
-                policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
-                "permissions; every other statement names its queue, DLQ or log group.",
-            )
+        return function
 
 
 def _batch_size(task: TaskType, requested: int | None) -> int:
