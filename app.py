@@ -5,6 +5,7 @@ import sys
 
 from aws_cdk import App
 
+from stacks.settings import SettingsError
 from stacks.topologies import UnknownTopologyError, add_topologies
 
 
@@ -12,7 +13,7 @@ def main() -> None:
     app = App()
     try:
         add_topologies(app)
-    except UnknownTopologyError as error:
+    except (UnknownTopologyError, SettingsError) as error:
         sys.exit(f"error: {error}")
     app.synth()
 

@@ -9,8 +9,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from runtime.catalogue import TaskCatalogue
-from stacks.data import TaskData
+from stacks.data import TaskData, TaskDataProps
 from stacks.outputs import env_var_for_queue, pascal_case
+from stacks.settings import TopologySettings
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
@@ -19,10 +20,16 @@ class LambdasStack(Stack):
     """Scheduler, EventBridge and the web app send to per-task queues; Lambdas consume."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, catalogue: TaskCatalogue, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        data = TaskData(self, "Data")
+        data = TaskData(self, "Data", TaskDataProps(malware_protection=settings.malware_protection))
         tasks = TaskFunctions(
             self,
             "Tasks",

@@ -1,48 +1,59 @@
-"""The one queue that worker-service and webapp-poller share.
+"""The one queue that worker-service and webapp-poller share, and their common base.
 
-Both topologies build it at the same construct path, so its logical ids (and the
-messages in it) survive switching between them in place.
+Both topologies build the queue, its DLQ and the data at the same construct paths,
+so their logical ids and properties match: moving between the two keeps the queue,
+the DLQ, the data and every task already queued (README: "Switching topology").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy
 from constructs import Construct
 
 from runtime.catalogue import TaskCatalogue
-from stacks.data import TaskData
+from stacks.ecs_base import EcsTopologyStack
 from stacks.outputs import QUEUE_URL_ENV
+from stacks.settings import TopologySettings
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
 
-def add_shared_task_queue(stack: Stack, catalogue: TaskCatalogue) -> TaskQueue:
-    """One TaskQueue for every task type, fed by every schedule and event rule."""
-    queue = TaskQueue(stack, "TaskQueue", TaskQueueProps(tasks=tuple(catalogue.values())))
-    TaskTriggers(
-        stack,
-        "Triggers",
-        TaskTriggersProps(catalogue=catalogue, queues=dict.fromkeys(catalogue, queue.queue)),
-    )
-    CfnOutput(
-        stack,
-        "TaskQueueUrl",
-        value=queue.queue.queue_url,
-        description=f"Set as {QUEUE_URL_ENV} in the web app and the worker",
-    )
-    CfnOutput(stack, "TaskDeadLetterQueueUrl", value=queue.dead_letter_queue.queue_url)
-    return queue
-
-
-class SharedQueueTopologyStack(Stack):
-    """Data plus the shared queue and its triggers: the common base of the two
-    topologies that consume one queue (worker-service and webapp-poller)."""
+class SharedQueueTopologyStack(EcsTopologyStack):
+    """Network, data, the shared TaskQueue and every schedule and event rule feeding it."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, catalogue: TaskCatalogue, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self.data = TaskData(self, "Data")
-        self.task_queue = add_shared_task_queue(self, catalogue)
+        super().__init__(scope, construct_id, catalogue=catalogue, settings=settings, **kwargs)
+        # Retained: the queue outlives a switch between the two topologies.
+        self.task_queue = TaskQueue(
+            self,
+            "TaskQueue",
+            TaskQueueProps(tasks=tuple(catalogue.values()), removal_policy=RemovalPolicy.RETAIN),
+        )
+        TaskTriggers(
+            self,
+            "Triggers",
+            TaskTriggersProps(
+                catalogue=catalogue, queues=dict.fromkeys(catalogue, self.task_queue.queue)
+            ),
+        )
+        CfnOutput(
+            self,
+            "TaskQueueUrl",
+            value=self.task_queue.queue.queue_url,
+            description=f"Set as {QUEUE_URL_ENV} in the web app and the worker",
+        )
+        CfnOutput(self, "TaskDeadLetterQueueUrl", value=self.task_queue.dead_letter_queue.queue_url)
+
+    @property
+    def queue_environment(self) -> dict[str, str]:
+        return {QUEUE_URL_ENV: self.task_queue.queue.queue_url, **self.data_environment}

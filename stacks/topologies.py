@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from runtime.catalogue import CATALOGUE, TaskCatalogue
 from stacks.lambdas import LambdasStack
 from stacks.private_endpoints import PrivateEndpointsStack
+from stacks.settings import TopologySettings
 from stacks.webapp_poller import WebappPollerStack
 from stacks.worker_service import WorkerServiceStack
 
@@ -65,8 +66,11 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     account = app.node.try_get_context("account")
     region = app.node.try_get_context("region") or DEFAULT_REGION
     env = Environment(account=str(account) if account else None, region=str(region))
+    settings = TopologySettings.from_context(app.node)
     stacks = [
-        topology.stack_class(app, topology.stack_id, catalogue=catalogue, env=env)
+        topology.stack_class(
+            app, topology.stack_id, catalogue=catalogue, settings=settings, env=env
+        )
         for topology in topologies
     ]
     # cdk-nag 3 runs as a CDK validation plugin: findings fail synth.

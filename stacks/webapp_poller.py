@@ -1,13 +1,57 @@
 """The `webapp-poller` topology (the ADR's decision): the web app consumes the queue.
 
-Placeholder: the shared queue, triggers and data exist; the web app service that
-runs the poller arrives with the ECS topologies.
+Each web app task runs one poller, a child process of the gunicorn master started by
+``runtime.gunicorn_hooks`` (one per container, whatever the number of gunicorn
+workers). The web app's own CPU scaling stays; tasks ride on its capacity.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from constructs import Construct
+
+from runtime.catalogue import TaskCatalogue
+from stacks.settings import TopologySettings
 from stacks.shared_queue import SharedQueueTopologyStack
+from stacks.webapp import WEBAPP_PORT
+
+POLLER_THREADS = 2
+_POLLING_WEBAPP_COMMAND = (
+    "gunicorn",
+    "--config",
+    "python:runtime.gunicorn_hooks",
+    "--bind",
+    f"0.0.0.0:{WEBAPP_PORT}",
+    "--workers",
+    "2",
+    "--graceful-timeout",
+    "60",
+    "runtime.web.webapp:app",
+)
 
 
 class WebappPollerStack(SharedQueueTopologyStack):
-    pass
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, catalogue=catalogue, settings=settings, **kwargs)
+        self.web_app = self.add_web_app(
+            environment={
+                **self.queue_environment,
+                "ASYNC_TASKS_POLLER_CONCURRENCY": str(POLLER_THREADS),
+                "ASYNC_TASKS_POLLER_DRAIN_SECONDS": "50",
+            },
+            command=_POLLING_WEBAPP_COMMAND,
+            poller_threads=POLLER_THREADS,
+        )
+        role = self.web_app.task_definition.task_role
+        self.task_queue.grant_send(role)
+        self.task_queue.grant_consume(role)
+        self.grant_data(role)

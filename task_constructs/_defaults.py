@@ -30,3 +30,7 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 27
 
 ENVELOPE_VERSION = 1
+
+# QueueWorkerService: how long a message may wait before work starts.
+ACCEPTABLE_LATENCY = Duration.minutes(5)
+FARGATE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH

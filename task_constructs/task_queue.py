@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -63,6 +63,11 @@ class TaskQueueProps:
     encryption_key: kms.IKey | None = None
     """A customer-managed KMS key for both queues (billed monthly, opt-in). Default:
     SSE-SQS, encryption at rest with keys SQS manages, at no charge."""
+
+    removal_policy: RemovalPolicy | None = None
+    """What happens to both queues when they leave the stack. RETAIN keeps them, and
+    the messages in them, e.g. across a topology switch. Default: DESTROY, the CDK
+    default for queues."""
 
     alarms_enabled: bool = True
     """Create the DLQ-not-empty and oldest-message-age alarms ($0.10 per alarm per
@@ -156,6 +161,7 @@ class TaskQueue(Construct):
                 encryption=encryption,
                 encryption_master_key=props.encryption_key,
                 enforce_ssl=True,
+                removal_policy=props.removal_policy,
             )
         )
         if props.dead_letter_queue is None:
@@ -176,6 +182,7 @@ class TaskQueue(Construct):
             encryption=encryption,
             encryption_master_key=props.encryption_key,
             enforce_ssl=True,
+            removal_policy=props.removal_policy,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=self.max_receive_count
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Duration, TimeZone
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -13,6 +14,7 @@ from constructs import Construct
 
 from runtime.catalogue import ScheduleTrigger, TaskType
 from task_constructs import _defaults
+from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
 from task_constructs._delivery_dlq import delivery_dead_letter_queue
 from task_constructs._envelope import schedule_envelope
 from task_constructs._validation import exactly_one, fail_props, seconds
@@ -117,6 +119,7 @@ class TaskSchedule(Construct):
         )
         envelope = schedule_envelope(props.task.name, props.trigger.payload)
         target: scheduler.IScheduleTarget
+        role: iam.Role | None = None
         if props.queue is not None:
             target = targets.SqsSendMessage(
                 props.queue,
@@ -127,12 +130,19 @@ class TaskSchedule(Construct):
             )
         else:
             assert props.function is not None  # guaranteed by the props check
+            role = iam.Role(
+                self,
+                "TargetRole",
+                assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                description=f"Scheduler invokes the function for task '{props.task.name}'",
+            )
             target = targets.LambdaInvoke(
                 props.function,
                 input=envelope,
                 dead_letter_queue=self.dead_letter_queue,
                 retry_attempts=self.retry_attempts,
                 max_event_age=self.max_event_age,
+                role=role,
             )
         self.schedule: scheduler.ISchedule = scheduler.Schedule(
             self,
@@ -150,3 +160,12 @@ class TaskSchedule(Construct):
                 else scheduler.TimeWindow.off()
             ),
         )
+        if role is not None and props.function is not None:
+            # The target grants the function and its versions while binding.
+            any_version = nag_resource_text(self, props.function.function_arn) + ":*"
+            acknowledge_resource(
+                role.node.find_child("DefaultPolicy"),
+                f"AwsSolutions-IAM5[Resource::{any_version}]",
+                "Scheduler's Lambda target grants the function and its versions; the "
+                "statement names this one function.",
+            )

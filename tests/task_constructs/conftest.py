@@ -6,6 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 
 from runtime.catalogue import OnDemand, ScheduleTrigger, TaskType
 
@@ -36,3 +39,23 @@ def nightly() -> ScheduleTrigger:
     return ScheduleTrigger(
         expression="cron(0 2 * * ? *)", time_zone="Europe/London", payload={"period": "day"}
     )
+
+
+@pytest.fixture
+def cluster(stack: Stack) -> ecs.Cluster:
+    """A 2-AZ VPC without NAT and a cluster in it, inside the test stack."""
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Tasks", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+    return ecs.Cluster(stack, "Cluster", vpc=vpc)
+
+
+@pytest.fixture
+def image() -> ecs.ContainerImage:
+    return ecs.ContainerImage.from_registry("public.ecr.aws/example/tasks:1")

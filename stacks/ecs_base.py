@@ -1,0 +1,79 @@
+"""The parts every ECS topology shares: network, data, the image and the web app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from runtime.catalogue import TaskCatalogue
+from stacks.data import TaskData, TaskDataProps
+from stacks.images import runtime_image
+from stacks.network import TaskNetwork, TaskNetworkProps
+from stacks.settings import TopologySettings
+from stacks.webapp import WebApp, WebAppProps
+
+
+class EcsTopologyStack(Stack):
+    """Network, data and image; subclasses add the web app and the consumers."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.catalogue = catalogue
+        self.settings = settings
+        self.network = TaskNetwork(
+            self,
+            "Network",
+            TaskNetworkProps(
+                aws_api_access=settings.aws_api_access, existing_vpc=settings.existing_vpc
+            ),
+        )
+        self.data = TaskData(
+            self, "Data", TaskDataProps(malware_protection=settings.malware_protection)
+        )
+        self.image = runtime_image(settings.webapp_image)
+        CfnOutput(self, "TaskTableName", value=self.data.table.table_name)
+        CfnOutput(self, "UploadsBucketName", value=self.data.uploads_bucket.bucket_name)
+
+    @property
+    def data_environment(self) -> dict[str, str]:
+        """What task code needs to find the shared data."""
+        return {
+            "ASYNC_TASKS_TABLE": self.data.table.table_name,
+            "ASYNC_TASKS_BUCKET": self.data.uploads_bucket.bucket_name,
+        }
+
+    def grant_data(self, grantee: iam.IGrantable) -> None:
+        """Task code reads uploads, writes results, and keeps state and its ledger."""
+        self.data.grant_task_access(grantee)
+
+    def add_web_app(
+        self,
+        *,
+        environment: Mapping[str, str],
+        command: Sequence[str] | None = None,
+        poller_threads: int = 0,
+    ) -> WebApp:
+        return WebApp(
+            self,
+            "WebApp",
+            WebAppProps(
+                cluster=self.network.cluster,
+                image=self.image,
+                vpc_subnets=self.network.task_subnets,
+                environment=environment,
+                command=command,
+                poller_threads=poller_threads,
+            ),
+        )

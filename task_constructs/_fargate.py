@@ -1,0 +1,84 @@
+"""A Fargate task definition with one logged container, built the same way everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from task_constructs import _defaults
+from task_constructs._acknowledge import acknowledge_resource
+
+
+@dataclass(frozen=True, kw_only=True)
+class FargateSettings:
+    image: ecs.ContainerImage
+    cpu: int
+    memory_mib: int
+    container_name: str
+    command: Sequence[str] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    container_port: int | None = None
+    stop_timeout: Duration | None = None
+    log_retention: logs.RetentionDays | None = None
+    health_check: ecs.HealthCheck | None = None
+
+
+def fargate_task_definition(
+    scope: Construct, settings: FargateSettings
+) -> tuple[ecs.FargateTaskDefinition, ecs.ContainerDefinition]:
+    """Create ``TaskDefinition`` and ``LogGroup`` under ``scope``."""
+    task_definition = ecs.FargateTaskDefinition(
+        scope,
+        "TaskDefinition",
+        cpu=settings.cpu,
+        memory_limit_mib=settings.memory_mib,
+        runtime_platform=ecs.RuntimePlatform(
+            operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            cpu_architecture=ecs.CpuArchitecture.X86_64,
+        ),
+    )
+    log_group = logs.LogGroup(
+        scope,
+        "LogGroup",
+        retention=(
+            settings.log_retention
+            if settings.log_retention is not None
+            else _defaults.FARGATE_LOG_RETENTION
+        ),
+    )
+    container = task_definition.add_container(
+        settings.container_name,
+        image=settings.image,
+        command=list(settings.command) if settings.command is not None else None,
+        environment=dict(settings.environment),
+        stop_timeout=settings.stop_timeout,
+        logging=ecs.LogDrivers.aws_logs(stream_prefix=settings.container_name, log_group=log_group),
+        health_check=settings.health_check,
+        port_mappings=(
+            [ecs.PortMapping(container_port=settings.container_port)]
+            if settings.container_port is not None
+            else None
+        ),
+    )
+    execution_role = task_definition.execution_role
+    pull_policy = (
+        execution_role.node.try_find_child("DefaultPolicy") if execution_role is not None else None
+    )
+    if pull_policy is not None:
+        acknowledge_resource(
+            pull_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken supports no resource-level permissions; the "
+            "image pull statements name the image's repository.",
+        )
+    acknowledge_resource(
+        task_definition,
+        "AwsSolutions-ECS2",
+        "The environment holds resource names and URLs only; no secret is passed.",
+    )
+    return task_definition, container

@@ -1,0 +1,353 @@
+"""QueueWorkerService: a Fargate worker service that scales 0..N on backlog per task.
+
+It closes three gaps of aws-ecs-patterns' QueueProcessingFargateService:
+- it wakes from zero on one message (a step-scaling alarm on ``WakeUpSignal``), where
+  the default steps need 100 visible messages (copilot-cli #3376 is the same bug);
+- it counts in-flight messages, and workers hold ECS task scale-in protection while
+  they have messages in hand, so a busy service is not scaled in under its workers
+  (aws-cdk #9242, #20706);
+- it tracks backlog per task (aws-cdk #34072), published by a metric Lambda as one
+  plain metric, so no metric math is needed (aws-cdk #20659).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from runtime.catalogue import TaskType
+from task_constructs import _defaults
+from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
+from task_constructs._fargate import FargateSettings, fargate_task_definition
+from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
+from task_constructs._validation import exactly_one, fail_props, seconds
+from task_constructs.task_queue import TaskQueue, TaskQueueProps
+
+# Fargate stops a task at most 120 s after SIGTERM; the worker drains within 100 s.
+_STOP_TIMEOUT = Duration.seconds(120)
+_METRIC_PERIOD = Duration.minutes(1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueWorkerServiceProps:
+    """Properties of :class:`QueueWorkerService`.
+
+    Bring your own ``task_queue``, or give ``tasks`` (and optionally
+    ``max_receive_count``) for a new one: never both.
+    """
+
+    cluster: ecs.ICluster
+    """The cluster to run in. Required: a VPC or cluster is never created silently."""
+
+    image: ecs.ContainerImage
+    """The worker image; it must contain the ``runtime`` package."""
+
+    task_queue: TaskQueue | None = None
+    """The queue to consume. Default: none; set this or ``tasks``."""
+
+    tasks: tuple[TaskType, ...] | None = None
+    """Task types for a new TaskQueue (its defaults apply). Default: none."""
+
+    max_receive_count: int | None = None
+    """Tunes the new queue's redrive count; only with ``tasks``. Default: the
+    largest ``max_receive_count`` among ``tasks``."""
+
+    min_capacity: int = 0
+    """Fewest tasks. Default: 0, so an idle service costs no Fargate time."""
+
+    max_capacity: int = 4
+    """Most tasks. Default: 4."""
+
+    worker_concurrency: int = 4
+    """Messages one task works on at once (the worker's thread pool). Default: 4."""
+
+    acceptable_latency: Duration | None = None
+    """How long a message may wait before work starts. With
+    ``average_processing_time`` it sets the target backlog per task:
+    latency / processing time x worker_concurrency. Default: 5 minutes."""
+
+    average_processing_time: Duration | None = None
+    """Typical time to process one message. Default: the mean of the tasks'
+    ``expected_duration_seconds`` in the catalogue."""
+
+    cpu: int = 512
+    """Task CPU units. Default: 512 (0.5 vCPU)."""
+
+    memory_mib: int = 1024
+    """Task memory. Default: 1024 MiB."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment for the worker, e.g. the table name. Default: only
+    ``ASYNC_TASKS_QUEUE_URL``."""
+
+    vpc_subnets: ec2.SubnetSelection | None = None
+    """Where tasks run. Default: the cluster VPC's private subnets; no public IPs."""
+
+    scale_in_cooldown: Duration | None = None
+    """Wait after a scale-in before the next. Default: 5 minutes."""
+
+    scale_out_cooldown: Duration | None = None
+    """Wait after a scale-out before the next. Default: 1 minute."""
+
+    metric_namespace: str = "AsyncTasks"
+    """CloudWatch namespace of the published metrics. Default: ``AsyncTasks``."""
+
+    log_retention: logs.RetentionDays | None = None
+    """Retention of the worker's and the metric Lambda's logs. Default: one month."""
+
+    def __post_init__(self) -> None:
+        violations = exactly_one(task_queue=self.task_queue, tasks=self.tasks)
+        if self.task_queue is not None and self.max_receive_count is not None:
+            violations.append(
+                "max_receive_count tunes a new queue; with task_queue set it on that "
+                "TaskQueue instead"
+            )
+        if not 0 <= self.min_capacity <= self.max_capacity:
+            violations.append(
+                f"capacity must satisfy 0 <= min_capacity <= max_capacity; got "
+                f"{self.min_capacity}..{self.max_capacity}"
+            )
+        if self.max_capacity < 1:
+            violations.append(f"max_capacity is {self.max_capacity}; it must be at least 1")
+        if self.worker_concurrency < 1:
+            violations.append(f"worker_concurrency is {self.worker_concurrency}; use 1 or more")
+        for name in ("acceptable_latency", "average_processing_time"):
+            value = seconds(getattr(self, name))
+            if value is not None and value <= 0:
+                violations.append(f"{name} is {value:.0f} s; it must be positive")
+        fail_props("QueueWorkerServiceProps", violations)
+
+
+class QueueWorkerService(Construct):
+    """A Fargate service running ``python -m runtime.worker`` on one TaskQueue.
+
+    Resources created: ``Queue`` (unless given), ``TaskDefinition`` and its roles,
+    ``LogGroup``, ``Service``, ``BacklogMetric`` (a Lambda, its role and log group, and
+    a rule running it every minute), ``Scaling`` (the scalable target with the
+    ``BacklogTracking`` target-tracking policy) and ``WakeFromZero`` (a step policy and
+    its alarm). Monthly cost while idle: the metric Lambda's 43,800 runs, five custom
+    metrics and the CloudWatch alarms (two from target tracking, one wake-up).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: QueueWorkerServiceProps) -> None:
+        super().__init__(scope, construct_id)
+        self.task_queue: TaskQueue = (
+            props.task_queue
+            if props.task_queue is not None
+            else TaskQueue(
+                self,
+                "Queue",
+                TaskQueueProps(tasks=props.tasks or (), max_receive_count=props.max_receive_count),
+            )
+        )
+        self.target_backlog_per_task: float = _target_backlog(props, self.task_queue)
+
+        self.task_definition, container = fargate_task_definition(
+            self,
+            FargateSettings(
+                image=props.image,
+                cpu=props.cpu,
+                memory_mib=props.memory_mib,
+                command=[
+                    "python",
+                    "-m",
+                    "runtime.worker",
+                    "--queue-url",
+                    self.task_queue.queue.queue_url,
+                    "--concurrency",
+                    str(props.worker_concurrency),
+                ],
+                environment={
+                    **props.environment,
+                    "ASYNC_TASKS_QUEUE_URL": self.task_queue.queue.queue_url,
+                },
+                stop_timeout=_STOP_TIMEOUT,
+                log_retention=props.log_retention,
+                container_name="worker",
+            ),
+        )
+        self.container = container
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=props.cluster,
+            task_definition=self.task_definition,
+            vpc_subnets=props.vpc_subnets,
+            assign_public_ip=False,
+            min_healthy_percent=100,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+        )
+        self.task_queue.grant_consume(self.task_definition.task_role)
+        self._grant_task_protection(props.cluster)
+
+        dimensions = {
+            "ClusterName": props.cluster.cluster_name,
+            "ServiceName": self.service.service_name,
+        }
+        self.backlog_metric_function = self._metric_function(props, dimensions)
+        self.backlog_per_task_metric = cloudwatch.Metric(
+            namespace=props.metric_namespace,
+            metric_name="BacklogPerTask",
+            dimensions_map=dimensions,
+            statistic="Average",
+            period=_METRIC_PERIOD,
+        )
+        self.scalable_target = self._scaling(props, dimensions)
+
+    def _grant_task_protection(self, cluster: ecs.ICluster) -> None:
+        stack = Stack.of(self)
+        task_arns = stack.format_arn(
+            service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
+        )
+        self.task_definition.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"],
+                resources=[task_arns],
+            )
+        )
+        acknowledge_resource(
+            self.task_definition.task_role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::{nag_resource_text(self, task_arns)}]",
+            "A worker protects its own task, whose id is known only at run time; the "
+            "statement is scoped to this cluster's tasks.",
+        )
+
+    def _metric_function(
+        self, props: QueueWorkerServiceProps, dimensions: dict[str, str]
+    ) -> lambda_.Function:
+        namespace = Construct(self, "BacklogMetric")
+        function, role = runtime_function(
+            namespace,
+            RuntimeFunctionSettings(
+                handler="runtime.backlog_metric.handler",
+                description="Publishes BacklogPerTask and WakeUpSignal every minute",
+                memory_mib=128,
+                timeout=Duration.seconds(30),
+                log_retention=props.log_retention,
+                environment={
+                    "QUEUE_URL": self.task_queue.queue.queue_url,
+                    "CLUSTER_NAME": dimensions["ClusterName"],
+                    "SERVICE_NAME": dimensions["ServiceName"],
+                    "METRIC_NAMESPACE": props.metric_namespace,
+                },
+            ),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:GetQueueAttributes"], resources=[self.task_queue.queue.queue_arn]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeServices"], resources=[self.service.service_arn]
+            )
+        )
+        # PutMetricData has no resource-level permissions; the namespace condition
+        # keeps the function to its own metrics.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": props.metric_namespace}},
+            )
+        )
+        rule = events.Rule(
+            namespace,
+            "EveryMinute",
+            description="Run the backlog metric Lambda every minute",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[events_targets.LambdaFunction(function, retry_attempts=0)],
+        )
+        superseded = (
+            "A failed run is superseded by the next one a minute later; there is nothing to replay."
+        )
+        acknowledge_resource(function, "Serverless-LambdaDLQ", superseded)
+        acknowledge_resource(rule, "Serverless-EventBusDLQ", superseded)
+        return function
+
+    def _scaling(
+        self, props: QueueWorkerServiceProps, dimensions: dict[str, str]
+    ) -> autoscaling.ScalableTarget:
+        target = autoscaling.ScalableTarget(
+            self,
+            "Scaling",
+            service_namespace=autoscaling.ServiceNamespace.ECS,
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{dimensions['ClusterName']}/{dimensions['ServiceName']}",
+            min_capacity=props.min_capacity,
+            max_capacity=props.max_capacity,
+        )
+        target.scale_to_track_metric(
+            "BacklogTracking",
+            target_value=self.target_backlog_per_task,
+            custom_metric=self.backlog_per_task_metric,
+            scale_in_cooldown=(
+                props.scale_in_cooldown
+                if props.scale_in_cooldown is not None
+                else Duration.minutes(5)
+            ),
+            scale_out_cooldown=(
+                props.scale_out_cooldown
+                if props.scale_out_cooldown is not None
+                else Duration.minutes(1)
+            ),
+        )
+        wake = Construct(self, "WakeFromZero")
+        action = autoscaling.StepScalingAction(
+            wake,
+            "Policy",
+            scaling_target=target,
+            adjustment_type=autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            cooldown=Duration.minutes(1),
+            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
+        )
+        action.add_adjustment(adjustment=1, lower_bound=0)
+        cloudwatch.Alarm(
+            wake,
+            "Alarm",
+            alarm_description="Messages are waiting and no worker task is running or starting",
+            metric=cloudwatch.Metric(
+                namespace=props.metric_namespace,
+                metric_name="WakeUpSignal",
+                dimensions_map=dimensions,
+                statistic="Maximum",
+                period=_METRIC_PERIOD,
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ).add_alarm_action(cloudwatch_actions.ApplicationScalingAction(action))
+        return target
+
+
+def _target_backlog(props: QueueWorkerServiceProps, queue: TaskQueue) -> float:
+    latency = (
+        props.acceptable_latency
+        if props.acceptable_latency is not None
+        else _defaults.ACCEPTABLE_LATENCY
+    ).to_seconds()
+    processing = (
+        seconds(props.average_processing_time)
+        if props.average_processing_time is not None
+        else sum(task.expected_duration_seconds for task in queue.tasks) / len(queue.tasks)
+    )
+    assert processing is not None and processing > 0
+    # A backlog per task below 1 would keep a task per message; round to 2 places so
+    # the template stays readable.
+    return max(1.0, math.floor(latency / processing * props.worker_concurrency * 100) / 100)
