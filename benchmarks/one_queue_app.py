@@ -1,8 +1,29 @@
-"""Baseline for the synth benchmark: the smallest useful CDK app, one SQS queue."""
+"""Baseline for the synth benchmark: the smallest useful CDK app, one SQS queue.
 
-from aws_cdk import App, Stack
+With ``--with-checks`` it runs the same cdk-nag packs as the project's app, so the
+comparison isolates the cost of the topologies from the cost of the checks. The queue
+has a DLQ and TLS-only policies so that it passes them.
+"""
+
+import sys
+
+from aws_cdk import Acknowledgment, App, Stack, Validations
 from aws_cdk import aws_sqs as sqs
 
 app = App()
-sqs.Queue(Stack(app, "OneQueue"), "Queue")
+stack = Stack(app, "OneQueue")
+dead_letters = sqs.Queue(stack, "DeadLetterQueue", enforce_ssl=True)
+sqs.Queue(
+    stack,
+    "Queue",
+    enforce_ssl=True,
+    dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=5),
+)
+if "--with-checks" in sys.argv:
+    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+    Validations.of(dead_letters.node.default_child).acknowledge(  # type: ignore[arg-type]
+        Acknowledgment(id="Serverless-SQSRedrivePolicy", reason="It is the DLQ.")
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
 app.synth()
