@@ -3,48 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput
 from aws_cdk import aws_iam as iam
-from constructs import Construct
 
-from runtime.catalogue import TaskCatalogue
+from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
 from stacks.images import runtime_image
 from stacks.network import TaskNetwork, TaskNetworkProps
-from stacks.settings import TopologySettings
 from stacks.webapp import WebApp, WebAppProps
 
 
-class EcsTopologyStack(Stack):
+class EcsTopologyStack(TopologyStack):
     """Network, data and image; subclasses add the web app and the consumers."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self.catalogue = catalogue
-        self.settings = settings
+    def build(self) -> None:
         self.network = TaskNetwork(
             self,
             "Network",
             TaskNetworkProps(
-                aws_api_access=settings.aws_api_access, existing_vpc=settings.existing_vpc
+                aws_api_access=self.settings.aws_api_access,
+                existing_vpc=self.settings.existing_vpc,
             ),
         )
         self.data = TaskData(
-            self, "Data", TaskDataProps(malware_protection=settings.malware_protection)
+            self, "Data", TaskDataProps(malware_protection=self.settings.malware_protection)
         )
-        self.image = runtime_image(settings.webapp_image)
+        self.image = runtime_image(self.settings.webapp_image)
         CfnOutput(self, "TaskTableName", value=self.data.table.table_name)
         CfnOutput(self, "UploadsBucketName", value=self.data.uploads_bucket.bucket_name)
+        self.build_topology()
+
+    def build_topology(self) -> None:
+        raise NotImplementedError
 
     @property
     def data_environment(self) -> dict[str, str]:

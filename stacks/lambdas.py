@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput
 from aws_cdk import aws_iam as iam
-from constructs import Construct
 
-from runtime.catalogue import TaskCatalogue
+from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
 from stacks.outputs import env_var_for_queue, pascal_case
-from stacks.settings import TopologySettings
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
 
-class LambdasStack(Stack):
+class LambdasStack(TopologyStack):
     """Scheduler, EventBridge and the web app send to per-task queues; Lambdas consume."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        data = TaskData(self, "Data", TaskDataProps(malware_protection=settings.malware_protection))
+    def build(self) -> None:
+        data = TaskData(
+            self, "Data", TaskDataProps(malware_protection=self.settings.malware_protection)
+        )
         tasks = TaskFunctions(
             self,
             "Tasks",
             TaskFunctionsProps(
-                catalogue=catalogue,
+                catalogue=self.catalogue,
                 environment={"ASYNC_TASKS_TABLE": data.table.table_name},
             ),
         )
@@ -44,7 +33,7 @@ class LambdasStack(Stack):
             self,
             "Triggers",
             TaskTriggersProps(
-                catalogue=catalogue,
+                catalogue=self.catalogue,
                 queues={name: queue.queue for name, queue in tasks.queues.items()},
             ),
         )

@@ -7,14 +7,9 @@ is lost if an endpoint task stops.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import CfnOutput
-from constructs import Construct
 
-from runtime.catalogue import TaskCatalogue
 from stacks.ecs_base import EcsTopologyStack
-from stacks.settings import TopologySettings
 from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
     PrivateEndpointServiceProps,
@@ -23,16 +18,7 @@ from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
 
 class PrivateEndpointsStack(EcsTopologyStack):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, catalogue=catalogue, settings=settings, **kwargs)
+    def build_topology(self) -> None:
         self.endpoints = PrivateEndpointService(
             self,
             "Endpoints",
@@ -53,6 +39,6 @@ class PrivateEndpointsStack(EcsTopologyStack):
         TaskTriggers(
             self,
             "Triggers",
-            TaskTriggersProps(catalogue=catalogue, function=self.endpoints.invoker),
+            TaskTriggersProps(catalogue=self.catalogue, function=self.endpoints.invoker),
         )
         CfnOutput(self, "EndpointUrl", value=self.endpoints.endpoint_url)

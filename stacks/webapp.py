@@ -15,7 +15,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
-from task_constructs._fargate import FargateSettings, fargate_task_definition
+from task_constructs._fargate import (
+    AlwaysOnServiceSettings,
+    FargateSettings,
+    always_on_service,
+    fargate_task_definition,
+)
 from task_constructs._roles import mark_role
 
 WEBAPP_PORT = 8000
@@ -63,20 +68,15 @@ class WebApp(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=props.cluster.vpc, description="Web app tasks"
         )
-        self.service = ecs.FargateService(
+        self.service = always_on_service(
             self,
-            "Service",
-            cluster=props.cluster,
-            task_definition=self.task_definition,
-            vpc_subnets=props.vpc_subnets,
-            security_groups=[self.security_group],
-            assign_public_ip=False,
-            desired_count=props.min_capacity,
-            min_healthy_percent=100,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            AlwaysOnServiceSettings(
+                cluster=props.cluster,
+                task_definition=self.task_definition,
+                vpc_subnets=props.vpc_subnets,
+                security_group=self.security_group,
+                min_capacity=props.min_capacity,
+                max_capacity=props.max_capacity,
+            ),
         )
         mark_role(self.service, "webapp", pollerThreads=props.poller_threads)
-        scaling = self.service.auto_scale_task_count(
-            min_capacity=props.min_capacity, max_capacity=props.max_capacity
-        )
-        scaling.scale_on_cpu_utilization("CpuTracking", target_utilization_percent=60)

@@ -7,12 +7,6 @@ workers). The web app's own CPU scaling stays; tasks ride on its capacity.
 
 from __future__ import annotations
 
-from typing import Any
-
-from constructs import Construct
-
-from runtime.catalogue import TaskCatalogue
-from stacks.settings import TopologySettings
 from stacks.shared_queue import SharedQueueTopologyStack
 from stacks.webapp import WEBAPP_PORT
 
@@ -32,16 +26,7 @@ _POLLING_WEBAPP_COMMAND = (
 
 
 class WebappPollerStack(SharedQueueTopologyStack):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, catalogue=catalogue, settings=settings, **kwargs)
+    def add_consumers(self) -> None:
         self.web_app = self.add_web_app(
             environment={
                 **self.queue_environment,

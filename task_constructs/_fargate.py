@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -82,3 +83,37 @@ def fargate_task_definition(
         "The environment holds resource names and URLs only; no secret is passed.",
     )
     return task_definition, container
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlwaysOnServiceSettings:
+    cluster: ecs.ICluster
+    task_definition: ecs.FargateTaskDefinition
+    vpc_subnets: ec2.SubnetSelection | None
+    security_group: ec2.ISecurityGroup
+    min_capacity: int
+    max_capacity: int
+    cpu_target_percent: int = 60
+
+
+def always_on_service(scope: Construct, settings: AlwaysOnServiceSettings) -> ecs.FargateService:
+    """``Service``: at least ``min_capacity`` tasks, no public IP, CPU target tracking."""
+    service = ecs.FargateService(
+        scope,
+        "Service",
+        cluster=settings.cluster,
+        task_definition=settings.task_definition,
+        vpc_subnets=settings.vpc_subnets,
+        security_groups=[settings.security_group],
+        assign_public_ip=False,
+        desired_count=settings.min_capacity,
+        min_healthy_percent=100,
+        circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+    )
+    scaling = service.auto_scale_task_count(
+        min_capacity=settings.min_capacity, max_capacity=settings.max_capacity
+    )
+    scaling.scale_on_cpu_utilization(
+        "CpuTracking", target_utilization_percent=settings.cpu_target_percent
+    )
+    return service

@@ -24,7 +24,12 @@ from constructs import Construct
 
 from task_constructs._acknowledge import acknowledge_resource
 from task_constructs._delivery_dlq import delivery_dead_letter_queue
-from task_constructs._fargate import FargateSettings, fargate_task_definition
+from task_constructs._fargate import (
+    AlwaysOnServiceSettings,
+    FargateSettings,
+    always_on_service,
+    fargate_task_definition,
+)
 from task_constructs._roles import mark_role
 from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
 from task_constructs._validation import fail_props
@@ -145,25 +150,19 @@ class PrivateEndpointService(Construct):
         self.service_security_group = ec2.SecurityGroup(
             self, "ServiceSecurityGroup", vpc=vpc, description="Task endpoint containers"
         )
-        self.service = ecs.FargateService(
+        self.service = always_on_service(
             self,
-            "Service",
-            cluster=props.cluster,
-            task_definition=self.task_definition,
-            vpc_subnets=props.vpc_subnets,
-            security_groups=[self.service_security_group],
-            assign_public_ip=False,
-            desired_count=props.min_capacity,
-            min_healthy_percent=100,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            AlwaysOnServiceSettings(
+                cluster=props.cluster,
+                task_definition=self.task_definition,
+                vpc_subnets=props.vpc_subnets,
+                security_group=self.service_security_group,
+                min_capacity=props.min_capacity,
+                max_capacity=props.max_capacity,
+                cpu_target_percent=props.cpu_target_percent,
+            ),
         )
         mark_role(self.service, "endpoint")
-        scaling = self.service.auto_scale_task_count(
-            min_capacity=props.min_capacity, max_capacity=props.max_capacity
-        )
-        scaling.scale_on_cpu_utilization(
-            "CpuTracking", target_utilization_percent=props.cpu_target_percent
-        )
 
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,

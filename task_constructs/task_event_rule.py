@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from runtime.catalogue import EventTrigger, TaskType
+from runtime.catalogue import EventTrigger
 from task_constructs import _defaults
-from task_constructs._delivery_dlq import delivery_dead_letter_queue
+from task_constructs._delivery import DeliveryProps, resolve_delivery
 from task_constructs._envelope import WholeEventEnvelope
-from task_constructs._validation import exactly_one, fail_props
+from task_constructs._validation import fail_props
 
-_RETRY_RANGE = (0, 185)
 # Event pattern keys as EventBridge spells them, to the CDK's EventPattern fields.
 _PATTERN_FIELDS = {
     "source": "source",
@@ -33,37 +31,18 @@ _PATTERN_FIELDS = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaskEventRuleProps:
+class TaskEventRuleProps(DeliveryProps):
     """Properties of a :class:`TaskEventRule`. Set exactly one of ``queue`` and ``function``."""
-
-    task: TaskType
-    """The task type the events trigger; its name goes in the envelope."""
 
     trigger: EventTrigger
     """The catalogue's event trigger; its pattern becomes the rule's pattern."""
-
-    queue: sqs.IQueue | None = None
-    """Send the envelope to this queue. Default: none; set this or ``function``."""
-
-    function: lambda_.IFunction | None = None
-    """Invoke this function with the envelope. Default: none; set this or ``queue``."""
 
     event_bus: events.IEventBus | None = None
     """The bus to match events on. Default: the account's default bus, where AWS
     services such as GuardDuty publish."""
 
-    dead_letter_queue: sqs.IQueue | None = None
-    """Where EventBridge puts envelopes it failed to deliver after its retries.
-    Default: a new encrypted, TLS-only DLQ kept 14 days."""
-
-    retry_attempts: int | None = None
-    """Delivery retries before the envelope goes to the DLQ (0..185). Default: 3."""
-
     def __post_init__(self) -> None:
-        violations = exactly_one(queue=self.queue, function=self.function)
-        low, high = _RETRY_RANGE
-        if self.retry_attempts is not None and not low <= self.retry_attempts <= high:
-            violations.append(f"retry_attempts is {self.retry_attempts}; use {low}..{high}")
+        violations = self.delivery_violations()
         unknown = sorted(set(self.trigger.pattern) - set(_PATTERN_FIELDS))
         if unknown:
             violations.append(
@@ -91,16 +70,9 @@ class TaskEventRule(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: TaskEventRuleProps) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue: sqs.IQueue = (
-            props.dead_letter_queue
-            if props.dead_letter_queue is not None
-            else delivery_dead_letter_queue(self, "DeliveryDeadLetterQueue")
-        )
-        self.retry_attempts: int = (
-            props.retry_attempts
-            if props.retry_attempts is not None
-            else _defaults.DELIVERY_RETRY_ATTEMPTS
-        )
+        delivery = resolve_delivery(self, props)
+        self.dead_letter_queue: sqs.IQueue = delivery.dead_letter_queue
+        self.retry_attempts: int = delivery.retry_attempts
         max_event_age: Duration = _defaults.DELIVERY_MAX_EVENT_AGE
         envelope = WholeEventEnvelope(props.task.name)
         target: events.IRuleTarget

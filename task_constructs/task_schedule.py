@@ -6,48 +6,29 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, TimeZone
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from runtime.catalogue import ScheduleTrigger, TaskType
+from runtime.catalogue import ScheduleTrigger
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
-from task_constructs._delivery_dlq import delivery_dead_letter_queue
+from task_constructs._delivery import DeliveryProps, resolve_delivery
 from task_constructs._envelope import schedule_envelope
-from task_constructs._validation import exactly_one, fail_props, seconds
+from task_constructs._validation import fail_props, seconds
 
 # EventBridge Scheduler limits.
-_RETRY_RANGE = (0, 185)
 _EVENT_AGE_RANGE_SECONDS = (60, 86_400)
 _FLEXIBLE_WINDOW_RANGE_MINUTES = (1, 1440)
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaskScheduleProps:
+class TaskScheduleProps(DeliveryProps):
     """Properties of a :class:`TaskSchedule`. Set exactly one of ``queue`` and ``function``."""
-
-    task: TaskType
-    """The task type the schedule triggers; its name goes in the envelope."""
 
     trigger: ScheduleTrigger
     """The catalogue's schedule: expression, time zone and static payload."""
-
-    queue: sqs.IQueue | None = None
-    """Send the envelope to this queue. Default: none; set this or ``function``."""
-
-    function: lambda_.IFunction | None = None
-    """Invoke this function with the envelope (asynchronously), e.g. the HTTP invoker
-    of the private-endpoints topology. Default: none; set this or ``queue``."""
-
-    dead_letter_queue: sqs.IQueue | None = None
-    """Where Scheduler puts envelopes it failed to deliver after its retries.
-    Default: a new encrypted, TLS-only DLQ kept 14 days."""
-
-    retry_attempts: int | None = None
-    """Delivery retries before the envelope goes to the DLQ (0..185). Default: 3."""
 
     max_event_age: Duration | None = None
     """How long Scheduler keeps retrying one delivery (1 min..24 h). Default: 1 hour."""
@@ -63,10 +44,7 @@ class TaskScheduleProps:
     """Whether the schedule runs. Default: true."""
 
     def __post_init__(self) -> None:
-        violations = exactly_one(queue=self.queue, function=self.function)
-        low, high = _RETRY_RANGE
-        if self.retry_attempts is not None and not low <= self.retry_attempts <= high:
-            violations.append(f"retry_attempts is {self.retry_attempts}; use {low}..{high}")
+        violations = self.delivery_violations()
         age = seconds(self.max_event_age)
         low_age, high_age = _EVENT_AGE_RANGE_SECONDS
         if age is not None and not low_age <= age <= high_age:
@@ -102,16 +80,9 @@ class TaskSchedule(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: TaskScheduleProps) -> None:
         super().__init__(scope, construct_id)
 
-        self.dead_letter_queue: sqs.IQueue = (
-            props.dead_letter_queue
-            if props.dead_letter_queue is not None
-            else delivery_dead_letter_queue(self, "DeliveryDeadLetterQueue")
-        )
-        self.retry_attempts: int = (
-            props.retry_attempts
-            if props.retry_attempts is not None
-            else _defaults.DELIVERY_RETRY_ATTEMPTS
-        )
+        delivery = resolve_delivery(self, props)
+        self.dead_letter_queue: sqs.IQueue = delivery.dead_letter_queue
+        self.retry_attempts: int = delivery.retry_attempts
         self.max_event_age: Duration = (
             props.max_event_age
             if props.max_event_age is not None
