@@ -33,6 +33,7 @@ from runtime.catalogue import TaskType
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
 from task_constructs._fargate import FargateSettings, fargate_task_definition
+from task_constructs._roles import mark_role
 from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
 from task_constructs._validation import exactly_one, fail_props, seconds
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
@@ -191,6 +192,7 @@ class QueueWorkerService(Construct):
             min_healthy_percent=100,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         )
+        mark_role(self.service, "worker", pollerThreads=props.worker_concurrency)
         self.task_queue.grant_consume(self.task_definition.task_role)
         self._grant_task_protection(props.cluster)
 
@@ -272,6 +274,7 @@ class QueueWorkerService(Construct):
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[events_targets.LambdaFunction(function, retry_attempts=0)],
         )
+        mark_role(function, "backlog-metric")
         superseded = (
             "A failed run is superseded by the next one a minute later; there is nothing to replay."
         )

@@ -15,6 +15,7 @@ from constructs import Construct
 from runtime.catalogue import LAMBDA_MAX_DURATION_SECONDS, TaskCatalogue, TaskType
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
+from task_constructs._roles import mark_role
 from task_constructs._runtime_code import powertools_layer, runtime_code
 from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
 from task_constructs._validation import fail_if_any, fail_props, seconds
@@ -175,6 +176,7 @@ class TaskFunctions(Construct):
                 },
             ),
         )
+        mark_role(function, "task", task=task.name)
         acknowledge_resource(
             function,
             "Serverless-LambdaDLQ",

@@ -218,3 +218,20 @@ def test_switching_webapp_poller_and_worker_service_keeps_stateful_resources(
             resource, sort_keys=True
         ), logical_id
         assert resource["DeletionPolicy"] == "Retain", logical_id
+
+
+def test_every_service_and_function_marks_its_role_for_the_cost_model(
+    synthesized: SynthesizedApp,
+) -> None:
+    roles: dict[str, list[str]] = {}
+    for stack_id, template in synthesized.templates.items():
+        for kind in ("AWS::ECS::Service", "AWS::Lambda::Function"):
+            for logical_id, resource in _of_type(template, kind).items():
+                if logical_id.startswith("Custom"):
+                    continue  # CDK's own custom-resource providers
+                role = resource.get("Metadata", {}).get("AsyncTasks", {}).get("role")
+                roles.setdefault(stack_id, []).append(role)
+    assert sorted(roles["AsyncTasks-Lambdas"]) == ["task"] * 4
+    assert sorted(roles["AsyncTasks-WorkerService"]) == ["backlog-metric", "webapp", "worker"]
+    assert sorted(roles["AsyncTasks-WebappPoller"]) == ["webapp"]
+    assert sorted(roles["AsyncTasks-PrivateEndpoints"]) == ["endpoint", "invoker", "webapp"]
