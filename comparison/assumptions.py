@@ -1,0 +1,75 @@
+"""Assumptions the templates cannot tell: every one is documented in docs/comparison.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HOURS_PER_MONTH = 730.0
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+
+
+@dataclass(frozen=True, kw_only=True)
+class Assumptions:
+    # Start-up and delivery times.
+    fargate_start_seconds: float = 75.0
+    """From RunTask to a polling container, image pull included (60-90 s observed)."""
+    lambda_cold_start_seconds: float = 1.0
+    """INIT duration of a Python function with the Powertools layer; billed since 2025."""
+    lambda_keep_warm_seconds: float = 600.0
+    """An idle execution environment is reclaimed after about this long."""
+    lambda_poll_delay_seconds: float = 1.0
+    """An SQS event source's long-polling pollers hand a message over within about 1 s."""
+
+    # Polling.
+    long_poll_seconds: float = 20.0
+    """ReceiveMessage WaitTimeSeconds: an idle poller thread makes 60/20 = 3 receives/min."""
+    lambda_idle_pollers_per_mapping: int = 5
+    """AWS keeps about 5 long-polling pollers per SQS event source mapping when idle."""
+    default_poller_threads: int = 1
+    """Poller threads per ECS task when the metadata gives no ``pollerThreads``."""
+    endpoint_workers_per_task: int = 4
+    """Concurrent requests one private-endpoints task serves (its web server's workers)."""
+    lambda_messages_per_invocation: float = 1.0
+    """Messages per Lambda invocation: 1 at low traffic, so the request count is an upper bound."""
+
+    # Scaling (used when the template does not say).
+    metric_period_seconds: float = 60.0
+    alarm_evaluation_lag_seconds: float = 20.0
+    """Time from a datapoint's arrival to the alarm changing state and the scaling action."""
+    target_tracking_out_datapoints: int = 3
+    """Application Auto Scaling's high alarm: 3 of 3 one-minute datapoints above target."""
+    target_tracking_in_datapoints: int = 15
+    """Its low alarm: 15 of 15 datapoints below 90% of target."""
+    target_tracking_in_ratio: float = 0.9
+    default_max_capacity: int = 10
+    default_cooldown_seconds: float = 60.0
+    default_cpu_target_percent: float = 70.0
+
+    # Metric Lambda.
+    metric_lambda_duration_seconds: float = 0.2
+    put_metric_data_per_run: int = 1
+
+    # Logs (ingested bytes).
+    log_bytes_per_task: float = 2_000.0
+    """About 10 structured JSON lines of 200 bytes per task run."""
+    lambda_platform_log_bytes_per_invocation: float = 350.0
+    """START, END and REPORT lines Lambda writes for every invocation."""
+    metric_lambda_log_bytes_per_run: float = 350.0
+
+    # Network.
+    api_overhead_bytes_per_task: float = 8_000.0
+    """SQS receive and delete, DynamoDB ledger calls and TLS overhead per task, besides payload."""
+    bytes_per_idle_receive: float = 1_000.0
+    alb_new_connections_per_lcu_second: float = 25.0
+    alb_processed_bytes_per_lcu_hour: float = 1e9
+
+    # DynamoDB idempotency ledger.
+    dynamodb_writes_per_task: float = 2.0
+    dynamodb_reads_per_task: float = 1.0
+
+    # Simulation.
+    step_seconds: float = 10.0
+    seed: int = 33
+
+
+DEFAULT_ASSUMPTIONS = Assumptions()

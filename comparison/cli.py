@@ -1,0 +1,116 @@
+"""``python -m comparison`` (console script ``compare``): render the comparison report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from comparison.assumptions import DEFAULT_ASSUMPTIONS
+from comparison.errors import ComparisonError
+from comparison.prices import known_regions, load_price_table
+from comparison.report import Comparison, compare
+from comparison.report_json import render_json
+from comparison.report_text import render_markdown, render_text
+from comparison.templates import load_templates
+from comparison.workload import DEFAULT_WORKLOAD_PATH, load_workload
+
+
+def _render_html(comparison: Comparison) -> str:
+    from comparison.report_html import render_html  # the SVG code is only needed here
+
+    return render_html(comparison)
+
+
+RENDERERS: dict[str, Callable[[Comparison], str]] = {
+    "table": render_text,
+    "json": render_json,
+    "markdown": render_markdown,
+    "html": _render_html,
+}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="compare",
+        description="Monthly cost and latency of each synthesized async-task topology.",
+    )
+    parser.add_argument(
+        "--workload",
+        type=Path,
+        default=DEFAULT_WORKLOAD_PATH,
+        help="workload TOML (default: docs/workload.toml)",
+    )
+    parser.add_argument("--region", help="price region (default: the workload's region)")
+    parser.add_argument("--format", choices=sorted(RENDERERS), default="table")
+    parser.add_argument(
+        "--cdk-out",
+        type=Path,
+        default=Path("cdk.out"),
+        help="cloud assembly with *.template.json (default: cdk.out)",
+    )
+    parser.add_argument("--output", type=Path, help="write here instead of standard output")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="vary volume from 1e2 to 1e7 tasks/month and find cross-overs",
+    )
+    parser.add_argument(
+        "--free-tier",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="take the always-free monthly allowances off (default: off)",
+    )
+    parser.add_argument(
+        "--refresh-prices",
+        action="store_true",
+        help="update the region's price table from the AWS Price List API first",
+    )
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> str:
+    regions = known_regions()
+    workload = load_workload(args.workload, known_regions=regions)
+    if args.region:
+        if args.region not in regions:
+            raise ComparisonError(
+                f"--region is '{args.region}'; there is no price table for it. Use one of "
+                f"{', '.join(sorted(regions))}"
+            )
+        workload = workload.with_region(args.region)
+    if args.refresh_prices:
+        from comparison.price_refresh import refresh_region  # needs AWS credentials
+
+        unchanged = refresh_region(workload.region)
+        if unchanged:
+            print(
+                f"compare: no Price List product found for {', '.join(unchanged)}; "
+                "kept the shipped prices",
+                file=sys.stderr,
+            )
+    table = load_price_table(workload.region)
+    templates = load_templates(args.cdk_out)
+    comparison = compare(templates, workload, table, DEFAULT_ASSUMPTIONS, free_tier=args.free_tier)
+    if args.sweep or args.format == "html":
+        from comparison.sweep import with_sweep
+
+        comparison = with_sweep(comparison, templates, table, DEFAULT_ASSUMPTIONS)
+    return RENDERERS[args.format](comparison)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        rendered = run(args)
+    except ComparisonError as error:
+        print(f"compare: {error}", file=sys.stderr)
+        return 2
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(rendered)
+        print(f"compare: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(rendered)
+    return 0

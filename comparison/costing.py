@@ -1,0 +1,75 @@
+"""Price usage records into line items, one per price key, with optional free tiers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from comparison.prices import PriceTable
+from comparison.usage import Usage
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineItem:
+    service: str
+    price_key: str
+    quantity: float
+    unit: str
+    unit_price: float
+    published: str
+    """The price as published, e.g. '$0.40 per 1,000,000 requests'."""
+    free_quantity: float
+    cost: float
+    resources: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    items: tuple[LineItem, ...]
+
+    @property
+    def total(self) -> float:
+        return sum(item.cost for item in self.items)
+
+    def by_service(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for item in self.items:
+            totals[item.service] += item.cost
+        return dict(totals)
+
+
+def price_usage(usages: Iterable[Usage], table: PriceTable, *, free_tier: bool) -> CostBreakdown:
+    """Sum usage per price key, take free allowances (per pool) off, multiply by unit prices."""
+    quantities: dict[str, float] = defaultdict(float)
+    resources: dict[str, list[str]] = defaultdict(list)
+    notes: dict[str, list[str]] = defaultdict(list)
+    for usage in usages:
+        quantities[usage.price_key] += usage.quantity
+        if usage.resource not in resources[usage.price_key]:
+            resources[usage.price_key].append(usage.resource)
+        if usage.note not in notes[usage.price_key]:
+            notes[usage.price_key].append(usage.note)
+    remaining: dict[str, float] = {}
+    items = []
+    for key in sorted(quantities):
+        price = table[key]
+        allowance = remaining.setdefault(price.pool, price.free_per_month if free_tier else 0.0)
+        free = min(allowance, quantities[key])
+        remaining[price.pool] = allowance - free
+        items.append(
+            LineItem(
+                service=price.service,
+                price_key=key,
+                quantity=quantities[key],
+                unit=price.unit,
+                unit_price=price.unit_price,
+                published=price.published,
+                free_quantity=free,
+                cost=(quantities[key] - free) * price.unit_price,
+                resources=tuple(resources[key]),
+                notes=tuple(notes[key]),
+            )
+        )
+    return CostBreakdown(tuple(items))

@@ -1,0 +1,184 @@
+"""The comparison: every topology costed and simulated under one workload.
+
+:func:`compare` returns plain frozen data; the table, JSON, Markdown and HTML renderers
+all draw from it, so the formats cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from comparison.assumptions import HOURS_PER_MONTH, Assumptions
+from comparison.costing import CostBreakdown, price_usage
+from comparison.latency import LatencySummary, run_consumers, web_app_baselines
+from comparison.prices import PriceTable
+from comparison.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
+from comparison.routing import ConsumerKind, Routing, build_routing
+from comparison.templates import StackTemplate
+from comparison.usage import UsageContext, extract_usage
+from comparison.workload import Workload
+
+_KIND_PRECEDENCE = (
+    ConsumerKind.ENDPOINT,
+    ConsumerKind.WORKER,
+    ConsumerKind.WEBAPP,
+    ConsumerKind.LAMBDA,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopologyReport:
+    label: str
+    stack_id: str
+    kind: ConsumerKind | None
+    complete: bool
+    status: str
+    cost: CostBreakdown
+    idle: CostBreakdown
+    latency: LatencySummary | None
+    qualities: Qualities | None
+    template: StackTemplate
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepPoint:
+    volume_per_month: float
+    totals: dict[str, float]
+    cheapest: str
+    """The cheapest topology that keeps up with the volume."""
+    overloaded: tuple[str, ...] = ()
+    """Topologies whose consumers end the simulated day with messages still waiting."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossOver:
+    volume_per_month: float
+    from_label: str
+    to_label: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sweep:
+    points: tuple[SweepPoint, ...]
+    cross_overs: tuple[CrossOver, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    workload: Workload
+    region: str
+    free_tier: bool
+    price_dates: tuple[str, ...]
+    topologies: tuple[TopologyReport, ...]
+    web_app_baseline: float = 0.0
+    """Monthly cost of the web app's own tasks (``[webapp]``, x86): in every topology, in none."""
+    sweep: Sweep | None = None
+
+    @property
+    def cheapest(self) -> str | None:
+        complete = [t for t in self.topologies if t.complete]
+        return min(complete, key=lambda t: t.cost.total).label if complete else None
+
+
+def _kind(routing: Routing, label: str) -> ConsumerKind | None:
+    kinds = {consumer.kind for consumer in routing.consumers}
+    return next((k for k in _KIND_PRECEDENCE if k in kinds), KIND_OF_LABEL.get(label))
+
+
+def monthly_cost(
+    template: StackTemplate,
+    workload: Workload,
+    table: PriceTable,
+    assumptions: Assumptions,
+    *,
+    free_tier: bool,
+    probe: bool = True,
+) -> tuple[CostBreakdown, LatencySummary | None, Routing]:
+    """One topology's monthly cost under ``workload``, and its simulated latency."""
+    routing = build_routing(
+        template,
+        tuple(task.name for task in workload.tasks),
+        poller_threads=assumptions.default_poller_threads,
+        endpoint_workers=assumptions.endpoint_workers_per_task,
+    )
+    runs, latency = run_consumers(template, routing, workload, assumptions, probe=probe)
+    baselines = web_app_baselines(template, routing, workload, assumptions)
+    context = UsageContext(template, workload, assumptions, routing, runs, baselines)
+    return price_usage(extract_usage(context), table, free_tier=free_tier), latency, routing
+
+
+def estimate_topology(
+    template: StackTemplate,
+    workload: Workload,
+    table: PriceTable,
+    assumptions: Assumptions,
+    *,
+    free_tier: bool,
+) -> TopologyReport:
+    cost, latency, routing = monthly_cost(
+        template, workload, table, assumptions, free_tier=free_tier
+    )
+    idle, _, _ = monthly_cost(
+        template, workload.scaled(0), table, assumptions, free_tier=free_tier, probe=False
+    )
+    kind = _kind(routing, template.label)
+    complete = not routing.unrouted
+    return TopologyReport(
+        label=template.label,
+        stack_id=template.stack_id,
+        kind=kind,
+        complete=complete,
+        status=_status(routing, latency),
+        cost=cost,
+        idle=idle,
+        latency=latency,
+        qualities=QUALITIES.get(kind) if kind else None,
+        template=template,
+    )
+
+
+def _status(routing: Routing, latency: LatencySummary | None) -> str:
+    if routing.unrouted:
+        return (
+            "PLACEHOLDER: nothing in the stack processes "
+            + ", ".join(routing.unrouted)
+            + "; costs cover only the resources present and latency is not simulated"
+        )
+    if latency is not None and latency.unfinished:
+        return (
+            f"complete; CANNOT KEEP UP: {latency.unfinished} messages still wait at the end "
+            "of the simulated day (raise its maximum capacity)"
+        )
+    return "complete"
+
+
+def compare(
+    templates: Sequence[StackTemplate],
+    workload: Workload,
+    table: PriceTable,
+    assumptions: Assumptions,
+    *,
+    free_tier: bool,
+) -> Comparison:
+    """Every topology under ``workload``; add a sweep with :func:`comparison.sweep.with_sweep`."""
+    topologies = tuple(
+        estimate_topology(t, workload, table, assumptions, free_tier=free_tier) for t in templates
+    )
+    return Comparison(
+        workload=workload,
+        region=table.region,
+        free_tier=free_tier,
+        price_dates=tuple(sorted({price.date for price in table.prices.values()})),
+        topologies=topologies,
+        web_app_baseline=_web_app_baseline(workload, table),
+    )
+
+
+def _web_app_baseline(workload: Workload, table: PriceTable) -> float:
+    web = workload.webapp
+    per_task_hour = (
+        web.vcpu * table["fargate.vcpu_hour.x86_64"].unit_price
+        + web.memory_gib * table["fargate.gb_hour.x86_64"].unit_price
+    )
+    return web.tasks * HOURS_PER_MONTH * per_task_hour

@@ -1,0 +1,42 @@
+"""JSON rendering: the comparison data, without the raw templates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, is_dataclass
+from enum import Enum
+from typing import Any
+
+from comparison.report import Comparison
+
+_OMIT = {"template", "profile", "waits", "timeline"}
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        data = {
+            f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name not in _OMIT
+        }
+        if hasattr(value, "total"):
+            data["total"] = value.total
+        return data
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_data(comparison: Comparison) -> dict[str, Any]:
+    data: dict[str, Any] = _plain(comparison)
+    data["cheapest"] = comparison.cheapest
+    return data
+
+
+def render_json(comparison: Comparison) -> str:
+    return json.dumps(to_data(comparison), indent=2) + "\n"
+
+
+__all__ = ["render_json", "to_data"]

@@ -1,0 +1,40 @@
+"""Plain-text and Markdown renderings of :mod:`comparison.report_tables`."""
+
+from __future__ import annotations
+
+from comparison.report import Comparison
+from comparison.report_tables import Table, all_tables, footnotes
+
+
+def _text_table(table: Table) -> str:
+    widths = [
+        max(len(row[i]) for row in (table.headers, *table.rows)) for i in range(len(table.headers))
+    ]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([table.title, line(table.headers), rule, *(line(r) for r in table.rows)])
+
+
+def _markdown_table(table: Table) -> str:
+    escape = lambda cell: cell.replace("|", "\\|")  # noqa: E731
+    row = lambda cells: "| " + " | ".join(escape(c) for c in cells) + " |"  # noqa: E731
+    return "\n".join(
+        [
+            f"### {table.title}",
+            "",
+            row(table.headers),
+            row(tuple("---" for _ in table.headers)),
+            *(row(r) for r in table.rows),
+        ]
+    )
+
+
+def render_text(comparison: Comparison) -> str:
+    body = "\n\n".join(_text_table(t) for t in all_tables(comparison))
+    return body + "\n\n" + "\n".join(footnotes(comparison)) + "\n"
+
+
+def render_markdown(comparison: Comparison) -> str:
+    body = "\n\n".join(_markdown_table(t) for t in all_tables(comparison))
+    notes = "\n".join(f"- {note}" for note in footnotes(comparison))
+    return f"## Async-task topologies: cost and latency\n\n{body}\n\n{notes}\n"

@@ -1,0 +1,99 @@
+"""AWS::Lambda::Function: requests, GB-seconds (INIT of cold starts included) and logs.
+
+The role comes from the ``AsyncTasks`` metadata: task consumers run the workload; any
+other function runs once per run of the schedules and scheduled rules that target it
+(the backlog metric every minute, the invoker per task schedule); a backlog-metric
+function also calls PutMetricData once per run.
+"""
+
+from __future__ import annotations
+
+from comparison.assumptions import DAYS_PER_MONTH
+from comparison.routing import ConsumerKind
+from comparison.schedule_expr import runs_per_month
+from comparison.templates import Resource, referenced_ids
+from comparison.usage.logs import log_ingestion
+from comparison.usage.registry import Usage, UsageContext, extracts
+
+_MINUTES_PER_MONTH = DAYS_PER_MONTH * 24 * 60
+
+
+def _memory_gb(function: Resource) -> float:
+    try:
+        return float(function.properties.get("MemorySize", 128)) / 1024
+    except (TypeError, ValueError):
+        return 128 / 1024
+
+
+def _architecture(function: Resource) -> str:
+    return "arm64" if "arm64" in function.properties.get("Architectures", []) else "x86_64"
+
+
+def scheduled_runs(function: Resource, context: UsageContext) -> float | None:
+    """Runs per month from the schedules and scheduled rules that target the function."""
+    runs: float | None = None
+    for trigger in context.template.resources.values():
+        expression = trigger.properties.get("ScheduleExpression")
+        if not isinstance(expression, str) or trigger.properties.get("State") == "DISABLED":
+            continue
+        if function.logical_id in referenced_ids(
+            trigger.properties.get("Target", trigger.properties.get("Targets"))
+        ):
+            runs = (runs or 0.0) + runs_per_month(expression)
+    return runs
+
+
+def _compute(function: Resource, invocations: float, seconds: float, note: str) -> list[Usage]:
+    gb_seconds = seconds * _memory_gb(function)
+    return [
+        Usage("lambda.request", invocations, function.logical_id, note),
+        Usage(f"lambda.gb_second.{_architecture(function)}", gb_seconds, function.logical_id, note),
+    ]
+
+
+@extracts("AWS::Lambda::Function")
+def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
+    a = context.assumptions
+    consumer = context.consumer(function.logical_id)
+    if consumer is not None and consumer.kind is ConsumerKind.LAMBDA:
+        volume = context.volume(consumer.tasks)
+        busy = sum(
+            context.workload.task(name).volume_per_month
+            * context.workload.task(name).duration_seconds
+            for name in consumer.tasks
+        )
+        run = context.runs.get(function.logical_id)
+        cold = context.monthly(run.cold_starts) if run is not None else 0.0
+        invocations = volume / a.lambda_messages_per_invocation
+        note = (
+            f"{volume:,.0f} runs of {', '.join(consumer.tasks)}; "
+            f"{cold:,.0f} cold starts x {a.lambda_cold_start_seconds:g} s INIT"
+        )
+        log_bytes = (
+            volume * a.log_bytes_per_task + invocations * a.lambda_platform_log_bytes_per_invocation
+        )
+        return [
+            *_compute(function, invocations, busy + cold * a.lambda_cold_start_seconds, note),
+            log_ingestion(function.logical_id, log_bytes, f"{volume:,.0f} task runs"),
+        ]
+    found = scheduled_runs(function, context)
+    if found is None and function.role != "backlog-metric":
+        return []  # nothing runs it (e.g. CDK's own custom-resource handlers)
+    # A backlog-metric function with no schedule in the stack runs every minute.
+    runs = found if found is not None else _MINUTES_PER_MONTH
+    role = function.role or "scheduled"
+    note = f"{runs:,.0f} runs x {a.metric_lambda_duration_seconds:g} s ({role})"
+    usages = _compute(function, runs, runs * a.metric_lambda_duration_seconds, note)
+    usages.append(
+        log_ingestion(function.logical_id, runs * a.metric_lambda_log_bytes_per_run, note)
+    )
+    if function.role == "backlog-metric":
+        usages.append(
+            Usage(
+                "cloudwatch.api_request",
+                runs * a.put_metric_data_per_run,
+                function.logical_id,
+                "PutMetricData per run",
+            )
+        )
+    return usages

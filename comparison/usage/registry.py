@@ -1,0 +1,85 @@
+"""The registry of usage extractors: one per CloudFormation resource type, plus stack-wide ones.
+
+An extractor turns one resource (and the context: workload, routing, simulated runs)
+into :class:`Usage` records priced later by key. Adding a resource to a stack changes
+the estimate through whichever extractor is registered for its type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from comparison.assumptions import DAYS_PER_MONTH, Assumptions
+from comparison.routing import Consumer, Routing
+from comparison.simulation import ConsumerRun
+from comparison.templates import Resource, StackTemplate
+from comparison.workload import Workload
+
+
+@dataclass(frozen=True)
+class Usage:
+    price_key: str
+    quantity: float
+    resource: str
+    """The logical id it comes from (or a description for stack-wide usage)."""
+    note: str
+
+
+@dataclass(frozen=True)
+class UsageContext:
+    template: StackTemplate
+    workload: Workload
+    assumptions: Assumptions
+    routing: Routing
+    runs: Mapping[str, ConsumerRun]
+    """Simulated day per consumer logical id."""
+    baseline_runs: Mapping[str, ConsumerRun] = field(default_factory=dict)
+    """The same consumers simulated with no task work: what the web app runs anyway."""
+
+    def volume(self, tasks: tuple[str, ...]) -> float:
+        """Task runs per month of the named tasks."""
+        return sum(self.workload.task(name).volume_per_month for name in tasks)
+
+    def consumer(self, logical_id: str) -> Consumer | None:
+        return next((c for c in self.routing.consumers if c.logical_id == logical_id), None)
+
+    def monthly(self, per_day: float) -> float:
+        return per_day * DAYS_PER_MONTH
+
+
+ResourceExtractor = Callable[[Resource, UsageContext], list[Usage]]
+StackExtractor = Callable[[UsageContext], list[Usage]]
+
+_BY_TYPE: dict[str, list[ResourceExtractor]] = {}
+_STACK_WIDE: list[StackExtractor] = []
+
+
+def extracts(resource_type: str) -> Callable[[ResourceExtractor], ResourceExtractor]:
+    """Register a function as the usage extractor for ``resource_type``."""
+
+    def register(function: ResourceExtractor) -> ResourceExtractor:
+        _BY_TYPE.setdefault(resource_type, []).append(function)
+        return function
+
+    return register
+
+
+def extracts_stack(function: StackExtractor) -> StackExtractor:
+    """Register a function that looks at the whole stack once (e.g. distinct metrics)."""
+    _STACK_WIDE.append(function)
+    return function
+
+
+def registered_types() -> Mapping[str, int]:
+    return {key: len(value) for key, value in _BY_TYPE.items()}
+
+
+def extract_usage(context: UsageContext) -> list[Usage]:
+    usages: list[Usage] = []
+    for resource in context.template.resources.values():
+        for extractor in _BY_TYPE.get(resource.type, []):
+            usages.extend(extractor(resource, context))
+    for stack_extractor in _STACK_WIDE:
+        usages.extend(stack_extractor(context))
+    return [usage for usage in usages if usage.quantity > 0]

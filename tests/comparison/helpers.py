@@ -1,0 +1,64 @@
+"""Builders for small hand-written templates and usage contexts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from comparison.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
+from comparison.routing import build_routing
+from comparison.simulation import ConsumerRun
+from comparison.templates import StackTemplate, parse_template
+from comparison.usage import Usage, UsageContext, extract_usage
+from comparison.workload import Workload
+
+
+def template(resources: Mapping[str, Mapping[str, Any]], stack_id: str = "Test") -> StackTemplate:
+    return parse_template(stack_id, {"Resources": resources})
+
+
+def resource(
+    type_: str, properties: Mapping[str, Any] | None = None, **metadata: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"Type": type_, "Properties": dict(properties or {})}
+    if metadata:
+        body["Metadata"] = {"AsyncTasks": metadata}
+    return body
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def arn(logical_id: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def event_source(function: str, queue: str) -> dict[str, Any]:
+    """An SQS event source mapping feeding ``function`` from ``queue``."""
+    return resource(
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionName": ref(function), "EventSourceArn": arn(queue)},
+    )
+
+
+def context(
+    stack: StackTemplate,
+    workload: Workload,
+    runs: Mapping[str, ConsumerRun] | None = None,
+    assumptions: Assumptions = DEFAULT_ASSUMPTIONS,
+) -> UsageContext:
+    routing = build_routing(stack, tuple(t.name for t in workload.tasks))
+    return UsageContext(stack, workload, assumptions, routing, dict(runs or {}))
+
+
+def usage_of(usages: list[Usage], key: str) -> float:
+    return sum(u.quantity for u in usages if u.price_key == key)
+
+
+def extracted(stack: StackTemplate, workload: Workload, **kwargs: Any) -> list[Usage]:
+    return extract_usage(context(stack, workload, **kwargs))
+
+
+def day_run(unit_seconds: float = 0.0, cold_starts: int = 0) -> ConsumerRun:
+    return ConsumerRun(waits=(), unit_seconds=unit_seconds, peak_units=0, cold_starts=cold_starts)

@@ -1,0 +1,101 @@
+"""ALB, NAT gateway, interface endpoints, Elastic IPs, CloudWatch and DynamoDB usage."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.comparison.helpers import event_source, extracted, ref, resource, template, usage_of
+
+
+def test_nat_gateway_and_its_elastic_ip_bill_every_hour(workload) -> None:
+    stack = template({"Nat": resource("AWS::EC2::NatGateway"), "Eip": resource("AWS::EC2::EIP")})
+    usages = extracted(stack, workload)
+    assert usage_of(usages, "nat.hour") == 730
+    assert usage_of(usages, "ipv4.hour") == 730
+
+
+def test_interface_endpoint_bills_per_subnet_and_gateway_endpoint_is_free(workload) -> None:
+    stack = template(
+        {
+            "Sqs": resource(
+                "AWS::EC2::VPCEndpoint",
+                {"VpcEndpointType": "Interface", "SubnetIds": [ref("A"), ref("B"), ref("C")]},
+            ),
+            "S3": resource("AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"}),
+        }
+    )
+    assert usage_of(extracted(stack, workload), "vpce.az_hour") == 3 * 730
+
+
+def test_in_vpc_consumer_traffic_goes_through_endpoints_when_there_are_any(workload) -> None:
+    resources = {
+        "Queue": resource("AWS::SQS::Queue"),
+        "Worker": resource("AWS::ECS::Service", {}, role="worker", pollerThreads=1),
+        "Nat": resource("AWS::EC2::NatGateway"),
+    }
+    via_nat = extracted(template(resources), workload)
+    assert usage_of(via_nat, "nat.gb") > 0
+    resources["Sqs"] = resource(
+        "AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Interface", "SubnetIds": [ref("A")]}
+    )
+    via_endpoint = extracted(template(resources), workload)
+    assert usage_of(via_endpoint, "nat.gb") == 0
+    assert usage_of(via_endpoint, "vpce.gb") == pytest.approx(usage_of(via_nat, "nat.gb"))
+
+
+def test_alb_bills_all_month_and_lcus_follow_endpoint_requests(workload) -> None:
+    stack = template(
+        {
+            "Alb": resource("AWS::ElasticLoadBalancingV2::LoadBalancer", {"Type": "application"}),
+            "Endpoint": resource("AWS::ECS::Service", {"DesiredCount": 1}, role="endpoint"),
+        }
+    )
+    busy, idle = extracted(stack, workload), extracted(stack, workload.scaled(0))
+    assert usage_of(idle, "elb.alb_hour") == 730
+    assert usage_of(idle, "elb.lcu_hour") == 0
+    assert usage_of(busy, "elb.lcu_hour") > 0
+
+
+def test_alarms_count_one_each_and_two_per_target_tracking_policy(workload) -> None:
+    stack = template(
+        {
+            "A1": resource("AWS::CloudWatch::Alarm", {"Namespace": "AWS/SQS", "MetricName": "X"}),
+            "A2": resource(
+                "AWS::CloudWatch::Alarm",
+                {"Namespace": "AsyncTasks", "MetricName": "BacklogPerTask"},
+            ),
+            "Tracking": resource(
+                "AWS::ApplicationAutoScaling::ScalingPolicy",
+                {
+                    "TargetTrackingScalingPolicyConfiguration": {
+                        "CustomizedMetricSpecification": {
+                            "Namespace": "AsyncTasks",
+                            "MetricName": "BacklogPerTask",
+                        },
+                        "TargetValue": 2,
+                    }
+                },
+            ),
+        }
+    )
+    usages = extracted(stack, workload)
+    assert usage_of(usages, "cloudwatch.alarm") == 4
+    assert usage_of(usages, "cloudwatch.metric") == 1  # one distinct custom metric
+
+
+def test_on_demand_table_bills_ledger_requests_per_processed_task(workload) -> None:
+    stack = template(
+        {
+            "Table": resource("AWS::DynamoDB::GlobalTable", {"BillingMode": "PAY_PER_REQUEST"}),
+            "Queue": resource("AWS::SQS::Queue"),
+            "Fn": resource(
+                "AWS::Lambda::Function", {"MemorySize": 128}, role="task", task="generate-report"
+            ),
+            "Esm": event_source("Fn", "Queue"),
+        }
+    )
+    usages = extracted(stack, workload)
+    assert (
+        usage_of(usages, "dynamodb.write_request")
+        == 2 * workload.task("generate-report").volume_per_month
+    )
