@@ -15,6 +15,8 @@ from task_constructs import _defaults
 
 RUNTIME_PACKAGE = Path(__file__).resolve().parent.parent / "runtime"
 _IGNORED = ("__pycache__", "*.pyc", "*.pyo")
+# Container-only code: the web apps import Flask, which no Lambda ships.
+_CONTAINER_ONLY = ("web",)
 
 
 @jsii.implements(ILocalBundling)
@@ -26,11 +28,16 @@ class _CopyRuntimePackage:
     """
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
+        ignore_generated = shutil.ignore_patterns(*_IGNORED)
+
+        def ignore(directory: str, names: list[str]) -> set[str]:
+            skipped = set(ignore_generated(directory, names))
+            if Path(directory) == RUNTIME_PACKAGE:
+                skipped.update(name for name in names if name in _CONTAINER_ONLY)
+            return skipped
+
         shutil.copytree(
-            RUNTIME_PACKAGE,
-            Path(output_dir) / "runtime",
-            ignore=shutil.ignore_patterns(*_IGNORED),
-            dirs_exist_ok=True,
+            RUNTIME_PACKAGE, Path(output_dir) / "runtime", ignore=ignore, dirs_exist_ok=True
         )
         return True
 
@@ -39,7 +46,7 @@ def runtime_code() -> lambda_.Code:
     """The ``runtime`` package as a Lambda asset, hashed on its source files."""
     return lambda_.Code.from_asset(
         str(RUNTIME_PACKAGE),
-        exclude=[f"**/{pattern}" for pattern in _IGNORED],
+        exclude=[*(f"**/{pattern}" for pattern in _IGNORED), *_CONTAINER_ONLY],
         asset_hash_type=AssetHashType.SOURCE,
         bundling=BundlingOptions(
             # Never pulled: local bundling always succeeds first.

@@ -6,12 +6,15 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from aws_cdk import App, Stack
 
-from stacks.topologies import TOPOLOGIES, add_topologies
+if TYPE_CHECKING:
+    from aws_cdk import Stack
+
+# aws_cdk is imported inside the fixtures: starting jsii costs seconds, and the
+# runtime tests never need it.
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +38,10 @@ class SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    from aws_cdk import App
+
+    from stacks.topologies import add_topologies
+
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(context={**cdk_json_context(), "topology": "all"}, outdir=str(outdir))
     stacks = add_topologies(app)
@@ -50,10 +57,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     """An empty stack in a fresh app, with the project's feature flags."""
+    from aws_cdk import App, Stack
+
     app = App(context=cdk_json_context())
     yield Stack(app, "Test")
 
 
 @pytest.fixture(scope="session")
 def topology_ids() -> list[str]:
+    from stacks.topologies import TOPOLOGIES
+
     return [topology.stack_id for topology in TOPOLOGIES.values()]

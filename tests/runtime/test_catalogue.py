@@ -77,7 +77,7 @@ def test_catalogue_imports_without_aws_cdk() -> None:
 
 
 def test_refuses_duplicate_names() -> None:
-    with pytest.raises(CatalogueError, match="task 'sample': duplicate name"):
+    with pytest.raises(CatalogueError, match=r"task 'sample': duplicate name"):
         TaskCatalogue([_task(), _task()])
 
 
@@ -134,7 +134,7 @@ def test_accepts_valid_schedule_expressions(expression: str) -> None:
 
 def test_refuses_an_unknown_time_zone() -> None:
     task = _task(triggers=(ScheduleTrigger(expression="rate(1 day)", time_zone="Europe/Londn"),))
-    with pytest.raises(CatalogueError, match="unknown time zone 'Europe/Londn'"):
+    with pytest.raises(CatalogueError, match=r"unknown time zone 'Europe/Londn'"):
         TaskCatalogue([task])
 
 
@@ -160,5 +160,5 @@ def test_lists_every_violation_in_one_error() -> None:
 
 
 def test_refuses_an_empty_catalogue() -> None:
-    with pytest.raises(CatalogueError, match="the catalogue is empty"):
+    with pytest.raises(CatalogueError, match=r"the catalogue is empty"):
         TaskCatalogue([])

@@ -1,0 +1,237 @@
+"""The backlog metric Lambda: publishes what the worker service's scaling rules need.
+
+EventBridge runs ``runtime.backlog_metric.handler`` every minute. It reads the queue's
+visible and in-flight message counts and the service's running and pending task
+counts, and always publishes one datapoint per metric, 0 included, because missing
+data keeps target tracking from scaling in.
+
+- ``BacklogPerTask`` = (visible + in flight) / max(running + pending, 1). In-flight
+  messages count, so a busy service is not scaled in under its workers (the gap in
+  aws-cdk #9242); at 0 tasks the divisor is 1, so the metric shows demand.
+- ``WakeUpSignal`` = 1 when there are messages and no tasks. A step-scaling alarm on it
+  takes the service from 0 to 1 even when the backlog is below the target-tracking
+  target (copilot-cli #3376).
+- ``VisibleMessages``, ``InFlightMessages`` and ``RunningTasks`` are for dashboards.
+
+Environment: ``QUEUE_URL``, ``CLUSTER_NAME``, ``SERVICE_NAME`` and optionally
+``METRIC_NAMESPACE`` (default ``AsyncTasks``). Dimensions: ``ClusterName`` and
+``ServiceName``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypedDict
+
+import boto3
+
+from runtime._log import logger
+from runtime.errors import ConfigurationError
+
+__all__ = [
+    "BACKLOG_PER_TASK",
+    "DEFAULT_NAMESPACE",
+    "IN_FLIGHT_MESSAGES",
+    "METRIC_UNITS",
+    "RUNNING_TASKS",
+    "VISIBLE_MESSAGES",
+    "WAKE_UP_SIGNAL",
+    "BacklogSample",
+    "BacklogTarget",
+    "PublishedBacklog",
+    "ServiceNotFoundError",
+    "compute_backlog",
+    "handler",
+    "publish_backlog",
+]
+
+DEFAULT_NAMESPACE: Final = "AsyncTasks"
+BACKLOG_PER_TASK: Final = "BacklogPerTask"
+WAKE_UP_SIGNAL: Final = "WakeUpSignal"
+VISIBLE_MESSAGES: Final = "VisibleMessages"
+IN_FLIGHT_MESSAGES: Final = "InFlightMessages"
+RUNNING_TASKS: Final = "RunningTasks"
+
+# The scaling policies and alarms must name the same units, or CloudWatch matches nothing.
+METRIC_UNITS: Final[Mapping[str, str]] = {
+    BACKLOG_PER_TASK: "None",  # a ratio: messages per task
+    WAKE_UP_SIGNAL: "None",  # a flag: 0 or 1
+    VISIBLE_MESSAGES: "Count",
+    IN_FLIGHT_MESSAGES: "Count",
+    RUNNING_TASKS: "Count",
+}
+
+_VISIBLE_ATTRIBUTE = "ApproximateNumberOfMessages"
+_IN_FLIGHT_ATTRIBUTE = "ApproximateNumberOfMessagesNotVisible"
+
+
+class ServiceNotFoundError(ConfigurationError):
+    """``describe_services`` did not find the configured ECS service."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BacklogSample:
+    """One minute's observation and the metric values derived from it."""
+
+    visible: int
+    in_flight: int
+    running: int
+    pending: int
+    backlog_per_task: float
+    wake_up: int
+
+    @property
+    def messages(self) -> int:
+        return self.visible + self.in_flight
+
+    @property
+    def tasks(self) -> int:
+        # Pending tasks are capacity already on its way, so they share the backlog.
+        return self.running + self.pending
+
+
+def compute_backlog(visible: int, in_flight: int, running: int, pending: int) -> BacklogSample:
+    """The metric values for one observation. Pure; raises ValueError on a negative count."""
+    counts = {"visible": visible, "in_flight": in_flight, "running": running, "pending": pending}
+    negative = {name: value for name, value in counts.items() if value < 0}
+    if negative:
+        raise ValueError(f"counts must not be negative, got {negative}")
+    messages = visible + in_flight
+    tasks = running + pending
+    return BacklogSample(
+        visible=visible,
+        in_flight=in_flight,
+        running=running,
+        pending=pending,
+        backlog_per_task=messages / max(tasks, 1),
+        wake_up=1 if messages > 0 and tasks == 0 else 0,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BacklogTarget:
+    """Which queue and service to observe, and where to publish."""
+
+    queue_url: str
+    cluster_name: str
+    service_name: str
+    namespace: str = DEFAULT_NAMESPACE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BacklogTarget:
+        """Read the target from the environment; names every missing variable at once."""
+        required = ("QUEUE_URL", "CLUSTER_NAME", "SERVICE_NAME")
+        missing = [name for name in required if not env.get(name)]
+        if missing:
+            raise ConfigurationError(
+                f"backlog metric: environment variable(s) {', '.join(missing)} not set; the "
+                "worker-service stack sets QUEUE_URL, CLUSTER_NAME and SERVICE_NAME on this "
+                "function"
+            )
+        return cls(
+            queue_url=env["QUEUE_URL"],
+            cluster_name=env["CLUSTER_NAME"],
+            service_name=env["SERVICE_NAME"],
+            namespace=env.get("METRIC_NAMESPACE") or DEFAULT_NAMESPACE,
+        )
+
+
+class PublishedBacklog(TypedDict):
+    """What one run published: the handler's return value and its log line."""
+
+    namespace: str
+    cluster_name: str
+    service_name: str
+    visible: int
+    in_flight: int
+    running: int
+    pending: int
+    backlog_per_task: float
+    wake_up: int
+
+
+def publish_backlog(
+    target: BacklogTarget,
+    *,
+    sqs: Any = None,
+    ecs: Any = None,
+    cloudwatch: Any = None,
+) -> PublishedBacklog:
+    """Observe the queue and service, and publish every metric in one call.
+
+    Clients default to new boto3 clients, created per call so nothing is held
+    between invocations.
+    """
+    sqs = sqs if sqs is not None else boto3.client("sqs")
+    ecs = ecs if ecs is not None else boto3.client("ecs")
+    cloudwatch = cloudwatch if cloudwatch is not None else boto3.client("cloudwatch")
+
+    visible, in_flight = _queue_counts(sqs, target.queue_url)
+    running, pending = _service_counts(ecs, target.cluster_name, target.service_name)
+    sample = compute_backlog(visible, in_flight, running, pending)
+
+    dimensions = [
+        {"Name": "ClusterName", "Value": target.cluster_name},
+        {"Name": "ServiceName", "Value": target.service_name},
+    ]
+    values: dict[str, float] = {
+        BACKLOG_PER_TASK: sample.backlog_per_task,
+        WAKE_UP_SIGNAL: sample.wake_up,
+        VISIBLE_MESSAGES: sample.visible,
+        IN_FLIGHT_MESSAGES: sample.in_flight,
+        RUNNING_TASKS: sample.running,
+    }
+    cloudwatch.put_metric_data(
+        Namespace=target.namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": dimensions,
+                "Value": float(value),
+                "Unit": METRIC_UNITS[name],
+            }
+            for name, value in values.items()
+        ],
+    )
+    return PublishedBacklog(
+        namespace=target.namespace,
+        cluster_name=target.cluster_name,
+        service_name=target.service_name,
+        visible=sample.visible,
+        in_flight=sample.in_flight,
+        running=sample.running,
+        pending=sample.pending,
+        backlog_per_task=sample.backlog_per_task,
+        wake_up=sample.wake_up,
+    )
+
+
+def handler(event: Mapping[str, Any], context: Any) -> PublishedBacklog:
+    """Lambda entry point for the every-minute EventBridge rule (the event is unused)."""
+    del event, context
+    published = publish_backlog(BacklogTarget.from_env(os.environ))
+    logger.info("backlog metric published", extra=dict(published))
+    return published
+
+
+def _queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=[_VISIBLE_ATTRIBUTE, _IN_FLIGHT_ATTRIBUTE]
+    )["Attributes"]
+    return int(attributes[_VISIBLE_ATTRIBUTE]), int(attributes[_IN_FLIGHT_ATTRIBUTE])
+
+
+def _service_counts(ecs: Any, cluster_name: str, service_name: str) -> tuple[int, int]:
+    response = ecs.describe_services(cluster=cluster_name, services=[service_name])
+    services = response.get("services") or []
+    if not services:
+        # Publishing 0 here would scale a live service in on a typo; fail loudly instead.
+        raise ServiceNotFoundError(
+            f"backlog metric: ECS service '{service_name}' not found in cluster "
+            f"'{cluster_name}' (failures: {response.get('failures')}); check CLUSTER_NAME "
+            "and SERVICE_NAME"
+        )
+    service = services[0]
+    return int(service["runningCount"]), int(service["pendingCount"])

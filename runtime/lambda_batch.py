@@ -1,0 +1,85 @@
+"""The Lambda entry point, ``runtime.lambda_batch.handler``, for SQS batch events.
+
+Each function runs one task type (``TASK_NAME``); a message for another task is a
+permanent failure. Per record:
+
+* success or duplicate: not reported, so SQS deletes it;
+* permanent failure: copied to the DLQ with its reason, then not reported (deleted);
+* transient failure: its visibility is set to the backoff delay and its id returned
+  in ``batchItemFailures`` (the event source mapping needs ReportBatchItemFailures).
+
+Everything is built per invocation (only boto3 clients are reused), so nothing leaks
+between warm invocations.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from runtime._aws import client
+from runtime.dispatcher import Dispatcher
+from runtime.errors import ConfigurationError
+from runtime.settlement import Backoff, DeadLetterRouter, Message, Settler
+
+__all__ = ["BatchResponse", "handle_batch", "handler"]
+
+TASK_NAME_ENV = "TASK_NAME"
+
+
+class BatchItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class BatchResponse(TypedDict):
+    batchItemFailures: list[BatchItemFailure]
+
+
+def handler(event: Mapping[str, Any], context: Any) -> BatchResponse:
+    """The Lambda handler."""
+    return handle_batch(event)
+
+
+def handle_batch(
+    event: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str] | None = None,
+    sqs: Any = None,
+    dynamodb: Any = None,
+) -> BatchResponse:
+    """Process one SQS event; clients and environment are injectable for tests."""
+    env = os.environ if environ is None else environ
+    task_name = env.get(TASK_NAME_ENV)
+    if not task_name:
+        raise ConfigurationError(f"{TASK_NAME_ENV} is not set; each function runs one task type")
+    sqs = client("sqs") if sqs is None else sqs
+    dispatcher = Dispatcher.from_env(env, dynamodb=dynamodb, expected_task=task_name)
+    settler = Settler(sqs, DeadLetterRouter.from_env(sqs, env), Backoff())
+    failures: list[BatchItemFailure] = []
+    for record in event.get("Records", []):
+        message = _message(record, sqs)
+        started = time.perf_counter()
+        result = dispatcher.dispatch(message.body, attempt=message.receive_count)
+        if not settler.settle(message, result, (time.perf_counter() - started) * 1000):
+            failures.append({"itemIdentifier": message.message_id})
+    return {"batchItemFailures": failures}
+
+
+def _message(record: Mapping[str, Any], sqs: Any) -> Message:
+    # arn:aws:sqs:region:account:name -> the queue URL the API calls need.
+    _, _, _, _region, account, name = record["eventSourceARN"].split(":")
+    return Message(
+        queue_url=_queue_url(sqs, name, account),
+        message_id=record["messageId"],
+        receipt_handle=record["receiptHandle"],
+        body=record["body"],
+        receive_count=int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)),
+    )
+
+
+def _queue_url(sqs: Any, name: str, account: str) -> str:
+    # Built from the client's endpoint instead of a GetQueueUrl call per record.
+    endpoint = sqs.meta.endpoint_url.rstrip("/")
+    return f"{endpoint}/{account}/{name}"

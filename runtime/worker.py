@@ -1,0 +1,118 @@
+"""The SQS worker, the ECS entry point: ``python -m runtime.worker --queue-url URL``.
+
+SIGTERM (or SIGINT) stops receiving, releases unstarted messages, lets running tasks
+finish within ``--drain-seconds`` (default 100 s, under Fargate's 120 s stopTimeout)
+and exits 0; exit 1 means tasks were still running at the deadline (their messages
+come back after their visibility timeout) and exit 2 a configuration error (no queue,
+no table, a bad handler module, a queue that cannot be read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runtime._compose import build_consumer
+from runtime._log import logger
+from runtime.consumer import ConsumerConfig, StopSignal
+from runtime.errors import ConfigurationError
+from runtime.producer import QUEUE_URL_ENV
+from runtime.settlement import Backoff
+
+__all__ = ["main", "parse_args"]
+
+EXIT_OK, EXIT_ABANDONED, EXIT_CONFIG = 0, 1, 2
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m runtime.worker", description=__doc__)
+    parser.add_argument(
+        "--queue-url",
+        default=os.environ.get(QUEUE_URL_ENV),
+        help=f"queue to consume (default: ${QUEUE_URL_ENV})",
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="handler threads (default 4)")
+    parser.add_argument(
+        "--tasks-module",
+        action="append",
+        default=[],
+        help="module registering extra handlers; repeat or comma-separate "
+        "(added to $ASYNC_TASKS_MODULES)",
+    )
+    parser.add_argument(
+        "--drain-seconds", type=float, default=100.0, help="drain budget on SIGTERM (default 100)"
+    )
+    parser.add_argument(
+        "--wait-seconds", type=int, default=20, help="long-poll wait, 0..20 (default 20)"
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=None,
+        help="seconds the heartbeat extends messages by (default: the queue's setting)",
+    )
+    parser.add_argument(
+        "--backoff-base", type=float, default=5.0, help="first retry delay, s (default 5)"
+    )
+    parser.add_argument(
+        "--backoff-max", type=float, default=900.0, help="retry delay cap, s (default 900)"
+    )
+    parser.add_argument(
+        "--no-idempotency",
+        action="store_true",
+        help="run without the idempotency ledger (only for naturally idempotent handlers)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, *, sqs: Any = None, dynamodb: Any = None) -> int:
+    args = parse_args(argv)
+    if not args.queue_url:
+        print(f"error: pass --queue-url or set {QUEUE_URL_ENV}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        consumer = build_consumer(
+            args.queue_url,
+            config=ConsumerConfig(
+                concurrency=args.concurrency,
+                wait_seconds=args.wait_seconds,
+                drain_seconds=args.drain_seconds,
+                visibility_timeout_seconds=args.visibility_timeout,
+            ),
+            tasks_modules=args.tasks_module,
+            idempotency=not args.no_idempotency,
+            backoff=Backoff(args.backoff_base, args.backoff_max),
+            sqs=sqs,
+            dynamodb=dynamodb,
+        )
+    except (ConfigurationError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    stop = StopSignal()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Only flag the request: the consumer logs and drains outside the handler.
+        signal.signal(signum, lambda received, frame: stop.request())
+    logger.info(
+        "worker started",
+        extra={"queue_url": args.queue_url, "concurrency": args.concurrency, "pid": os.getpid()},
+    )
+    try:
+        report = consumer.run(stop)
+    except (BotoCoreError, ClientError) as error:
+        # Only start-up calls escape the loop (e.g. the queue does not exist).
+        print(f"error: cannot consume {args.queue_url}: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_ABANDONED if report.abandoned else EXIT_OK
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    # Abandoned handler threads cannot be joined; leave without waiting for them.
+    os._exit(code)

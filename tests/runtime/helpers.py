@@ -1,0 +1,143 @@
+"""Helpers shared by the runtime tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = REPO / "tests" / "events"
+PROBE_MODULE = "tests.runtime.probe_tasks"
+REGION = "eu-west-2"
+
+
+@dataclass(frozen=True)
+class QueuePair:
+    url: str
+    dlq_url: str
+    arn: str
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+def receive_all(sqs: Any, queue_url: str, *, wait_seconds: int = 0) -> list[dict[str, Any]]:
+    """Drain a queue's visible messages (with attributes)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_seconds,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not batch:
+            return found
+        found.extend(batch)
+
+
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """Visible + in flight + delayed."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    body: dict[str, Any]
+
+
+class RecordingHandler(BaseHTTPRequestHandler):
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        server: Any = self.server
+        server.requests.append(
+            RecordedRequest(self.command, self.path, json.loads(raw) if raw else {})
+        )
+        status = server.status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def do_PUT(self) -> None:
+        self._record()
+
+    def do_POST(self) -> None:
+        self._record()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@dataclass
+class RecordingServer:
+    url: str
+    requests: list[RecordedRequest]
+    server: Any
+
+    def respond_with(self, status: int) -> None:
+        self.server.status = status
+
+
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a worker subprocess: this one (moto, table, modules) plus extra."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(extra or {})}
+    return env
+
+
+def start_worker(queue_url: str, log_path: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    """``python -m runtime.worker`` against the moto server, its log in ``log_path``."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "runtime.worker", "--queue-url", queue_url, *args],
+            cwd=REPO,
+            env=worker_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def outcomes(log_path: Path) -> list[dict[str, Any]]:
+    """The per-message outcome lines of a worker log."""
+    lines = []
+    for line in log_path.read_text().splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("message") == "task message settled":
+                lines.append(record)
+    return lines
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    status: Callable[[], object] = lambda: "",
+) -> None:
+    """Poll ``condition``; on timeout, fail with ``status()`` to show how far it got."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}: {status()}")
+        time.sleep(0.5)

@@ -1,0 +1,207 @@
+"""The producer: routing from the environment, batches, size limit, HTTP endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import runtime
+from runtime.envelope import MAX_BODY_BYTES, decode
+from runtime.errors import (
+    EnqueueError,
+    EnvelopeTooLargeError,
+    RoutingError,
+    UnknownTaskError,
+)
+from runtime.producer import Producer, enqueue, enqueue_batch, queue_url_env_for
+from tests.runtime.helpers import REPO, QueuePair, RecordingServer, receive_all
+
+
+def test_per_task_queue_variable_wins(
+    sqs: Any, make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own, shared = make_queue(), make_queue()
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL_GENERATE_REPORT", own.url)
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", shared.url)
+    envelope_id = enqueue("generate-report", {"period": "d"}, idempotency_key="report-1")
+    (message,) = receive_all(sqs, own.url)
+    envelope = decode(message["Body"])
+    assert (envelope["id"], envelope["idempotency_key"]) == (envelope_id, "report-1")
+    assert receive_all(sqs, shared.url) == []
+
+
+def test_shared_queue_variable_routes_every_task(
+    sqs: Any, make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = make_queue()
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", shared.url)
+    enqueue("generate-report", {"period": "d"})
+    enqueue("send-bulk-email", {"template": "t", "recipients_list": "r"})
+    tasks = sorted(decode(m["Body"])["task"] for m in receive_all(sqs, shared.url))
+    assert tasks == ["generate-report", "send-bulk-email"]
+
+
+def test_endpoint_variable_posts_the_envelope(
+    aws_env: dict[str, str],
+    recording_server: RecordingServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASYNC_TASKS_ENDPOINT_URL", recording_server.url + "/")
+    envelope_id = enqueue("generate-report", {"period": "d"})
+    (request,) = recording_server.requests
+    assert (request.method, request.path) == ("POST", "/tasks/generate-report")
+    assert request.body["id"] == envelope_id
+    assert request.body["payload"] == {"period": "d"}
+
+
+def test_endpoint_refusal_raises(
+    aws_env: dict[str, str],
+    recording_server: RecordingServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASYNC_TASKS_ENDPOINT_URL", recording_server.url)
+    recording_server.respond_with(503)
+    with pytest.raises(EnqueueError, match=r"POST .*/tasks/generate-report returned 503"):
+        enqueue("generate-report", {"period": "d"})
+
+
+def test_no_route_names_every_variable(aws_env: dict[str, str]) -> None:
+    with pytest.raises(
+        RoutingError,
+        match=r"ASYNC_TASKS_QUEUE_URL_GENERATE_REPORT or ASYNC_TASKS_QUEUE_URL .*"
+        r"ASYNC_TASKS_ENDPOINT_URL",
+    ):
+        enqueue("generate-report", {"period": "d"})
+
+
+def test_unknown_task_is_refused_at_enqueue(
+    make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", make_queue().url)
+    with pytest.raises(UnknownTaskError, match=r"cannot enqueue unknown task 'nope'"):
+        enqueue("nope", {})
+
+
+def test_tasks_registered_by_a_deployer_module_can_be_enqueued(
+    sqs: Any, make_queue: Callable[..., QueuePair], probe_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = make_queue()
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", queue.url)
+    enqueue("probe", {"n": 1})
+    assert len(receive_all(sqs, queue.url)) == 1
+
+
+def test_payload_over_256_kib_is_refused_and_nothing_is_sent(
+    sqs: Any, make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = make_queue()
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", queue.url)
+    with pytest.raises(EnvelopeTooLargeError, match=r"the limit is 262,144 bytes"):
+        enqueue("generate-report", {"period": "x" * MAX_BODY_BYTES})
+    with pytest.raises(EnvelopeTooLargeError):
+        enqueue_batch("generate-report", [{"period": "d"}, {"period": "x" * MAX_BODY_BYTES}])
+    assert receive_all(sqs, queue.url) == []
+
+
+def test_batch_is_sent_in_groups_of_ten(
+    sqs: Any, make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = make_queue()
+    calls: Counter[str] = Counter()
+    sqs.meta.events.register("before-call.sqs.*", lambda model, **_: calls.update([model.name]))
+    producer = Producer(environ={"ASYNC_TASKS_QUEUE_URL": queue.url}, sqs=sqs)
+    ids = producer.enqueue_batch("generate-report", [{"period": str(i)} for i in range(25)])
+    assert calls == {"SendMessageBatch": 3}
+    received = receive_all(sqs, queue.url)
+    assert sorted(decode(m["Body"])["id"] for m in received) == sorted(ids)
+
+
+class _FlakySqs:
+    """Fails the given entry ids on the first attempts, like a throttled SendMessageBatch."""
+
+    def __init__(self, failures_per_call: list[set[str]], sender_fault: bool = False) -> None:
+        self.failures = failures_per_call
+        self.sender_fault = sender_fault
+        self.calls: list[list[str]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803
+        ids = [entry["Id"] for entry in Entries]
+        self.calls.append(ids)
+        failing = self.failures.pop(0) if self.failures else set()
+        return {
+            "Successful": [{"Id": i} for i in ids if i not in failing],
+            "Failed": [
+                {"Id": i, "SenderFault": self.sender_fault, "Code": "InternalError"}
+                for i in ids
+                if i in failing
+            ],
+        }
+
+
+def test_partial_batch_failures_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("runtime.producer.time.sleep", lambda seconds: None)
+    flaky = _FlakySqs([{"3", "7"}])
+    producer = Producer(environ={"ASYNC_TASKS_QUEUE_URL": "q"}, sqs=flaky)
+    producer.enqueue_batch("generate-report", [{"period": str(i)} for i in range(10)])
+    assert flaky.calls == [[str(i) for i in range(10)], ["3", "7"]]
+
+
+def test_entries_that_keep_failing_raise_with_their_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("runtime.producer.time.sleep", lambda seconds: None)
+    flaky = _FlakySqs([{"1"}, {"1"}, {"1"}])
+    producer = Producer(environ={"ASYNC_TASKS_QUEUE_URL": "q"}, sqs=flaky)
+    with pytest.raises(EnqueueError, match=r"1 of 2 envelopes were not enqueued"):
+        producer.enqueue_batch("generate-report", [{"period": "a"}, {"period": "b"}])
+    assert len(flaky.calls) == 3
+
+
+def test_sender_faults_are_not_retried() -> None:
+    flaky = _FlakySqs([{"0"}], sender_fault=True)
+    producer = Producer(environ={"ASYNC_TASKS_QUEUE_URL": "q"}, sqs=flaky)
+    with pytest.raises(EnqueueError):
+        producer.enqueue_batch("generate-report", [{"period": "a"}])
+    assert len(flaky.calls) == 1
+
+
+def test_per_task_variable_name_matches_the_stack_outputs() -> None:
+    assert queue_url_env_for("generate-report") == "ASYNC_TASKS_QUEUE_URL_GENERATE_REPORT"
+
+
+def test_public_surface_resolves() -> None:
+    for name in runtime.__all__:
+        assert getattr(runtime, name) is not None
+    with pytest.raises(AttributeError):
+        _ = runtime.nope  # type: ignore[attr-defined]
+
+
+def test_importing_the_catalogue_loads_neither_boto3_nor_aws_cdk() -> None:
+    code = (
+        "import sys, runtime.catalogue; "
+        "print(json.dumps(sorted(m for m in ('boto3', 'aws_cdk', 'aws_lambda_powertools') "
+        "if m in sys.modules)))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", "import json; " + code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(output) == []
+
+
+def test_runtime_package_never_imports_aws_cdk() -> None:
+    cdk_import = re.compile(r"^\s*(import|from) aws_cdk", re.MULTILINE)
+    offenders = [
+        str(path.relative_to(REPO))
+        for path in (REPO / "runtime").rglob("*.py")
+        if cdk_import.search(path.read_text())
+    ]
+    assert offenders == []

@@ -1,0 +1,72 @@
+"""The pair: what the synthesized wiring delivers, the runtime decodes.
+
+Scheduler substitutes its context attributes into the target's Input; EventBridge
+fills the input transformer's template from the matched event. Both are rendered
+here from the real templates and handed to ``runtime.envelope.decode``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.envelope import decode
+from tests.conftest import SynthesizedApp
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+QUEUE_STACKS = ("AsyncTasks-Lambdas", "AsyncTasks-WorkerService", "AsyncTasks-WebappPoller")
+
+
+def _resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def _scheduler_delivery(input_template: str) -> str:
+    """What Scheduler sends: its context attributes substituted into the Input."""
+    return input_template.replace(
+        "<aws.scheduler.execution-id>", "c1a2b3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    ).replace("<aws.scheduler.scheduled-time>", "2026-11-27T02:00:00Z")
+
+
+def _eventbridge_delivery(transformer: dict[str, Any], event: dict[str, Any]) -> str:
+    """What EventBridge sends: the input template filled from the event."""
+    rendered = transformer["InputTemplate"].replace("<aws.events.event.json>", json.dumps(event))
+    for name, path in transformer["InputPathsMap"].items():
+        value = event[path.removeprefix("$.")]
+        rendered = rendered.replace(f"<{name}>", json.dumps(value))
+    assert not re.search(r"<[a-z.]+>", rendered), rendered
+    return rendered
+
+
+@pytest.mark.parametrize("stack_id", (*QUEUE_STACKS, "AsyncTasks-PrivateEndpoints"))
+def test_every_schedule_delivers_an_envelope_the_runtime_decodes(
+    synthesized: SynthesizedApp, stack_id: str
+) -> None:
+    schedules = _resources(synthesized.templates[stack_id], "AWS::Scheduler::Schedule")
+    assert schedules
+    for schedule in schedules:
+        envelope = decode(_scheduler_delivery(schedule["Properties"]["Target"]["Input"]))
+        assert envelope["id"] == "c1a2b3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+        assert envelope["created_at"] == "2026-11-27T02:00:00Z"
+        assert envelope["task"] in {"generate-report", "send-bulk-email"}
+
+
+@pytest.mark.parametrize("stack_id", (*QUEUE_STACKS, "AsyncTasks-PrivateEndpoints"))
+def test_guardduty_rule_delivers_an_envelope_the_runtime_decodes(
+    synthesized: SynthesizedApp, stack_id: str
+) -> None:
+    # GIVEN a real GuardDuty Malware Protection scan-result event
+    event = json.loads((EVENTS / "guardduty_malware_scan_result.json").read_text())
+    rules = _resources(synthesized.templates[stack_id], "AWS::Events::Rule")
+    (rule,) = [r for r in rules if "EventPattern" in r["Properties"]]
+    (target,) = rule["Properties"]["Targets"]
+    # WHEN EventBridge renders the rule's input transformer
+    envelope = decode(_eventbridge_delivery(target["InputTransformer"], event))
+    # THEN the runtime gets the task, a stable id and the whole event as payload
+    assert envelope["task"] == "virus-scan-result"
+    assert envelope["id"] == event["id"]
+    assert envelope["payload"] == event
