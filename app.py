@@ -3,14 +3,12 @@
 
 import sys
 
-from aws_cdk import App
-
 from stacks.settings import SettingsError
-from stacks.topologies import UnknownTopologyError, add_topologies
+from stacks.topologies import UnknownTopologyError, add_topologies, new_app
 
 
 def main() -> None:
-    app = App()
+    app = new_app()
     try:
         add_topologies(app)
     except (UnknownTopologyError, SettingsError) as error:

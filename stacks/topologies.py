@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from aws_cdk import App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
@@ -54,6 +57,22 @@ def selected_topologies(value: object) -> list[Topology]:
         valid = ", ".join([*TOPOLOGIES, ALL])
         raise UnknownTopologyError(f"unknown topology '{name}'; valid values: {valid}")
     return [TOPOLOGIES[name]]
+
+
+def new_app(**kwargs: Any) -> App:
+    """The app, with CDK's built-in CloudFormation validator off unless asked for.
+
+    The tests run cfn-lint on every template and fail on its errors, where the
+    built-in validator only warns; it also costs about 2 s of every synth (a WASM
+    engine's start-up). ``-c cfnValidation=true`` turns it back on.
+    """
+    # The CLI passes context in CDK_CONTEXT_JSON; tests pass it as an argument.
+    context = {
+        **json.loads(os.environ.get("CDK_CONTEXT_JSON", "{}")),
+        **kwargs.get("context", {}),
+    }
+    wanted = str(context.get("cfnValidation", "false")).lower() == "true"
+    return App(builtin_cloud_formation_validation=wanted, **kwargs)
 
 
 def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack]:

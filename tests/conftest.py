@@ -38,12 +38,10 @@ class SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    from aws_cdk import App
-
-    from stacks.topologies import add_topologies
+    from stacks.topologies import add_topologies, new_app
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(context={**cdk_json_context(), "topology": "all"}, outdir=str(outdir))
+    app = new_app(context={**cdk_json_context(), "topology": "all"}, outdir=str(outdir))
     stacks = add_topologies(app)
     assembly = app.synth()
     templates = {artifact.stack_name: artifact.template for artifact in assembly.stacks}
@@ -57,9 +55,11 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     """An empty stack in a fresh app, with the project's feature flags."""
-    from aws_cdk import App, Stack
+    from aws_cdk import Stack
 
-    app = App(context=cdk_json_context())
+    from stacks.topologies import new_app
+
+    app = new_app(context=cdk_json_context())
     yield Stack(app, "Test")
 
 

@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import App
 
 from stacks.settings import SettingsError
-from stacks.topologies import add_topologies
+from stacks.topologies import add_topologies, new_app
 from tests.conftest import SynthesizedApp, cdk_json_context
 
 ECS_STACKS = ("AsyncTasks-PrivateEndpoints", "AsyncTasks-WorkerService", "AsyncTasks-WebappPoller")
@@ -21,7 +20,7 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def _synth(topology: str, **context: Any) -> dict[str, dict[str, Any]]:
-    app = App(context={**cdk_json_context(), "topology": topology, **context})
+    app = new_app(context={**cdk_json_context(), "topology": topology, **context})
     add_topologies(app)
     return {s.stack_name: s.template for s in app.synth().stacks}
 

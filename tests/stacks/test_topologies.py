@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_sqs as sqs
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -21,6 +21,7 @@ from stacks.topologies import (
     TOPOLOGIES,
     UnknownTopologyError,
     add_topologies,
+    new_app,
     selected_topologies,
 )
 from tests.conftest import PROJECT_ROOT, SynthesizedApp, cdk_json_context
@@ -81,13 +82,13 @@ def test_unknown_topology_fails_synth_with_one_clear_line() -> None:
 
 
 def test_single_topology_synthesizes_only_its_stack() -> None:
-    app = App(context={**cdk_json_context(), "topology": "lambdas"})
+    app = new_app(context={**cdk_json_context(), "topology": "lambdas"})
     stacks = add_topologies(app)
     assert [stack.stack_name for stack in stacks] == ["AsyncTasks-Lambdas"]
 
 
 def test_region_defaults_to_eu_west_2_and_account_comes_from_context() -> None:
-    app = App(context={**cdk_json_context(), "topology": "lambdas", "account": "123456789012"})
+    app = new_app(context={**cdk_json_context(), "topology": "lambdas", "account": "123456789012"})
     (stack,) = add_topologies(app)
     assert stack.region == "eu-west-2"
     assert stack.account == "123456789012"
@@ -112,7 +113,7 @@ def test_cdk_nag_reports_no_unacknowledged_findings(synthesized: SynthesizedApp)
 
 def test_cdk_nag_gate_fails_synth_on_a_real_finding() -> None:
     # GIVEN a queue without a DLQ or TLS policy under the same checks as the app
-    app = App(context={**cdk_json_context(), "topology": "lambdas"})
+    app = new_app(context={**cdk_json_context(), "topology": "lambdas"})
     add_topologies(app)
     sqs.Queue(Stack(app, "Careless"), "Queue")
     # THEN synth refuses it
@@ -143,7 +144,7 @@ def test_cfn_lint_reports_no_errors(synthesized: SynthesizedApp, stack_id: str) 
 def test_opt_in_variant_passes_cdk_nag_and_cfn_lint(tmp_path: Path) -> None:
     # GIVEN every opt-in switched on: endpoints instead of NAT, and malware scanning
     context = {"topology": "all", "network": "endpoints", "malwareProtection": True}
-    app = App(context={**cdk_json_context(), **context}, outdir=str(tmp_path))
+    app = new_app(context={**cdk_json_context(), **context}, outdir=str(tmp_path))
     add_topologies(app)
     # WHEN synthesized, THEN cdk-nag lets it through and cfn-lint finds no error
     app.synth()
@@ -167,3 +168,18 @@ def test_readme_lists_every_acknowledged_cdk_nag_rule(synthesized: SynthesizedAp
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert acknowledged, "expected acknowledgements in the assembly metadata"
     assert sorted(rule for rule in acknowledged if f"`{rule}" not in readme) == []
+
+
+def _builtin_validator_findings(tmp_path: Path, **context: object) -> str:
+    app = new_app(context=context, outdir=str(tmp_path))
+    sqs.CfnQueue(Stack(app, "Odd"), "Queue", visibility_timeout=99_999)  # SQS max: 43,200
+    app.synth()
+    report = tmp_path / "validation-report.json"
+    return report.read_text() if report.exists() else ""
+
+
+def test_builtin_cloudformation_validation_is_off_unless_asked_for(tmp_path: Path) -> None:
+    # cfn-lint covers every template in the tests; the built-in validator costs ~2 s
+    assert "VisibilityTimeout" not in _builtin_validator_findings(tmp_path / "default")
+    asked = _builtin_validator_findings(tmp_path / "asked", cfnValidation="true")
+    assert "VisibilityTimeout" in asked
