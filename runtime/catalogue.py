@@ -105,6 +105,11 @@ class TaskType:
     handler: str
     max_receive_count: int = 5
     max_concurrency: int | None = None
+    enqueues: tuple[str, ...] = ()
+    """Task types this task's handler enqueues (fan-out, continuations); the stacks
+    grant it exactly those queues."""
+    sends_email: bool = False
+    """Whether the handler sends email through SES; the stacks grant it the sender."""
 
     @property
     def schedules(self) -> tuple[ScheduleTrigger, ...]:
@@ -176,7 +181,14 @@ class TaskCatalogue(Mapping[str, TaskType]):
         task_list = list(tasks)
         violations: list[str] = []
         seen: set[str] = set()
+        names = {task.name for task in task_list}
         for task in task_list:
+            unknown = [name for name in task.enqueues if name not in names]
+            if unknown:
+                violations.append(
+                    f"task '{task.name}': enqueues unknown task type(s) {unknown}; add them "
+                    "to the catalogue or drop them"
+                )
             if task.name in seen:
                 violations.append(
                     f"task '{task.name}': duplicate name; each task type needs a unique name"
@@ -288,6 +300,7 @@ CATALOGUE = TaskCatalogue(
             memory_mib=256,
             handler="runtime.tasks.virus_scan_result:handle",
             max_receive_count=5,
+            enqueues=("property-bulk-upload",),
         ),
         TaskType(
             name="property-bulk-upload",
@@ -299,6 +312,7 @@ CATALOGUE = TaskCatalogue(
             handler="runtime.tasks.property_bulk_upload:handle",
             max_receive_count=3,
             max_concurrency=5,
+            enqueues=("property-bulk-upload",),  # continuation chunks of large files
         ),
         TaskType(
             name="generate-report",
@@ -335,6 +349,8 @@ CATALOGUE = TaskCatalogue(
             handler="runtime.tasks.send_bulk_email:handle",
             max_receive_count=5,
             max_concurrency=10,
+            enqueues=("send-bulk-email",),  # large lists fan out in chunks
+            sends_email=True,
         ),
     ]
 )

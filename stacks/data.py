@@ -62,12 +62,14 @@ class TaskData(Construct):
             server_access_logs_prefix="uploads/",
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.table = dynamodb.TableV2(
+        # A classic table (AWS::DynamoDB::Table): the local emulator deploys it, and a
+        # single-region table needs nothing that TableV2's global-table type adds.
+        self.table = dynamodb.Table(
             self,
             "TaskTable",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute="expires_at",
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -77,6 +79,14 @@ class TaskData(Construct):
         self.malware_protection_plan: guardduty.CfnMalwareProtectionPlan | None = (
             self._malware_protection() if props.malware_protection else None
         )
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What task code needs to find the shared data."""
+        return {
+            "ASYNC_TASKS_TABLE": self.table.table_name,
+            "ASYNC_TASKS_BUCKET": self.uploads_bucket.bucket_name,
+        }
 
     def grant_task_access(self, grantee: iam.IGrantable) -> None:
         """What task code needs: read and write the table and the uploads' objects.
@@ -95,6 +105,9 @@ class TaskData(Construct):
                 "s3:PutObject",
                 "s3:PutObjectTagging",
                 "s3:DeleteObject",
+                # quarantine removes the infected version itself, not just its marker
+                "s3:DeleteObjectVersion",
+                "s3:AbortMultipartUpload",
             ],
             resource_arns=[bucket.arn_for_objects("*")],
         )

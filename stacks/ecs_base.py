@@ -12,6 +12,7 @@ from stacks.data import TaskData, TaskDataProps
 from stacks.images import runtime_image
 from stacks.network import TaskNetwork, TaskNetworkProps
 from stacks.webapp import WebApp, WebAppProps
+from task_constructs._email import SENDER_ENV, grant_send_email
 
 
 class EcsTopologyStack(TopologyStack):
@@ -38,16 +39,17 @@ class EcsTopologyStack(TopologyStack):
         raise NotImplementedError
 
     @property
-    def data_environment(self) -> dict[str, str]:
-        """What task code needs to find the shared data."""
-        return {
-            "ASYNC_TASKS_TABLE": self.data.table.table_name,
-            "ASYNC_TASKS_BUCKET": self.data.uploads_bucket.bucket_name,
-        }
+    def consumer_environment(self) -> dict[str, str]:
+        """What task code needs: the shared data, and the email sender if any."""
+        sender = self.settings.email_sender
+        return {**self.data.environment, **({SENDER_ENV: sender} if sender else {})}
 
-    def grant_data(self, grantee: iam.IGrantable) -> None:
-        """Task code reads uploads, writes results, and keeps state and its ledger."""
-        self.data.grant_task_access(grantee)
+    def grant_consumer(self, role: iam.IRole) -> None:
+        """Task code reads uploads, writes results, keeps state and its ledger, and may
+        send email as the configured sender."""
+        self.data.grant_task_access(role)
+        if self.settings.email_sender is not None:
+            grant_send_email(role, self.settings.email_sender)
 
     def add_web_app(
         self,

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 
 from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
-from stacks.outputs import env_var_for_queue, pascal_case
+from stacks.outputs import pascal_case, queue_url_env
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
@@ -24,11 +24,12 @@ class LambdasStack(TopologyStack):
             "Tasks",
             TaskFunctionsProps(
                 catalogue=self.catalogue,
-                environment={"ASYNC_TASKS_TABLE": data.table.table_name},
+                environment=data.environment,
+                email_sender=self.settings.email_sender,
             ),
         )
         for function in tasks.functions.values():
-            data.table.grant_read_write_data(function)  # the idempotency ledger
+            data.grant_task_access(function)
         TaskTriggers(
             self,
             "Triggers",
@@ -50,7 +51,7 @@ class LambdasStack(TopologyStack):
                 self,
                 f"QueueUrl{pascal_case(name)}",
                 value=queue.queue.queue_url,
-                description=f"Set as {env_var_for_queue(name)} in the web app",
+                description=f"Set as {queue_url_env(name)} in the web app",
             )
         CfnOutput(self, "WebAppProducerRoleArn", value=producer.role_arn)
         CfnOutput(self, "TaskTableName", value=data.table.table_name)

@@ -1,11 +1,8 @@
 """Names shared between stack outputs and the runtime's producer configuration."""
 
-QUEUE_URL_ENV = "ASYNC_TASKS_QUEUE_URL"
+from task_constructs._routing import ENDPOINT_URL_ENV, QUEUE_URL_ENV, queue_url_env
 
-
-def env_var_for_queue(task_name: str) -> str:
-    """The producer's per-task queue variable, e.g. ASYNC_TASKS_QUEUE_URL_GENERATE_REPORT."""
-    return f"{QUEUE_URL_ENV}_{task_name.upper().replace('-', '_')}"
+__all__ = ["ENDPOINT_URL_ENV", "QUEUE_URL_ENV", "pascal_case", "queue_url_env"]
 
 
 def pascal_case(task_name: str) -> str:

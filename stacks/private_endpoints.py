@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput
 
 from stacks.ecs_base import EcsTopologyStack
+from stacks.outputs import ENDPOINT_URL_ENV
 from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
     PrivateEndpointServiceProps,
@@ -26,14 +27,15 @@ class PrivateEndpointsStack(EcsTopologyStack):
                 cluster=self.network.cluster,
                 image=self.image,
                 vpc_subnets=self.network.task_subnets,
-                environment=self.data_environment,
+                environment=self.consumer_environment,
                 access_logs_bucket=self.data.access_logs_bucket,
             ),
         )
-        self.grant_data(self.endpoints.task_definition.task_role)
-        web_app = self.add_web_app(
-            environment={"ASYNC_TASKS_ENDPOINT_URL": self.endpoints.endpoint_url}
-        )
+        self.grant_consumer(self.endpoints.task_definition.task_role)
+        # Fan-out and continuation tasks go back through the endpoint itself.
+        self.endpoints.container.add_environment(ENDPOINT_URL_ENV, self.endpoints.endpoint_url)
+        self.endpoints.allow_from(self.endpoints.service_security_group, "The endpoints")
+        web_app = self.add_web_app(environment={ENDPOINT_URL_ENV: self.endpoints.endpoint_url})
         self.endpoints.allow_from(web_app.security_group, "The web app")
         assert self.endpoints.invoker is not None
         TaskTriggers(

@@ -26,12 +26,15 @@ class TopologySettings:
       comma-separated): use an existing VPC.
     - ``malwareProtection``: ``true`` to add a GuardDuty Malware Protection plan on
       the uploads bucket (billed per GB scanned). Default: false.
+    - ``emailSender``: the verified SES identity bulk email is sent as. Default: none;
+      email tasks then fail permanently, naming the missing setting.
     """
 
     webapp_image: str | None = None
     aws_api_access: AwsApiAccess = AwsApiAccess.NAT
     existing_vpc: ExistingVpc | None = None
     malware_protection: bool = False
+    email_sender: str | None = None
 
     @classmethod
     def from_context(cls, node: Node) -> TopologySettings:
@@ -47,12 +50,18 @@ class TopologySettings:
                 availability_zones=_list(node, "availabilityZones"),
                 private_subnet_ids=_list(node, "privateSubnetIds"),
             )
+        sender = node.try_get_context("emailSender")
+        if sender is not None and "@" not in str(sender):
+            raise SettingsError(
+                f"context 'emailSender' is '{sender}'; use an email address, e.g. tasks@example.com"
+            )
         image = node.try_get_context("webappImage")
         return cls(
             webapp_image=str(image) if image else None,
             aws_api_access=AwsApiAccess(network),
             existing_vpc=existing,
             malware_protection=_flag(node, "malwareProtection"),
+            email_sender=str(sender) if sender is not None else None,
         )
 
 

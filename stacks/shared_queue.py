@@ -49,4 +49,4 @@ class SharedQueueTopologyStack(EcsTopologyStack):
 
     @property
     def queue_environment(self) -> dict[str, str]:
-        return {QUEUE_URL_ENV: self.task_queue.queue.queue_url, **self.data_environment}
+        return {QUEUE_URL_ENV: self.task_queue.queue.queue_url, **self.consumer_environment}

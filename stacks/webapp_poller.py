@@ -39,4 +39,4 @@ class WebappPollerStack(SharedQueueTopologyStack):
         role = self.web_app.task_definition.task_role
         self.task_queue.grant_send(role)
         self.task_queue.grant_consume(role)
-        self.grant_data(role)
+        self.grant_consumer(role)

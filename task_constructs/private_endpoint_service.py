@@ -126,7 +126,7 @@ class PrivateEndpointService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         vpc = props.cluster.vpc
-        self.task_definition, _ = fargate_task_definition(
+        self.task_definition, self.container = fargate_task_definition(
             self,
             FargateSettings(
                 image=props.image,

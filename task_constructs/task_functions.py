@@ -15,7 +15,9 @@ from constructs import Construct
 from runtime.catalogue import LAMBDA_MAX_DURATION_SECONDS, TaskCatalogue, TaskType
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
+from task_constructs._email import SENDER_ENV, grant_send_email
 from task_constructs._roles import mark_role
+from task_constructs._routing import queue_url_env
 from task_constructs._runtime_code import powertools_layer, runtime_code
 from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
 from task_constructs._validation import fail_if_any, fail_props, seconds
@@ -67,6 +69,10 @@ class TaskFunctionsProps:
     alarm_topic: sns.ITopic | None = None
     """SNS topic for every queue's alarms. Default: alarms without actions."""
 
+    email_sender: str | None = None
+    """The verified SES identity that tasks with ``sends_email`` send as. Default:
+    none; such a task then fails permanently, naming the missing setting."""
+
     def __post_init__(self) -> None:
         violations: list[str] = []
         if self.batch_size is not None and not 1 <= self.batch_size <= 10:
@@ -107,7 +113,7 @@ class TaskFunctions(Construct):
             else powertools_layer(self, "PowertoolsLayer", self.runtime, self.architecture)
         )
         queues: dict[str, TaskQueue] = {}
-        functions: dict[str, lambda_.IFunction] = {}
+        functions: dict[str, lambda_.Function] = {}
         for task in props.catalogue.values():
             namespace = Construct(self, task.name)
             batch_size = _batch_size(task, props.batch_size)
@@ -145,7 +151,19 @@ class TaskFunctions(Construct):
             queues[task.name] = queue
             functions[task.name] = function
         self.queues: Mapping[str, TaskQueue] = MappingProxyType(queues)
-        self.functions: Mapping[str, lambda_.IFunction] = MappingProxyType(functions)
+        self.functions: Mapping[str, lambda_.Function] = MappingProxyType(functions)
+        for task in props.catalogue.values():
+            self._wire_task_needs(task, props)
+
+    def _wire_task_needs(self, task: TaskType, props: TaskFunctionsProps) -> None:
+        """Grant a task exactly the queues it enqueues to, and email if it sends any."""
+        function = self.functions[task.name]
+        for target in task.enqueues:
+            self.queues[target].grant_send(function)
+            function.add_environment(queue_url_env(target), self.queues[target].queue.queue_url)
+        if task.sends_email and props.email_sender is not None and function.role is not None:
+            grant_send_email(function.role, props.email_sender)
+            function.add_environment(SENDER_ENV, props.email_sender)
 
     def _function(
         self,

@@ -1,39 +1,176 @@
-"""Stand-in for 'virus-scan-result': the payload is a GuardDuty Malware Protection event."""
+"""'virus-scan-result': act on a GuardDuty Malware Protection for S3 scan result.
+
+The payload is the whole EventBridge event. By status:
+
+* ``THREATS_FOUND``: move the object version to ``quarantine/`` (see
+  ``_scan_quarantine`` for why a move and not a tag) and mark the upload ``infected``;
+* ``NO_THREATS_FOUND``: mark it ``clean`` and, for a property CSV, enqueue
+  'property-bulk-upload';
+* ``UNSUPPORTED``, ``ACCESS_DENIED``, ``FAILED``: mark it ``needs-attention`` and log a
+  WARNING.
+
+Every effect is keyed by bucket + key + version, not by the event, so a redelivery
+(or a second event for the same version) changes nothing: the quarantine copy is
+skipped when present, the status writes are the same, and the load is enqueued once
+(its envelope id is kept on the upload item) under an idempotency key derived from
+the version, so even a re-send after a crash runs it once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runtime._log import logger
 from runtime.dispatcher import TaskContext
-from runtime.errors import PayloadValidationError
-from runtime.tasks import require
+from runtime.errors import PermanentTaskError
+from runtime.tasks._records import (
+    QUARANTINE_PREFIX,
+    UploadStatus,
+    bucket_from_env,
+    is_property_upload,
+    put_upload_status,
+    table_from_env,
+)
+from runtime.tasks._scan_events import ScanResult, ScanStatus, parse_scan_event
+from runtime.tasks._scan_quarantine import QuarantineOutcome, quarantine
+from runtime.tasks._upload_chunks import TASK as BULK_UPLOAD_TASK
+from runtime.tasks._upload_chunks import chunk_idempotency_key, task_payload
 
-STATUSES = {"NO_THREATS_FOUND", "THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED"}
+__all__ = ["ScanServices", "handle", "process_scan_result", "validate_payload"]
+
+Enqueue = Callable[..., str]
+# Statuses a scan verdict may replace. Once loading has begun (processing and after),
+# a late or repeated "clean" must not move the upload backwards or load it again.
+_BEFORE_LOADING = (
+    None,
+    UploadStatus.SCANNING,
+    UploadStatus.CLEAN,
+    UploadStatus.NEEDS_ATTENTION,
+)
+# Set on the upload item once the load is enqueued, so a redelivery does not re-send.
+ENQUEUED_ATTRIBUTE = "bulk_upload_envelope_id"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanServices:
+    """What the handler talks to; tests inject their own."""
+
+    s3: Any
+    table: Any
+    enqueue: Enqueue
+    bucket: str
 
 
 def validate_payload(payload: Mapping[str, Any]) -> None:
-    require(payload, "virus-scan-result", ("source", "detail-type", "detail"))
-    detail = payload["detail"]
-    if not isinstance(detail, Mapping):
-        raise PayloadValidationError("virus-scan-result: 'detail' must be an object")
-    status = detail.get("scanResultDetails", {}).get("scanResultStatus")
-    if status not in STATUSES:
-        raise PayloadValidationError(
-            f"virus-scan-result: scanResultStatus is {status!r}; expected one of {sorted(STATUSES)}"
-        )
-    require(detail.get("s3ObjectDetails", {}), "virus-scan-result", ("bucketName", "objectKey"))
+    parse_scan_event(payload)
 
 
 def handle(payload: Mapping[str, Any], context: TaskContext) -> None:
-    detail = payload["detail"]
-    logger.info(
-        "stand-in: virus scan result received",
-        extra={
-            "id": context.envelope_id,
-            "status": detail["scanResultDetails"]["scanResultStatus"],
-            "bucket": detail["s3ObjectDetails"]["bucketName"],
-            "key": detail["s3ObjectDetails"]["objectKey"],
-        },
+    from runtime._aws import client
+    from runtime.producer import enqueue
+
+    services = ScanServices(
+        s3=client("s3"), table=table_from_env(), enqueue=enqueue, bucket=bucket_from_env()
     )
+    process_scan_result(parse_scan_event(payload), services)
+
+
+def process_scan_result(result: ScanResult, services: ScanServices) -> None:
+    upload = result.upload
+    if upload.bucket != services.bucket:
+        # The rule matches every GuardDuty scan in the account; only ours is ours to move.
+        raise PermanentTaskError(
+            f"scan result for s3://{upload.bucket}/{upload.key}, but this deployment owns "
+            f"bucket '{services.bucket}' (ASYNC_TASKS_BUCKET); narrow the EventBridge rule "
+            "or the malware protection plan to that bucket"
+        )
+    _ACTIONS[result.status](result, services)
+
+
+def _on_threats(result: ScanResult, services: ScanServices) -> None:
+    upload = result.upload
+    outcome = QuarantineOutcome.ALREADY_MOVED
+    # A copy already in quarantine/ stays put: moving it again would nest it for ever.
+    if not upload.key.startswith(QUARANTINE_PREFIX):
+        outcome = quarantine(services.s3, upload)
+    put_upload_status(
+        services.table,
+        upload,
+        UploadStatus.INFECTED,
+        scan_status=result.status,
+        threats=list(result.threats),
+        fields={"quarantine": str(outcome)},
+    )
+    logger.warning(
+        "infected upload quarantined",
+        extra={**_where(result), "threats": list(result.threats), "quarantine": outcome},
+    )
+
+
+def _on_clean(result: ScanResult, services: ScanServices) -> None:
+    upload = result.upload
+    item = put_upload_status(
+        services.table,
+        upload,
+        UploadStatus.CLEAN,
+        scan_status=result.status,
+        threats=[],
+        only_from=_BEFORE_LOADING,
+    )
+    if item is None:
+        logger.info("clean scan result ignored: loading has begun", extra=_where(result))
+        return
+    if not is_property_upload(upload.key) or item.get(ENQUEUED_ATTRIBUTE):
+        return
+    envelope_id = services.enqueue(
+        BULK_UPLOAD_TASK,
+        task_payload(upload),
+        idempotency_key=chunk_idempotency_key(upload, 0),
+    )
+    services.table.update_item(
+        Key=upload.item_key,
+        UpdateExpression="SET #enqueued = :id",
+        ExpressionAttributeNames={"#enqueued": ENQUEUED_ATTRIBUTE},
+        ExpressionAttributeValues={":id": envelope_id},
+    )
+    logger.info(
+        "clean property upload queued for loading",
+        extra={**_where(result), "envelope_id": envelope_id},
+    )
+
+
+def _on_no_verdict(result: ScanResult, services: ScanServices) -> None:
+    put_upload_status(
+        services.table,
+        result.upload,
+        UploadStatus.NEEDS_ATTENTION,
+        scan_status=result.status,
+        threats=[],
+        only_from=_BEFORE_LOADING,
+    )
+    logger.warning(
+        f"GuardDuty gave no verdict ({result.status}) for "
+        f"s3://{result.upload.bucket}/{result.upload.key}; the upload needs attention",
+        extra=_where(result),
+    )
+
+
+def _where(result: ScanResult) -> dict[str, Any]:
+    return {
+        "bucket": result.upload.bucket,
+        "key": result.upload.key,
+        "version_id": result.upload.version_id,
+        "scan_status": str(result.status),
+        "event_id": result.event_id,
+    }
+
+
+_ACTIONS: Mapping[ScanStatus, Callable[[ScanResult, ScanServices], None]] = {
+    ScanStatus.THREATS_FOUND: _on_threats,
+    ScanStatus.NO_THREATS_FOUND: _on_clean,
+    ScanStatus.UNSUPPORTED: _on_no_verdict,
+    ScanStatus.ACCESS_DENIED: _on_no_verdict,
+    ScanStatus.FAILED: _on_no_verdict,
+}

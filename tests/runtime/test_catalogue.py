@@ -162,3 +162,14 @@ def test_lists_every_violation_in_one_error() -> None:
 def test_refuses_an_empty_catalogue() -> None:
     with pytest.raises(CatalogueError, match=r"the catalogue is empty"):
         TaskCatalogue([])
+
+
+def test_refuses_enqueueing_an_unknown_task() -> None:
+    with pytest.raises(CatalogueError, match=r"task 'sample': enqueues unknown task type\(s\)"):
+        TaskCatalogue([_task(enqueues=("nowhere",))])
+
+
+def test_catalogue_declares_who_enqueues_and_who_sends_email() -> None:
+    assert CATALOGUE["virus-scan-result"].enqueues == ("property-bulk-upload",)
+    assert CATALOGUE["send-bulk-email"].sends_email
+    assert not any(t.sends_email for n, t in CATALOGUE.items() if n != "send-bulk-email")

@@ -12,7 +12,7 @@ from stacks.topologies import add_topologies, new_app
 from tests.conftest import SynthesizedApp, cdk_json_context
 
 ECS_STACKS = ("AsyncTasks-PrivateEndpoints", "AsyncTasks-WorkerService", "AsyncTasks-WebappPoller")
-STATEFUL_TYPES = ("AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::DynamoDB::GlobalTable")
+STATEFUL_TYPES = ("AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::DynamoDB::Table")
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -106,6 +106,7 @@ def test_existing_vpc_is_imported_from_context_without_lookups() -> None:
         ({"network": "vpn"}, "context 'network' is 'vpn'; use one of ['nat', 'endpoints']"),
         ({"vpcId": "vpc-1"}, "context 'vpcId' needs 'availabilityZones' too"),
         ({"malwareProtection": "yes"}, "context 'malwareProtection' is 'yes'; use true or false"),
+        ({"emailSender": "tasks"}, "context 'emailSender' is 'tasks'; use an email address"),
     ],
 )
 def test_bad_context_fails_with_the_key_and_the_fix(context: dict, message: str) -> None:

@@ -105,5 +105,5 @@ def _task_queues(stack: LambdasStack) -> list:
 
 
 def _table_id(resources: dict) -> str:
-    (table_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::DynamoDB::GlobalTable"]
+    (table_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"]
     return table_id

@@ -188,3 +188,61 @@ def test_refuses_out_of_range_batch_settings() -> None:
         )
     assert "batch_size is 11; use 1..10" in str(raised.value)
     assert "max_batching_window is 360 s; use 0..300 s" in str(raised.value)
+
+
+def test_grants_each_task_exactly_the_queues_it_enqueues(
+    stack: Stack, make_task: TaskFactory
+) -> None:
+    # GIVEN a scanner that hands work to a loader, which continues itself
+    catalogue = TaskCatalogue(
+        [
+            make_task(name="scan", enqueues=("load",)),
+            make_task(name="load", enqueues=("load",)),
+            make_task(name="idle"),
+        ]
+    )
+    functions = TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=catalogue))
+    template = Template.from_stack(stack).to_json()["Resources"]
+    load_queue = stack.get_logical_id(functions.queues["load"].queue.node.default_child)  # type: ignore[arg-type]
+
+    def sends_to(name: str) -> set[str]:
+        role = functions.functions[name].role
+        assert role is not None
+        policy_id = stack.get_logical_id(role.node.find_child("DefaultPolicy").node.default_child)  # type: ignore[arg-type]
+        statements = template[policy_id]["Properties"]["PolicyDocument"]["Statement"]
+        targets = set()
+        for statement in statements:
+            if "sqs:SendMessage" not in statement["Action"]:
+                continue
+            resources = statement["Resource"]
+            for resource in resources if isinstance(resources, list) else [resources]:
+                logical_id = resource["Fn::GetAtt"][0]
+                if "DeadLetter" not in logical_id:  # every task may dead-letter its own
+                    targets.add(logical_id)
+        return targets
+
+    # THEN the routing variable and the send grant go exactly where the catalogue says
+    assert sends_to("scan") == {load_queue}
+    assert sends_to("load") == {load_queue}
+    assert sends_to("idle") == set()
+    scan = _function(stack, functions, "scan")["Environment"]["Variables"]
+    assert scan["ASYNC_TASKS_QUEUE_URL_LOAD"] == {"Ref": load_queue}
+
+
+def test_only_email_tasks_may_send_as_the_configured_sender(
+    stack: Stack, make_task: TaskFactory
+) -> None:
+    catalogue = TaskCatalogue([make_task(name="mailer", sends_email=True), make_task(name="quiet")])
+    functions = TaskFunctions(
+        stack,
+        "Tasks",
+        TaskFunctionsProps(catalogue=catalogue, email_sender="tasks@example.com"),
+    )
+    policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+    ses = [p for p in policies.values() if "ses:SendBulkTemplatedEmail" in json.dumps(p)]
+    assert len(ses) == 1
+    mailer_role = stack.resolve(functions.functions["mailer"].role.role_name)  # type: ignore[union-attr]
+    assert ses[0]["Properties"]["Roles"] == [mailer_role]
+    assert "identity/tasks@example.com" in json.dumps(ses[0])
+    mailer = _function(stack, functions, "mailer")["Environment"]["Variables"]
+    assert mailer["ASYNC_TASKS_EMAIL_SENDER"] == "tasks@example.com"

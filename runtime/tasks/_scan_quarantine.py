@@ -1,0 +1,93 @@
+"""Move an infected object version to ``quarantine/<original key>`` in the same bucket.
+
+We copy the exact version and then delete *that version*, instead of tagging it and
+relying on a deny-read bucket policy:
+
+* the infected bytes leave ``uploads/``, so nothing that lists or reads uploads (the
+  bulk loader, the web app, a future consumer with its own grant) can reach them, even
+  if a bucket policy is later edited or a reader is granted ``s3:GetObjectVersion``;
+* deleting by version id removes the bytes for good; a plain delete in a versioned
+  bucket would only add a delete marker and leave the infected version readable;
+* ``quarantine/`` can get its own grants (security team only) and lifecycle.
+
+The cost is one server-side copy (CopyObject, objects up to 5 GiB: far above any CSV
+the web app accepts). Each step is idempotent: the copy records its source version in
+the target's metadata and is skipped when already there, and deleting a version that
+is gone succeeds, so a redelivery makes no second copy.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from runtime.tasks._records import NULL_VERSION, UploadRef, quarantine_key_for
+
+__all__ = ["QuarantineOutcome", "quarantine"]
+
+# S3 user metadata (x-amz-meta-*) on the quarantined copy: where it came from.
+SOURCE_KEY_METADATA = "quarantined-from-key"
+SOURCE_VERSION_METADATA = "quarantined-from-version"
+_GONE = {"NoSuchKey", "NoSuchVersion", "404"}
+
+
+class QuarantineOutcome(enum.StrEnum):
+    MOVED = "moved"
+    ALREADY_MOVED = "already-moved"
+    SOURCE_GONE = "source-gone"
+
+
+def quarantine(s3: Any, upload: UploadRef) -> QuarantineOutcome:
+    """Copy ``upload``'s version to quarantine, then delete that version."""
+    target = quarantine_key_for(upload.key)
+    version = upload.version_id or NULL_VERSION
+    outcome = QuarantineOutcome.MOVED
+    if _copied_already(s3, upload.bucket, target, version):
+        outcome = QuarantineOutcome.ALREADY_MOVED
+    else:
+        source: dict[str, str] = {"Bucket": upload.bucket, "Key": upload.key}
+        if upload.version_id:
+            source["VersionId"] = upload.version_id
+        try:
+            s3.copy_object(
+                Bucket=upload.bucket,
+                Key=target,
+                CopySource=source,
+                MetadataDirective="REPLACE",
+                # Never let a browser render the quarantined bytes.
+                ContentType="application/octet-stream",
+                Metadata={SOURCE_KEY_METADATA: upload.key, SOURCE_VERSION_METADATA: version},
+            )
+        except ClientError as error:
+            if _code(error) not in _GONE:
+                raise
+            return QuarantineOutcome.SOURCE_GONE
+    _delete_version(s3, upload)
+    return outcome
+
+
+def _copied_already(s3: Any, bucket: str, target: str, version: str) -> bool:
+    try:
+        head = s3.head_object(Bucket=bucket, Key=target)
+    except ClientError as error:
+        if _code(error) in _GONE:
+            return False
+        raise
+    return bool(head.get("Metadata", {}).get(SOURCE_VERSION_METADATA) == version)
+
+
+def _delete_version(s3: Any, upload: UploadRef) -> None:
+    arguments = {"Bucket": upload.bucket, "Key": upload.key}
+    if upload.version_id:
+        arguments["VersionId"] = upload.version_id
+    try:
+        s3.delete_object(**arguments)
+    except ClientError as error:
+        if _code(error) not in _GONE:
+            raise
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
