@@ -30,6 +30,7 @@ from tests.runtime.helpers import (
     QueuePair,
     RecordingHandler,
     RecordingServer,
+    create_task_table,
     load_event,
 )
 
@@ -136,22 +137,7 @@ def make_queue(sqs: Any) -> Callable[..., QueuePair]:
 def table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """The shared task table (pk/sk, TTL expires_at) as the CDK side creates it."""
     name = f"tasks-{uuid.uuid4().hex[:12]}"
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-    )
+    create_task_table(dynamodb, name)
     monkeypatch.setenv("ASYNC_TASKS_TABLE", name)
     return name
 

@@ -33,8 +33,8 @@ from runtime.backlog_metric import (
     publish_backlog,
 )
 from runtime.errors import ConfigurationError
+from tests.runtime.helpers import use_fake_credentials
 
-REGION = "eu-west-2"
 CLUSTER = "tasks"
 ALL_METRICS = (
     BACKLOG_PER_TASK,
@@ -102,10 +102,7 @@ class Worker:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "METRIC_NAMESPACE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
+    use_fake_credentials(monkeypatch)
     with mock_aws():
         yield
 

@@ -29,7 +29,7 @@ from runtime.dispatcher import Dispatcher, DispatchResult
 from runtime.envelope import encode, new_envelope
 from runtime.idempotency import DynamoDBLedger
 from runtime.registry import Registry
-from tests.runtime.helpers import REGION, load_event
+from tests.runtime.helpers import REGION, create_task_table, load_event, use_fake_credentials
 
 SAMPLE_BUCKET = "property-uploads"
 
@@ -40,10 +40,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name)
     for name in ("TASK_NAME", "ECS_AGENT_URI", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
+    use_fake_credentials(monkeypatch)
     with mock_aws():
         yield
 
@@ -73,22 +70,7 @@ def task_bucket(s3_client: Any, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def task_table(ddb_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     name = "async-tasks"
-    ddb_client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb_client.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-    )
+    create_task_table(ddb_client, name)
     monkeypatch.setenv("ASYNC_TASKS_TABLE", name)
     return boto3.resource("dynamodb").Table(name)
 
