@@ -284,6 +284,11 @@ GUARDDUTY_SCAN_RESULT_PATTERN: Mapping[str, Any] = MappingProxyType(
     }
 )
 
+# SES publishes bounces and complaints of a configuration set's mail to EventBridge.
+SES_FEEDBACK_PATTERN: Mapping[str, Any] = MappingProxyType(
+    {"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complained"]}
+)
+
 CATALOGUE = TaskCatalogue(
     [
         TaskType(
@@ -351,6 +356,21 @@ CATALOGUE = TaskCatalogue(
             max_concurrency=10,
             enqueues=("send-bulk-email",),  # large lists fan out in chunks
             sends_email=True,
+        ),
+        TaskType(
+            name="email-feedback",
+            description="Record SES bounces and complaints, and stop mailing those addresses.",
+            triggers=(
+                EventTrigger(
+                    pattern=SES_FEEDBACK_PATTERN,
+                    description="SES bounce and complaint events",
+                ),
+            ),
+            expected_duration_seconds=1,
+            max_duration_seconds=60,
+            memory_mib=256,
+            handler="runtime.tasks.email_feedback:handle",
+            max_receive_count=5,
         ),
     ]
 )

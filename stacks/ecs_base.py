@@ -9,10 +9,11 @@ from aws_cdk import aws_iam as iam
 
 from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
+from stacks.email import EmailFeedback
 from stacks.images import runtime_image
 from stacks.network import TaskNetwork, TaskNetworkProps
 from stacks.webapp import WebApp, WebAppProps
-from task_constructs._email import SENDER_ENV, grant_send_email
+from task_constructs._email import CONFIGURATION_SET_ENV, SENDER_ENV, grant_send_email
 
 
 class EcsTopologyStack(TopologyStack):
@@ -31,6 +32,9 @@ class EcsTopologyStack(TopologyStack):
             self, "Data", TaskDataProps(malware_protection=self.settings.malware_protection)
         )
         self.image = runtime_image(self.settings.webapp_image)
+        self.email_feedback = (
+            EmailFeedback(self, "EmailFeedback") if self.settings.email_sender is not None else None
+        )
         CfnOutput(self, "TaskTableName", value=self.data.table.table_name)
         CfnOutput(self, "UploadsBucketName", value=self.data.uploads_bucket.bucket_name)
         self.build_topology()
@@ -41,15 +45,20 @@ class EcsTopologyStack(TopologyStack):
     @property
     def consumer_environment(self) -> dict[str, str]:
         """What task code needs: the shared data, and the email sender if any."""
-        sender = self.settings.email_sender
-        return {**self.data.environment, **({SENDER_ENV: sender} if sender else {})}
+        email: dict[str, str] = {}
+        if self.settings.email_sender is not None and self.email_feedback is not None:
+            email = {
+                SENDER_ENV: self.settings.email_sender,
+                CONFIGURATION_SET_ENV: self.email_feedback.name,
+            }
+        return {**self.data.environment, **email}
 
     def grant_consumer(self, role: iam.IRole) -> None:
         """Task code reads uploads, writes results, keeps state and its ledger, and may
         send email as the configured sender."""
         self.data.grant_task_access(role)
-        if self.settings.email_sender is not None:
-            grant_send_email(role, self.settings.email_sender)
+        if self.settings.email_sender is not None and self.email_feedback is not None:
+            grant_send_email(role, self.settings.email_sender, self.email_feedback.name)
 
     def add_web_app(
         self,

@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 
 from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
+from stacks.email import EmailFeedback
 from stacks.outputs import pascal_case, queue_url_env
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
@@ -16,6 +17,9 @@ class LambdasStack(TopologyStack):
     """Scheduler, EventBridge and the web app send to per-task queues; Lambdas consume."""
 
     def build(self) -> None:
+        feedback = (
+            EmailFeedback(self, "EmailFeedback") if self.settings.email_sender is not None else None
+        )
         data = TaskData(
             self, "Data", TaskDataProps(malware_protection=self.settings.malware_protection)
         )
@@ -26,6 +30,7 @@ class LambdasStack(TopologyStack):
                 catalogue=self.catalogue,
                 environment=data.environment,
                 email_sender=self.settings.email_sender,
+                email_configuration_set=feedback.name if feedback is not None else None,
             ),
         )
         for function in tasks.functions.values():

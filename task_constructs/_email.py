@@ -10,8 +10,12 @@ from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
 SENDER_ENV = "ASYNC_TASKS_EMAIL_SENDER"
 
 
-def grant_send_email(role: iam.IRole, sender: str) -> None:
-    """SES templated sends from ``sender`` (an address; its domain identity also works)."""
+CONFIGURATION_SET_ENV = "ASYNC_TASKS_EMAIL_CONFIGURATION_SET"
+
+
+def grant_send_email(role: iam.IRole, sender: str, configuration_set: str | None = None) -> None:
+    """SES templated sends from ``sender`` (an address; its domain identity also works),
+    through ``configuration_set`` when given."""
     stack = Stack.of(role)
     domain = sender.rpartition("@")[2]
     identities = [
@@ -19,10 +23,19 @@ def grant_send_email(role: iam.IRole, sender: str) -> None:
         for name in dict.fromkeys((sender, domain))
     ]
     templates = stack.format_arn(service="ses", resource="template", resource_name="*")
+    sets = (
+        [
+            stack.format_arn(
+                service="ses", resource="configuration-set", resource_name=configuration_set
+            )
+        ]
+        if configuration_set is not None
+        else []
+    )
     iam.Grant.add_to_principal(
         grantee=role,
         actions=["ses:SendBulkTemplatedEmail", "ses:SendTemplatedEmail"],
-        resource_arns=[*identities, templates],
+        resource_arns=[*identities, templates, *sets],
     )
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is not None:

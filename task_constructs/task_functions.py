@@ -15,7 +15,7 @@ from constructs import Construct
 from runtime.catalogue import LAMBDA_MAX_DURATION_SECONDS, TaskCatalogue, TaskType
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
-from task_constructs._email import SENDER_ENV, grant_send_email
+from task_constructs._email import CONFIGURATION_SET_ENV, SENDER_ENV, grant_send_email
 from task_constructs._roles import mark_role
 from task_constructs._routing import queue_url_env
 from task_constructs._runtime_code import powertools_layer, runtime_code
@@ -72,6 +72,10 @@ class TaskFunctionsProps:
     email_sender: str | None = None
     """The verified SES identity that tasks with ``sends_email`` send as. Default:
     none; such a task then fails permanently, naming the missing setting."""
+
+    email_configuration_set: str | None = None
+    """The SES configuration set email tasks send through, so bounces and complaints
+    are published. Default: none; SES then publishes no feedback events."""
 
     def __post_init__(self) -> None:
         violations: list[str] = []
@@ -162,8 +166,10 @@ class TaskFunctions(Construct):
             self.queues[target].grant_send(function)
             function.add_environment(queue_url_env(target), self.queues[target].queue.queue_url)
         if task.sends_email and props.email_sender is not None and function.role is not None:
-            grant_send_email(function.role, props.email_sender)
+            grant_send_email(function.role, props.email_sender, props.email_configuration_set)
             function.add_environment(SENDER_ENV, props.email_sender)
+            if props.email_configuration_set is not None:
+                function.add_environment(CONFIGURATION_SET_ENV, props.email_configuration_set)
 
     def _function(
         self,

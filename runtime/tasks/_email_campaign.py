@@ -1,4 +1,5 @@
-"""Send one campaign's recipients: ledger check, claim, rate limit, SES, settle.
+"""Send one campaign's recipients: ledger check, suppression check, claim, rate limit,
+SES, settle.
 
 Each batch goes through the same steps, so a chunk processed twice, or a list that
 names an address twice, mails nobody twice (see ``_email_ledger`` for the
@@ -19,6 +20,7 @@ from runtime.tasks._email_ses import EmailDeferredError, SesBatchSender, SesRefu
 __all__ = ["CampaignSender"]
 
 INVALID_ADDRESS = "invalid address syntax"
+SUPPRESSED_PREFIX = "address suppressed"
 
 
 class CampaignSender:
@@ -45,16 +47,27 @@ class CampaignSender:
         for batch in _batches(_unique(recipients), self._batch_size):
             fresh = self._ledger.unseen(batch)
             counts["already_handled"] += len(batch) - len(fresh)
-            invalid = [r for r in fresh if not is_valid_address(r.address)]
-            self._ledger.settle(
-                Delivery(r, DeliveryStatus.REJECTED, INVALID_ADDRESS) for r in invalid
-            )
-            counts[DeliveryStatus.REJECTED.value] += len(invalid)
-            claimed = self._ledger.claim([r for r in fresh if is_valid_address(r.address)])
-            counts["already_handled"] += len(fresh) - len(invalid) - len(claimed)
+            unsendable = self._unsendable(fresh)
+            self._ledger.settle(unsendable)
+            counts.update(d.status.value for d in unsendable)
+            skipped = {d.recipient.key for d in unsendable}
+            mailable = [r for r in fresh if r.key not in skipped]
+            claimed = self._ledger.claim(mailable)
+            counts["already_handled"] += len(mailable) - len(claimed)
             if claimed:
                 counts.update(d.status.value for d in self._send_claimed(claimed))
         return counts
+
+    def _unsendable(self, fresh: list[Recipient]) -> list[Delivery]:
+        """Invalid addresses (rejected) and suppressed ones: settled without an SES call."""
+        invalid = [r for r in fresh if not is_valid_address(r.address)]
+        valid = [r for r in fresh if is_valid_address(r.address)]
+        suppressed = self._ledger.suppressed(valid)
+        return [Delivery(r, DeliveryStatus.REJECTED, INVALID_ADDRESS) for r in invalid] + [
+            Delivery(r, DeliveryStatus.SUPPRESSED, f"{SUPPRESSED_PREFIX}: {suppressed[r.key]}")
+            for r in valid
+            if r.key in suppressed
+        ]
 
     def _send_claimed(self, claimed: list[Recipient]) -> list[Delivery]:
         self._limiter.acquire(len(claimed))

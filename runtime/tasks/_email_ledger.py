@@ -3,9 +3,17 @@
 Items (TTL ``expires_at``)::
 
     pk = "email#<campaign>"  sk = "recipient#<normalised address>"
-        status = sending | sent | rejected | bounced, address, reason, message_id, updated_at
+        status = sending | sent | rejected | suppressed | bounced | complained,
+        address, reason, message_id, updated_at
+        (``email_feedback`` adds soft_bounces, last_soft_bounce, feedback_events)
     pk = "email#<campaign>"  sk = "chunk#<index>"
         envelope_id, recipients: a fan-out chunk that has been enqueued
+
+And, across campaigns and without TTL, the addresses no campaign may mail::
+
+    pk = "suppressed#<normalised address>"  sk = "email"
+        address, reason, source_event_id, first_seen, last_seen, feedback_events
+        (written by ``email_feedback`` on a hard bounce or a complaint)
 
 **At most once per recipient.** A recipient is claimed (``sending``, a conditional
 put) *before* the SES call and settled after it. When SES answers with an error,
@@ -29,11 +37,13 @@ from botocore.exceptions import ClientError
 
 from runtime.tasks._email_recipients import Recipient
 
-__all__ = ["CampaignLedger", "Delivery", "DeliveryStatus"]
+__all__ = ["CampaignLedger", "Delivery", "DeliveryStatus", "recipient_key", "suppression_key"]
 
 PK_PREFIX = "email#"
 RECIPIENT_SK_PREFIX = "recipient#"
 CHUNK_SK_PREFIX = "chunk#"
+SUPPRESSED_PK_PREFIX = "suppressed#"
+SUPPRESSION_SK = "email"
 # Longer than the DLQ's 14 days, so a redriven chunk still finds who was mailed.
 RETENTION_SECONDS = 30 * 24 * 3600
 _BATCH_GET_KEYS = 100
@@ -43,7 +53,11 @@ class DeliveryStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     REJECTED = "rejected"
+    # Skipped without sending: the address is on the suppression list.
+    SUPPRESSED = "suppressed"
+    # Set later, from SES feedback events (email_feedback).
     BOUNCED = "bounced"
+    COMPLAINED = "complained"
     # Not stored: SES deferred this destination, so its claim is released.
     RETRY = "retry"
 
@@ -62,27 +76,24 @@ class CampaignLedger:
 
     def __init__(self, table: Any, campaign: str, clock: Callable[[], float] = time.time) -> None:
         self._table = table
+        self._campaign = campaign
         self._pk = f"{PK_PREFIX}{campaign}"
         self._clock = clock
 
     def unseen(self, recipients: Sequence[Recipient]) -> list[Recipient]:
         """The recipients with no item yet (not sent, claimed or rejected before)."""
-        client = self._table.meta.client
-        seen: set[str] = set()
-        for start in range(0, len(recipients), _BATCH_GET_KEYS):
-            keys = [self._key(r) for r in recipients[start : start + _BATCH_GET_KEYS]]
-            request: dict[str, Any] = {
-                self._table.name: {
-                    "Keys": keys,
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "sk",
-                }
-            }
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                seen.update(item["sk"] for item in response["Responses"].get(self._table.name, []))
-                request = response.get("UnprocessedKeys") or {}
+        items = _batch_get(self._table, [self._key(r) for r in recipients], ["sk"])
+        seen = {item["sk"] for item in items}
         return [r for r in recipients if self._key(r)["sk"] not in seen]
+
+    def suppressed(self, recipients: Sequence[Recipient]) -> dict[str, str]:
+        """Normalised address -> suppression reason, for those on the suppression list."""
+        keys = [suppression_key(r.key) for r in recipients]
+        items = _batch_get(self._table, keys, ["pk", "reason"])
+        return {
+            item["pk"].removeprefix(SUPPRESSED_PK_PREFIX): str(item.get("reason", ""))
+            for item in items
+        }
 
     def claim(self, recipients: Sequence[Recipient]) -> list[Recipient]:
         """Mark recipients ``sending``, each with a conditional put; returns those claimed.
@@ -132,7 +143,7 @@ class CampaignLedger:
         )
 
     def _key(self, recipient: Recipient) -> dict[str, str]:
-        return {"pk": self._pk, "sk": f"{RECIPIENT_SK_PREFIX}{recipient.key}"}
+        return recipient_key(self._campaign, recipient.key)
 
     def _item(self, delivery: Delivery) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -154,3 +165,35 @@ class CampaignLedger:
             .replace("+00:00", "Z"),
             "expires_at": int(now) + RETENTION_SECONDS,
         }
+
+
+def recipient_key(campaign: str, address_key: str) -> dict[str, str]:
+    """The table key of one recipient of one campaign (``address_key`` is normalised)."""
+    return {"pk": f"{PK_PREFIX}{campaign}", "sk": f"{RECIPIENT_SK_PREFIX}{address_key}"}
+
+
+def suppression_key(address_key: str) -> dict[str, str]:
+    """The table key of a suppressed address (``address_key`` is normalised)."""
+    return {"pk": f"{SUPPRESSED_PK_PREFIX}{address_key}", "sk": SUPPRESSION_SK}
+
+
+def _batch_get(table: Any, keys: Sequence[dict[str, str]], attributes: list[str]) -> list[Any]:
+    """The items that exist among ``keys`` (consistent reads), only ``attributes`` of each."""
+    client = table.meta.client
+    # Placeholders: "reason" and other attribute names may be reserved words.
+    names = {f"#a{i}": name for i, name in enumerate(attributes)}
+    found: list[Any] = []
+    for start in range(0, len(keys), _BATCH_GET_KEYS):
+        request: dict[str, Any] = {
+            table.name: {
+                "Keys": list(keys[start : start + _BATCH_GET_KEYS]),
+                "ConsistentRead": True,
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
+            }
+        }
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            found.extend(response["Responses"].get(table.name, []))
+            request = response.get("UnprocessedKeys") or {}
+    return found

@@ -8,11 +8,15 @@
 - Throttling and other SES errors mean nothing was sent: the task is retried with
   backoff. Configuration errors (no such template, unverified domain, sending
   paused) cannot heal by retrying, so they dead-letter at once.
+
+Every message carries its campaign as SES message tags, so the bounce and complaint
+events SES publishes later (``email_feedback``) can find the campaign's ledger.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,16 +28,26 @@ from runtime.tasks._email_ledger import Delivery, DeliveryStatus
 from runtime.tasks._email_recipients import Recipient
 
 __all__ = [
+    "CAMPAIGN_TAG",
     "MAX_DESTINATIONS_PER_CALL",
     "EmailConfigurationError",
     "EmailDeferredError",
     "EmailMessage",
     "SesBatchSender",
     "SesRefusedError",
+    "campaign_from_tags",
+    "campaign_tags",
 ]
 
 # SendBulkTemplatedEmail's limit.
 MAX_DESTINATIONS_PER_CALL = 50
+CAMPAIGN_TAG = "campaign"
+# SES tag values allow only A-Z a-z 0-9 _ - and 256 characters. Campaign ids may also
+# hold . : / (send_bulk_email's _CAMPAIGN), so "_" escapes; the mapping is reversible.
+_TAG_ESCAPES = {"_": "_u", ".": "_d", ":": "_c", "/": "_s"}
+_TAG_UNESCAPES = {code[1]: char for char, code in _TAG_ESCAPES.items()}
+_TAG_VALUE = re.compile(r"^(?:[A-Za-z0-9-]|_[udcs])+$")
+_TAG_VALUE_MAX = 256
 _REJECTED = frozenset({"MessageRejected", "InvalidParameterValue"})
 _CONFIGURATION = frozenset(
     {
@@ -66,6 +80,7 @@ class EmailMessage:
     template: str
     default_data: Mapping[str, Any]
     configuration_set: str | None = None
+    campaign: str | None = None
 
 
 class SesBatchSender:
@@ -127,7 +142,39 @@ class SesBatchSender:
         if self._message.configuration_set:
             # Its event destination is where bounces and complaints are published.
             request["ConfigurationSetName"] = self._message.configuration_set
+        if self._message.campaign:
+            request["DefaultTags"] = campaign_tags(self._message.campaign)
         return request
+
+
+def campaign_tags(campaign: str) -> list[dict[str, str]]:
+    """SES message tags carrying ``campaign``: ``campaign``, then ``campaign-2``, ...
+
+    An escaped id of up to 200 characters can reach 400, beyond one tag's 256, so
+    the rest continues in numbered tags; ``campaign_from_tags`` joins them again.
+    """
+    value = "".join(_TAG_ESCAPES.get(char, char) for char in campaign)
+    if not _TAG_VALUE.match(value):
+        raise ValueError(f"campaign {campaign!r:.80} has characters SES tags cannot carry")
+    parts = [
+        value[start : start + _TAG_VALUE_MAX] for start in range(0, len(value), _TAG_VALUE_MAX)
+    ]
+    return [{"Name": _tag_name(index), "Value": part} for index, part in enumerate(parts)]
+
+
+def campaign_from_tags(tags: Mapping[str, Sequence[str]]) -> str | None:
+    """The campaign of a published SES event's ``mail.tags``, or None if untagged or mangled."""
+    parts: list[str] = []
+    while values := tags.get(_tag_name(len(parts))):
+        parts.append(str(values[0]))
+    value = "".join(parts)
+    if not _TAG_VALUE.match(value):
+        return None
+    return re.sub(r"_([udcs])", lambda m: _TAG_UNESCAPES[m.group(1)], value)
+
+
+def _tag_name(index: int) -> str:
+    return CAMPAIGN_TAG if index == 0 else f"{CAMPAIGN_TAG}-{index + 1}"
 
 
 def _delivery(recipient: Recipient, status: Mapping[str, Any]) -> Delivery:

@@ -11,7 +11,9 @@ Payloads:
   ``"campaign"`` (set on chunks; otherwise the envelope's idempotency key or id).
 
 Everything for one campaign lives under ``pk = "email#<campaign>"`` in the task
-table: one item per recipient (``_email_ledger``) and one per enqueued chunk.
+table: one item per recipient (``_email_ledger``) and one per enqueued chunk. Each
+message is tagged with its campaign (``_email_ses.campaign_tags``) and addresses on the
+suppression list are skipped, both for ``email_feedback``.
 """
 
 from __future__ import annotations
@@ -195,6 +197,7 @@ def _send(
         template=payload["template"],
         default_data=payload.get("template_data", {}),
         configuration_set=settings.configuration_set,
+        campaign=campaign,
     )
     limiter = TokenBucket(
         settings.max_per_second,

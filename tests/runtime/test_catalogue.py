@@ -34,13 +34,22 @@ def _task(**overrides: Any) -> TaskType:
     return TaskType(**fields)
 
 
-def test_initial_entries_are_the_adrs_four_tasks() -> None:
+def test_entries_are_the_adrs_four_tasks_and_email_feedback() -> None:
     assert list(CATALOGUE) == [
         "virus-scan-result",
         "property-bulk-upload",
         "generate-report",
         "send-bulk-email",
+        "email-feedback",
     ]
+
+
+def test_email_feedback_is_triggered_by_ses_bounces_and_complaints() -> None:
+    (trigger,) = CATALOGUE["email-feedback"].event_triggers
+    assert dict(trigger.pattern) == {
+        "source": ["aws.ses"],
+        "detail-type": ["Email Bounced", "Email Complained"],
+    }
 
 
 def test_virus_scan_result_is_triggered_by_guardduty_scan_results() -> None:

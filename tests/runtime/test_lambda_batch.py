@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from runtime import lambda_batch
 from runtime.envelope import encode, new_envelope
 from runtime.errors import ConfigurationError
-from tests.runtime.helpers import EVENTS, QueuePair, queue_depth, receive_all
+from tests.runtime.helpers import EVENTS, REGION, QueuePair, queue_depth, receive_all
 from tests.runtime.probe_tasks import counter
 
 Event = dict[str, Any]
@@ -107,6 +109,7 @@ def test_message_for_another_task_is_dead_lettered(
 )
 def test_infrastructure_envelopes_run_the_catalogue_handlers(
     sqs: Any,
+    aws_env: dict[str, str],
     make_queue: Callable[..., QueuePair],
     delivered: Callable[..., Event],
     table: str,
@@ -114,6 +117,13 @@ def test_infrastructure_envelopes_run_the_catalogue_handlers(
     task: str,
     sample: str,
 ) -> None:
+    # GIVEN the uploads bucket the samples name, as the stacks configure it
+    s3 = boto3.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(
+            Bucket="property-uploads", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+    monkeypatch.setenv("ASYNC_TASKS_BUCKET", "property-uploads")
     monkeypatch.setenv("TASK_NAME", task)
     queue = make_queue()
     body = json.dumps(json.loads((EVENTS / sample).read_text()))

@@ -181,8 +181,10 @@ def test_private_endpoints_schedules_and_events_invoke_the_invoker(
     assert len(invoker) == 1
     schedules = _of_type(template, "AWS::Scheduler::Schedule").values()
     assert {s["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0] for s in schedules} == set(invoker)
-    (rule,) = _of_type(template, "AWS::Events::Rule").values()
-    assert rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0] == invoker[0]
+    rules = _of_type(template, "AWS::Events::Rule").values()
+    assert len(rules) == 2  # GuardDuty scan results and SES feedback
+    for rule in rules:
+        assert rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0] == invoker[0]
 
 
 def test_malware_protection_plan_is_opt_in(synthesized: SynthesizedApp) -> None:
@@ -231,7 +233,27 @@ def test_every_service_and_function_marks_its_role_for_the_cost_model(
                     continue  # CDK's own custom-resource providers
                 role = resource.get("Metadata", {}).get("AsyncTasks", {}).get("role")
                 roles.setdefault(stack_id, []).append(role)
-    assert sorted(roles["AsyncTasks-Lambdas"]) == ["task"] * 4
+    assert sorted(roles["AsyncTasks-Lambdas"]) == ["task"] * 5
     assert sorted(roles["AsyncTasks-WorkerService"]) == ["backlog-metric", "webapp", "worker"]
     assert sorted(roles["AsyncTasks-WebappPoller"]) == ["webapp"]
     assert sorted(roles["AsyncTasks-PrivateEndpoints"]) == ["endpoint", "invoker", "webapp"]
+
+
+@pytest.mark.parametrize("topology", ["lambdas", "worker-service"])
+def test_email_sender_brings_a_configuration_set_publishing_feedback(topology: str) -> None:
+    (template,) = _synth(topology, emailSender="tasks@example.com").values()
+    (destination,) = _of_type(template, "AWS::SES::ConfigurationSetEventDestination").values()
+    config = destination["Properties"]["EventDestination"]
+    assert sorted(config["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert "EventBridgeDestination" in config
+    set_id = next(iter(_of_type(template, "AWS::SES::ConfigurationSet")))
+    rendered = json.dumps(template)
+    assert '"ASYNC_TASKS_EMAIL_CONFIGURATION_SET"' in rendered
+    assert f'"Ref": "{set_id}"' in rendered
+    assert "identity/tasks@example.com" in rendered
+
+
+def test_no_email_sender_means_no_ses_resources_or_rights(synthesized: SynthesizedApp) -> None:
+    for template in synthesized.templates.values():
+        assert not _of_type(template, "AWS::SES::ConfigurationSet")
+        assert "ses:Send" not in json.dumps(template)

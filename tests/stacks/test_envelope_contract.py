@@ -62,7 +62,11 @@ def test_guardduty_rule_delivers_an_envelope_the_runtime_decodes(
     # GIVEN a real GuardDuty Malware Protection scan-result event
     event = json.loads((EVENTS / "guardduty_malware_scan_result.json").read_text())
     rules = _resources(synthesized.templates[stack_id], "AWS::Events::Rule")
-    (rule,) = [r for r in rules if "EventPattern" in r["Properties"]]
+    (rule,) = [
+        r
+        for r in rules
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.guardduty"]
+    ]
     (target,) = rule["Properties"]["Targets"]
     # WHEN EventBridge renders the rule's input transformer
     envelope = decode(_eventbridge_delivery(target["InputTransformer"], event))

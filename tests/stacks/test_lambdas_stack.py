@@ -41,7 +41,12 @@ def test_scheduled_tasks_reach_their_own_queue(synthesized: SynthesizedApp) -> N
 
 def test_guardduty_scan_results_reach_the_virus_scan_queue(synthesized: SynthesizedApp) -> None:
     resources = synthesized.templates["AsyncTasks-Lambdas"]["Resources"]
-    (rule,) = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    (rule,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"]["EventPattern"]["source"] == ["aws.guardduty"]
+    ]
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.guardduty"],
         "detail-type": ["GuardDuty Malware Protection Object Scan Result"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from runtime.dispatcher import Dispatcher, Outcome, TaskContext
 from runtime.errors import PayloadValidationError, is_permanent
 from runtime.producer import Producer
 from runtime.tasks import send_bulk_email
-from runtime.tasks._email_ses import EmailDeferredError
+from runtime.tasks._email_ses import EmailDeferredError, campaign_from_tags, campaign_tags
 from runtime.tasks.send_bulk_email import EmailServices, EmailSettings, run
 from tests.runtime.helpers import load_event
 
@@ -109,10 +110,12 @@ class ScriptedSes:
     def __init__(self, answer: Callable[[list[str]], list[dict[str, str]]]) -> None:
         self._answer = answer
         self.calls: list[list[str]] = []
+        self.requests: list[dict[str, Any]] = []
 
     def send_bulk_templated_email(self, **request: Any) -> dict[str, Any]:
         addresses = [d["Destination"]["ToAddresses"][0] for d in request["Destinations"]]
         self.calls.append(addresses)
+        self.requests.append(request)
         return {"Status": self._answer(addresses)}
 
 
@@ -396,3 +399,73 @@ def test_a_chunk_message_mails_its_recipients_under_the_parent_campaign(
     assert counter.sent == 2
     items = _recipient_items(email_env, chunk["payload"]["campaign"])
     assert sorted(items) == ["ada@example.com", "grace@example.com"]
+
+
+@pytest.mark.parametrize(
+    "campaign",
+    [
+        "5d2f6a8e-91b4-4c3e-8f0a-7b6c2d1e9f34",
+        "digest/2026.48:weekly_run",
+        "_u_d",
+        "/" * 200,
+        "a_" * 100,
+    ],
+)
+def test_campaign_tags_follow_ses_tag_rules_and_give_the_campaign_back(campaign: str) -> None:
+    tags = campaign_tags(campaign)
+
+    assert tags[0]["Name"] == "campaign"
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,256}", t["Value"]) for t in tags)
+    assert campaign_from_tags({t["Name"]: [t["Value"]] for t in tags}) == campaign
+
+
+@pytest.mark.parametrize("tags", [{}, {"campaign": ["bad_x"]}, {"campaign": []}])
+def test_untagged_or_mangled_mail_has_no_campaign(tags: dict[str, list[str]]) -> None:
+    assert campaign_from_tags(tags) is None
+
+
+def test_every_message_is_tagged_with_its_campaign(email_env: Any) -> None:
+    scripted = ScriptedSes(_success)
+    payload = {
+        "template": "weekly-digest",
+        "campaign": "digest/2026.48",
+        "recipients": [f"r{i}@example.com" for i in range(3)],
+    }
+
+    run(
+        payload,
+        _context("ignored"),
+        settings=EmailSettings(sender=SENDER, max_per_second=2),
+        services=_services(email_env, scripted),
+    )
+
+    assert len(scripted.requests) == 2
+    for request in scripted.requests:
+        assert request["DefaultTags"] == [{"Name": "campaign", "Value": "digest_s2026_d48"}]
+
+
+def test_a_later_campaign_skips_a_suppressed_address_without_calling_ses(
+    email_env: Any, dispatch: Any, envelope_body: Any
+) -> None:
+    # GIVEN ada@example.com hard-bounced in an earlier campaign
+    bounce = dispatch(envelope_body("email-feedback", load_event("ses_bounce.json")))
+    assert bounce.outcome is Outcome.SUCCEEDED, bounce.reason
+    scripted = ScriptedSes(_success)
+    payload = {"template": "weekly-digest", "recipients": ["ADA@example.com", "bob@example.org"]}
+
+    # WHEN the next campaign lists her (in another case) again
+    run(
+        payload,
+        _context("c-next"),
+        settings=EmailSettings(sender=SENDER),
+        services=_services(email_env, scripted),
+    )
+
+    # THEN SES is asked for bob only, and the ledger says why ada was skipped
+    assert scripted.calls == [["bob@example.org"]]
+    items = _recipient_items(email_env, "c-next")
+    assert items["ada@example.com"]["status"] == "suppressed"
+    assert items["ada@example.com"]["reason"] == (
+        "address suppressed: Permanent/General: smtp; 550 5.1.1 user unknown"
+    )
+    assert items["bob@example.org"]["status"] == "sent"

@@ -1,0 +1,130 @@
+"""Apply one SES feedback event to the task table, exactly once per event.
+
+- hard bounce: the campaign's recipient item becomes ``bounced``; the address is
+  suppressed.
+- complaint: the recipient item becomes ``complained``; the address is suppressed.
+- soft bounce: the recipient item counts it (``soft_bounces``, ``last_soft_bounce``);
+  nothing is suppressed, since the mailbox may accept the next campaign.
+
+Every write is one conditional ``UpdateItem`` that also adds the event id to the
+item's ``feedback_events`` set and refuses an id already there. A redelivered event
+(EventBridge and SQS deliver at least once) therefore changes nothing and counts
+nothing twice, even after other events for the same address. Recipient items are
+only updated, never created: a campaign past its 30-day ledger retention, or mail
+the ledger never saw, leaves just the suppression.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from runtime.tasks._email_feedback_event import Feedback, FeedbackKind, FeedbackRecipient
+from runtime.tasks._email_ledger import DeliveryStatus, recipient_key, suppression_key
+
+__all__ = ["record_feedback"]
+
+EVENTS_ATTRIBUTE = "feedback_events"
+_LEDGER_STATUS = {
+    FeedbackKind.HARD_BOUNCE: DeliveryStatus.BOUNCED,
+    FeedbackKind.COMPLAINT: DeliveryStatus.COMPLAINED,
+}
+
+
+def record_feedback(table: Any, feedback: Feedback) -> Counter[str]:
+    """Write ``feedback``; returns counts of the writes applied and skipped."""
+    counts: Counter[str] = Counter()
+    for recipient in feedback.recipients:
+        if feedback.campaign is not None:
+            applied = _update_once(
+                table,
+                recipient_key(feedback.campaign, recipient.address),
+                feedback.event_id,
+                must_exist=True,
+                **_ledger_change(feedback, recipient),
+            )
+            counts["ledger_updated" if applied else "ledger_unchanged"] += 1
+        if feedback.kind in _LEDGER_STATUS:
+            applied = _update_once(
+                table,
+                suppression_key(recipient.address),
+                feedback.event_id,
+                values={
+                    "address": recipient.address,
+                    "reason": recipient.reason,
+                    "source_event_id": feedback.event_id,
+                    "last_seen": feedback.seen_at,
+                },
+                first_values={"first_seen": feedback.seen_at},
+            )
+            counts["suppressed" if applied else "already_recorded"] += 1
+    return counts
+
+
+def _ledger_change(feedback: Feedback, recipient: FeedbackRecipient) -> dict[str, Any]:
+    status = _LEDGER_STATUS.get(feedback.kind)
+    if status is None:
+        return {
+            "values": {
+                "last_soft_bounce": recipient.reason,
+                "last_soft_bounce_at": feedback.seen_at,
+            },
+            "counters": {"soft_bounces": 1},
+        }
+    return {
+        "values": {
+            "status": str(status),
+            "reason": recipient.reason,
+            "updated_at": feedback.seen_at,
+        }
+    }
+
+
+def _update_once(
+    table: Any,
+    key: Mapping[str, str],
+    event_id: str,
+    *,
+    values: Mapping[str, Any],
+    first_values: Mapping[str, Any] | None = None,
+    counters: Mapping[str, int] | None = None,
+    must_exist: bool = False,
+) -> bool:
+    """One UpdateItem guarded by the event id; False when the condition refused it."""
+    names: dict[str, str] = {"#events": EVENTS_ATTRIBUTE}
+    attribute_values: dict[str, Any] = {":event": event_id, ":event_set": {event_id}}
+    sets: list[str] = []
+    adds = ["#events :event_set"]
+
+    def placeholders(name: str, value: Any) -> tuple[str, str]:
+        index = len(names)
+        names[f"#a{index}"] = name
+        attribute_values[f":v{index}"] = value
+        return f"#a{index}", f":v{index}"
+
+    for name, value in values.items():
+        sets.append("{} = {}".format(*placeholders(name, value)))
+    for name, value in (first_values or {}).items():
+        placeholder, value_placeholder = placeholders(name, value)
+        sets.append(f"{placeholder} = if_not_exists({placeholder}, {value_placeholder})")
+    for name, value in (counters or {}).items():
+        adds.append("{} {}".format(*placeholders(name, value)))
+    condition = "NOT contains(#events, :event)"
+    if must_exist:
+        condition = f"attribute_exists(pk) AND {condition}"
+    try:
+        table.update_item(
+            Key=dict(key),
+            UpdateExpression=f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attribute_values,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True

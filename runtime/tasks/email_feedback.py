@@ -1,0 +1,48 @@
+"""'email-feedback': record SES bounces and complaints; stop mailing those addresses.
+
+The payload is the whole EventBridge event SES publishes for the configuration set
+of 'send-bulk-email' (``_email_feedback_event``). Hard bounces and complaints mark the
+recipient on its campaign's ledger and put the address on the suppression list that
+every later campaign checks; soft bounces are counted only (``_email_feedback_store``).
+The campaign comes from the message's ``campaign`` tags; untagged mail is still
+suppressed. Anything that is not an SES bounce or complaint is a permanent failure:
+a retry cannot turn it into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from runtime._log import logger
+from runtime.dispatcher import TaskContext
+from runtime.tasks._email_feedback_event import parse_feedback
+from runtime.tasks._email_feedback_store import record_feedback
+from runtime.tasks._records import table_from_env
+
+__all__ = ["handle", "run", "validate_payload"]
+
+
+def validate_payload(payload: Mapping[str, Any]) -> None:
+    parse_feedback(payload)
+
+
+def handle(payload: Mapping[str, Any], context: TaskContext) -> None:
+    run(payload, context, table=table_from_env())
+
+
+def run(payload: Mapping[str, Any], context: TaskContext, *, table: Any) -> None:
+    feedback = parse_feedback(payload)
+    counts = record_feedback(table, feedback)
+    logger.info(
+        "email feedback recorded",
+        extra={
+            "id": context.envelope_id,
+            "event_id": feedback.event_id,
+            "kind": str(feedback.kind),
+            "campaign": feedback.campaign,
+            "message_id": feedback.message_id,
+            "recipients": len(feedback.recipients),
+            **dict(sorted(counts.items())),
+        },
+    )
