@@ -1,0 +1,26 @@
+"""A topology deployed into the emulator, with what local.deploy had to make up for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local.cloudformation import DeployedStack
+
+
+@dataclass(frozen=True)
+class LocalDeployment:
+    topology: str
+    endpoint_url: str
+    cloud_assembly: Path
+    stack: DeployedStack
+    # Post-deploy adjustments for emulator gaps (local.adjust), as printed.
+    adjustments: tuple[str, ...] = ()
+    # Physical ids of skipped resources local.adjust created through their own API,
+    # by logical id: a Ref to them resolves to nothing in moto's CloudFormation.
+    substitutes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def template_path(self) -> Path:
+        return self.cloud_assembly / f"{self.stack.name}.template.json"

@@ -1,0 +1,88 @@
+"""The runtime's environment as the deployed stack sets it, read back from the emulator.
+
+moto resolves the Refs and GetAtts in the functions' and task definitions' environment,
+so the tests configure the runtime exactly as the stack would, not from guesses. A Ref
+to a resource moto skipped resolves to nothing; local.adjust's substitute fills it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+from local.cloudformation import template_resources
+from local.model import LocalDeployment
+from runtime.catalogue import CATALOGUE
+from runtime.producer import ENDPOINT_URL_ENV, QUEUE_URL_ENV, queue_url_env_for
+
+
+def lambda_environments(deployment: LocalDeployment) -> dict[str, dict[str, str]]:
+    """Each task function's environment, by its TASK_NAME."""
+    lambda_client = boto3.client("lambda")
+    template = template_resources(deployment.template_path)
+    environments: dict[str, dict[str, str]] = {}
+    for function in deployment.stack.of_type("AWS::Lambda::Function"):
+        config = lambda_client.get_function_configuration(FunctionName=function.physical_id)
+        variables: dict[str, str] = dict(config.get("Environment", {}).get("Variables", {}))
+        declared = template[function.logical_id]["Properties"].get("Environment", {})
+        variables = _fill(deployment, declared.get("Variables", {}), variables)
+        if "TASK_NAME" in variables:
+            environments[variables["TASK_NAME"]] = variables
+    return environments
+
+
+def container_environment(
+    deployment: LocalDeployment, task_definition_prefix: str
+) -> dict[str, str]:
+    """The first container's environment in the task definition whose logical id starts
+    with ``task_definition_prefix`` (e.g. ``Workers``, ``WebApp``, ``Endpoints``)."""
+    ecs = boto3.client("ecs")
+    template = template_resources(deployment.template_path)
+    for resource in deployment.stack.of_type("AWS::ECS::TaskDefinition"):
+        if not resource.logical_id.startswith(task_definition_prefix):
+            continue
+        definition: Any = ecs.describe_task_definition(taskDefinition=resource.physical_id)
+        container = definition["taskDefinition"]["containerDefinitions"][0]
+        variables = {
+            item["name"]: item["value"]
+            for item in container.get("environment", [])
+            if "value" in item
+        }
+        declared = template[resource.logical_id]["Properties"]["ContainerDefinitions"][0]
+        return _fill(
+            deployment,
+            {item["Name"]: item["Value"] for item in declared.get("Environment", [])},
+            variables,
+        )
+    raise LookupError(f"{deployment.stack.name} has no task definition {task_definition_prefix}*")
+
+
+def _fill(
+    deployment: LocalDeployment, declared: Mapping[str, Any], resolved: dict[str, str]
+) -> dict[str, str]:
+    """Add the variables moto left unresolved; fail on any local.adjust did not cover."""
+    for name, value in declared.items():
+        if name in resolved and resolved[name] is not None:
+            continue
+        target = value.get("Ref") if isinstance(value, dict) else None
+        if not isinstance(target, str) or target not in deployment.substitutes:
+            raise LookupError(f"{deployment.stack.name}: moto left {name}={value} unresolved")
+        resolved[name] = deployment.substitutes[target]
+    return resolved
+
+
+def producer_environment(deployment: LocalDeployment) -> dict[str, str]:
+    """What a web app needs to enqueue into this stack, from the stack's outputs."""
+    outputs = deployment.stack.outputs
+    env = {"ASYNC_TASKS_TABLE": outputs["TaskTableName"]}
+    if "TaskQueueUrl" in outputs:
+        env[QUEUE_URL_ENV] = outputs["TaskQueueUrl"]
+    for name in CATALOGUE:
+        key = "QueueUrl" + "".join(part.title() for part in name.split("-"))
+        if key in outputs:
+            env[queue_url_env_for(name)] = outputs[key]
+    if "EndpointUrl" in outputs:
+        env[ENDPOINT_URL_ENV] = outputs["EndpointUrl"]
+    return env

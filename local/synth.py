@@ -1,0 +1,50 @@
+"""Synthesize one topology for the emulator, the way `cdk synth` would run app.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# No Docker here: a registry image instead of the project's image asset. The
+# emulator runs no containers, so which image the task definitions name is moot.
+LOCAL_IMAGE = "public.ecr.aws/docker/library/python:3.13-slim"
+# The SES identity the email task sends as; deploy verifies it in the emulator.
+LOCAL_EMAIL_SENDER = "tasks@example.com"
+
+
+class SynthError(RuntimeError):
+    """app.py failed; the message carries its output."""
+
+
+def local_context(topology: str) -> dict[str, object]:
+    context: dict[str, object] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+    return {
+        **context,
+        "topology": topology,
+        "webappImage": LOCAL_IMAGE,
+        "emailSender": LOCAL_EMAIL_SENDER,
+    }
+
+
+def synthesize(topology: str, outdir: Path) -> Path:
+    """Run app.py directly (seconds; the CLI adds nothing the emulator needs)."""
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(outdir),
+        "CDK_CONTEXT_JSON": json.dumps(local_context(topology)),
+    }
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SynthError(f"synth of {topology} failed:\n{result.stdout}\n{result.stderr}")
+    return outdir
