@@ -1,11 +1,11 @@
 """Shared network: a 2-AZ VPC whose private subnets hold the tasks, and the ECS cluster.
 
 How tasks reach AWS APIs is a choice with a monthly price, so it is a prop:
-- ``nat`` (default): one NAT gateway (~$33/month + $0.045/GB in eu-west-2); tasks can
-  also reach SES and any other public AWS endpoint;
+- ``nat`` (default): one NAT gateway (~$36.50/month + $0.05/GB in eu-west-2); tasks
+  can also reach SES and any other public AWS endpoint;
 - ``endpoints``: no internet route at all; gateway endpoints for S3 and DynamoDB (free)
   and interface endpoints for ECR, CloudWatch Logs, CloudWatch and SQS in both AZs
-  (5 x 2 AZ x ~$7.30 = ~$73/month + $0.01/GB).
+  (5 x 2 AZ x ~$8.03 = ~$80/month + $0.01/GB).
 An existing VPC can be imported instead through context, without AWS lookups.
 """
 
