@@ -139,15 +139,7 @@ def worker_service_stack(app: App) -> Stack:
 def private_endpoints_stack(app: App) -> Stack:
     """An always-on service (1..4 on CPU) behind an internal ALB, an invoker for schedules."""
     stack = Stack(app, "Fixture-PrivateEndpoints")
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        ],
-    )
+    vpc = _vpc_without_nat(stack, "Private", ec2.SubnetType.PRIVATE_ISOLATED)
     vpc.add_interface_endpoint("Logs", service=ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS)
     cluster = ecs.Cluster(stack, "Cluster", vpc=vpc)
     service = ecs.FargateService(
@@ -176,15 +168,7 @@ def private_endpoints_stack(app: App) -> Stack:
 def webapp_poller_stack(app: App) -> Stack:
     """The web app (2 tasks, 2 poller threads each) polls the queue; tasks get public IPs."""
     stack = Stack(app, "Fixture-WebappPoller")
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC)
-        ],
-    )
+    vpc = _vpc_without_nat(stack, "Public", ec2.SubnetType.PUBLIC)
     cluster = ecs.Cluster(stack, "Cluster", vpc=vpc)
     queue = _queue(stack)
     service = ecs.FargateService(
@@ -207,3 +191,14 @@ def synthesize_fixtures(outdir: str, context: dict[str, object]) -> None:
     private_endpoints_stack(app)
     webapp_poller_stack(app)
     app.synth()
+
+
+def _vpc_without_nat(stack: Stack, name: str, subnet_type: ec2.SubnetType) -> ec2.Vpc:
+    """A 2-AZ VPC with one kind of subnet and no NAT gateway."""
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name=name, subnet_type=subnet_type)],
+    )
