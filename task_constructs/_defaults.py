@@ -1,5 +1,7 @@
 """Default values for every construct, in one place so docs and tests can cite them."""
 
+from typing import TypeVar
+
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -34,3 +36,16 @@ ENVELOPE_VERSION = 1
 # QueueWorkerService: how long a message may wait before work starts.
 ACCEPTABLE_LATENCY = Duration.minutes(5)
 FARGATE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Scale out quickly on backlog; scale in slowly, so a burst's tail keeps its workers.
+WORKER_SCALE_IN_COOLDOWN = Duration.minutes(5)
+WORKER_SCALE_OUT_COOLDOWN = Duration.minutes(1)
+# Endpoint requests are short (202 Accepted); the work runs after the response.
+ENDPOINT_DEREGISTRATION_DELAY = Duration.seconds(15)
+
+
+_T = TypeVar("_T")
+
+
+def given(value: _T | None, default: _T) -> _T:
+    """``value`` unless it is None. Unlike ``value or default``, a given 0 stays 0."""
+    return default if value is None else value

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from runtime.catalogue import TaskType
 from task_constructs import _defaults
+from task_constructs._defaults import given
 from task_constructs._delivery_dlq import delivery_dead_letter_queue
 from task_constructs._validation import exactly_one
 
@@ -60,9 +61,5 @@ def resolve_delivery(scope: Construct, props: DeliveryProps) -> ResolvedDelivery
             if props.dead_letter_queue is not None
             else delivery_dead_letter_queue(scope, "DeliveryDeadLetterQueue")
         ),
-        retry_attempts=(
-            props.retry_attempts
-            if props.retry_attempts is not None
-            else _defaults.DELIVERY_RETRY_ATTEMPTS
-        ),
+        retry_attempts=given(props.retry_attempts, _defaults.DELIVERY_RETRY_ATTEMPTS),
     )

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
+from task_constructs._defaults import given
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,11 +47,7 @@ def fargate_task_definition(
     log_group = logs.LogGroup(
         scope,
         "LogGroup",
-        retention=(
-            settings.log_retention
-            if settings.log_retention is not None
-            else _defaults.FARGATE_LOG_RETENTION
-        ),
+        retention=given(settings.log_retention, _defaults.FARGATE_LOG_RETENTION),
     )
     container = task_definition.add_container(
         settings.container_name,

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
+from task_constructs._defaults import given
 from task_constructs._runtime_code import powertools_layer, runtime_code
 
 _LATEST_PYTHON = lambda_.Runtime.PYTHON_3_14
@@ -45,20 +46,12 @@ def runtime_function(
     scope: Construct, settings: RuntimeFunctionSettings
 ) -> tuple[lambda_.Function, iam.Role]:
     """Create ``Function``, ``Role`` and ``LogGroup`` under ``scope``."""
-    runtime = settings.runtime if settings.runtime is not None else _defaults.LAMBDA_RUNTIME
-    architecture = (
-        settings.architecture
-        if settings.architecture is not None
-        else _defaults.LAMBDA_ARCHITECTURE
-    )
+    runtime = given(settings.runtime, _defaults.LAMBDA_RUNTIME)
+    architecture = given(settings.architecture, _defaults.LAMBDA_ARCHITECTURE)
     log_group = logs.LogGroup(
         scope,
         "LogGroup",
-        retention=(
-            settings.log_retention
-            if settings.log_retention is not None
-            else _defaults.LAMBDA_LOG_RETENTION
-        ),
+        retention=given(settings.log_retention, _defaults.LAMBDA_LOG_RETENTION),
     )
     role = iam.Role(
         scope,

@@ -22,7 +22,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
+from task_constructs._defaults import given
 from task_constructs._delivery_dlq import delivery_dead_letter_queue
 from task_constructs._fargate import (
     AlwaysOnServiceSettings,
@@ -197,10 +199,8 @@ class PrivateEndpointService(Construct):
             port=ENDPOINT_PORT,
             protocol=elbv2.ApplicationProtocol.HTTP,
             targets=[self.service],
-            deregistration_delay=(
-                props.deregistration_delay
-                if props.deregistration_delay is not None
-                else Duration.seconds(15)
+            deregistration_delay=given(
+                props.deregistration_delay, _defaults.ENDPOINT_DEREGISTRATION_DELAY
             ),
             health_check=elbv2.HealthCheck(
                 path=HEALTH_CHECK_PATH,

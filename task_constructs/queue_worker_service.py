@@ -32,6 +32,7 @@ from constructs import Construct
 from runtime.catalogue import TaskType
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
+from task_constructs._defaults import given
 from task_constructs._fargate import FargateSettings, fargate_task_definition
 from task_constructs._roles import mark_role
 from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
@@ -298,16 +299,8 @@ class QueueWorkerService(Construct):
             "BacklogTracking",
             target_value=self.target_backlog_per_task,
             custom_metric=self.backlog_per_task_metric,
-            scale_in_cooldown=(
-                props.scale_in_cooldown
-                if props.scale_in_cooldown is not None
-                else Duration.minutes(5)
-            ),
-            scale_out_cooldown=(
-                props.scale_out_cooldown
-                if props.scale_out_cooldown is not None
-                else Duration.minutes(1)
-            ),
+            scale_in_cooldown=given(props.scale_in_cooldown, _defaults.WORKER_SCALE_IN_COOLDOWN),
+            scale_out_cooldown=given(props.scale_out_cooldown, _defaults.WORKER_SCALE_OUT_COOLDOWN),
         )
         wake = Construct(self, "WakeFromZero")
         action = autoscaling.StepScalingAction(
@@ -340,11 +333,7 @@ class QueueWorkerService(Construct):
 
 
 def _target_backlog(props: QueueWorkerServiceProps, queue: TaskQueue) -> float:
-    latency = (
-        props.acceptable_latency
-        if props.acceptable_latency is not None
-        else _defaults.ACCEPTABLE_LATENCY
-    ).to_seconds()
+    latency = given(props.acceptable_latency, _defaults.ACCEPTABLE_LATENCY).to_seconds()
     processing = (
         seconds(props.average_processing_time)
         if props.average_processing_time is not None

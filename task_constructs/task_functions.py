@@ -15,6 +15,7 @@ from constructs import Construct
 from runtime.catalogue import LAMBDA_MAX_DURATION_SECONDS, TaskCatalogue, TaskType
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
+from task_constructs._defaults import given
 from task_constructs._email import CONFIGURATION_SET_ENV, SENDER_ENV, grant_send_email
 from task_constructs._roles import mark_role
 from task_constructs._routing import queue_url_env
@@ -106,10 +107,8 @@ class TaskFunctions(Construct):
         fail_if_any("TaskFunctions", scope, construct_id, _lambda_fit_violations(props))
         super().__init__(scope, construct_id)
 
-        self.runtime = props.runtime if props.runtime is not None else _defaults.LAMBDA_RUNTIME
-        self.architecture = (
-            props.architecture if props.architecture is not None else _defaults.LAMBDA_ARCHITECTURE
-        )
+        self.runtime = given(props.runtime, _defaults.LAMBDA_RUNTIME)
+        self.architecture = given(props.architecture, _defaults.LAMBDA_ARCHITECTURE)
         code = props.code if props.code is not None else runtime_code()
         layer = (
             props.powertools_layer

@@ -16,6 +16,7 @@ from constructs import Construct
 from runtime.catalogue import MAX_RECEIVE_COUNT_LIMIT, TaskType
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
+from task_constructs._defaults import given
 from task_constructs._validation import fail_if_any, fail_props, seconds
 
 # SQS hard limits.
@@ -153,10 +154,8 @@ class TaskQueue(Construct):
             else sqs.Queue(
                 self,
                 "DeadLetterQueue",
-                retention_period=(
-                    props.dead_letter_retention_period
-                    if props.dead_letter_retention_period is not None
-                    else _defaults.DEAD_LETTER_RETENTION
+                retention_period=given(
+                    props.dead_letter_retention_period, _defaults.DEAD_LETTER_RETENTION
                 ),
                 encryption=encryption,
                 encryption_master_key=props.encryption_key,
@@ -174,11 +173,7 @@ class TaskQueue(Construct):
             self,
             "Queue",
             visibility_timeout=self.visibility_timeout,
-            retention_period=(
-                props.retention_period
-                if props.retention_period is not None
-                else _defaults.QUEUE_RETENTION
-            ),
+            retention_period=given(props.retention_period, _defaults.QUEUE_RETENTION),
             encryption=encryption,
             encryption_master_key=props.encryption_key,
             enforce_ssl=True,
@@ -222,10 +217,8 @@ class TaskQueue(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        threshold = (
-            props.oldest_message_age_threshold
-            if props.oldest_message_age_threshold is not None
-            else _defaults.OLDEST_MESSAGE_AGE_THRESHOLD
+        threshold = given(
+            props.oldest_message_age_threshold, _defaults.OLDEST_MESSAGE_AGE_THRESHOLD
         )
         age_alarm = cloudwatch.Alarm(
             self,

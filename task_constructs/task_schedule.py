@@ -14,6 +14,7 @@ from constructs import Construct
 from runtime.catalogue import ScheduleTrigger
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
+from task_constructs._defaults import given
 from task_constructs._delivery import DeliveryProps, resolve_delivery
 from task_constructs._envelope import schedule_envelope
 from task_constructs._validation import fail_props, seconds
@@ -83,11 +84,7 @@ class TaskSchedule(Construct):
         delivery = resolve_delivery(self, props)
         self.dead_letter_queue: sqs.IQueue = delivery.dead_letter_queue
         self.retry_attempts: int = delivery.retry_attempts
-        self.max_event_age: Duration = (
-            props.max_event_age
-            if props.max_event_age is not None
-            else _defaults.DELIVERY_MAX_EVENT_AGE
-        )
+        self.max_event_age: Duration = given(props.max_event_age, _defaults.DELIVERY_MAX_EVENT_AGE)
         envelope = schedule_envelope(props.task.name, props.trigger.payload)
         target: scheduler.IScheduleTarget
         role: iam.Role | None = None
