@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 __all__ = [
     "CATALOGUE",
     "LAMBDA_MAX_DURATION_SECONDS",
+    "TASK_NAME_MAX_LENGTH",
     "CatalogueError",
     "EventTrigger",
     "OnDemand",
@@ -26,6 +27,7 @@ __all__ = [
     "TaskCatalogue",
     "TaskType",
     "Trigger",
+    "is_task_name",
 ]
 
 LAMBDA_MAX_DURATION_SECONDS = 15 * 60
@@ -37,8 +39,15 @@ MAX_RECEIVE_COUNT_LIMIT = 1000
 # Lambda's SQS event source accepts a maximum concurrency of 2..1000.
 CONCURRENCY_CAP_RANGE = (2, 1000)
 
-_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_NAME_MAX_LENGTH = 40
+_NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+TASK_NAME_MAX_LENGTH = 40
+
+
+def is_task_name(name: str) -> bool:
+    """Kebab-case, at most 40 characters: also what makes a name safe in a URL path."""
+    return len(name) <= TASK_NAME_MAX_LENGTH and _NAME_PATTERN.fullmatch(name) is not None
+
+
 _RATE_PATTERN = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
 _AT_PATTERN = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$")
 _CRON_PATTERN = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
@@ -127,10 +136,10 @@ class TaskType:
         """Every problem with this entry, as messages naming the task and the fix."""
         where = f"task '{self.name}'"
         found: list[str] = []
-        if not _NAME_PATTERN.match(self.name) or len(self.name) > _NAME_MAX_LENGTH:
+        if not is_task_name(self.name):
             found.append(
                 f"{where}: name must be kebab-case (a-z, 0-9, single hyphens) and at most "
-                f"{_NAME_MAX_LENGTH} characters"
+                f"{TASK_NAME_MAX_LENGTH} characters"
             )
         if not self.triggers:
             found.append(f"{where}: has no triggers; add OnDemand(), a schedule or an event")

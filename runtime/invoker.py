@@ -20,7 +20,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
 from runtime._log import logger
+from runtime.catalogue import TASK_NAME_MAX_LENGTH, is_task_name
 from runtime.errors import ConfigurationError, InvalidEnvelopeError, TaskRuntimeError
 
 __all__ = [
@@ -43,9 +43,6 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
-# Kebab-case, as the catalogue requires of task names; it is also safe in a URL path.
-_TASK_NAME: Final = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # used with fullmatch
-_TASK_NAME_MAX_LENGTH: Final = 40
 _ERROR_BODY_LIMIT: Final = 500
 
 
@@ -165,10 +162,10 @@ def _checked_envelope(event: Any) -> dict[str, Any]:
     task = event.get("task")
     if not isinstance(task, str):
         problems.append(f"'task' must be a string, got {_kind(task)}")
-    elif len(task) > _TASK_NAME_MAX_LENGTH or not _TASK_NAME.fullmatch(task):
+    elif not is_task_name(task):  # the catalogue's rule keeps the URL path safe
         problems.append(
             f"'task' must be a kebab-case name (a-z, 0-9, hyphens) of at most "
-            f"{_TASK_NAME_MAX_LENGTH} characters, got {task[:80]!r}"
+            f"{TASK_NAME_MAX_LENGTH} characters, got {task[:80]!r}"
         )
     task_id = event.get("id")
     if not isinstance(task_id, str) or not task_id:
