@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from runtime.tasks._records import BUCKET_ENV, TABLE_ENV
 from task_constructs._acknowledge import acknowledge, acknowledge_resource, nag_resource_text
 
 
@@ -84,8 +85,8 @@ class TaskData(Construct):
     def environment(self) -> dict[str, str]:
         """What task code needs to find the shared data."""
         return {
-            "ASYNC_TASKS_TABLE": self.table.table_name,
-            "ASYNC_TASKS_BUCKET": self.uploads_bucket.bucket_name,
+            TABLE_ENV: self.table.table_name,
+            BUCKET_ENV: self.uploads_bucket.bucket_name,
         }
 
     def grant_task_access(self, grantee: iam.IGrantable) -> None:

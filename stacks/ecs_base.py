@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import CfnOutput
 from aws_cdk import aws_iam as iam
 
+from runtime.tasks.send_bulk_email import CONFIGURATION_SET_ENV, SENDER_ENV
 from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
 from stacks.email import EmailFeedback
 from stacks.images import runtime_image
 from stacks.network import TaskNetwork, TaskNetworkProps
 from stacks.webapp import WebApp, WebAppProps
-from task_constructs._email import CONFIGURATION_SET_ENV, SENDER_ENV, grant_send_email
+from task_constructs._email import grant_send_email
 
 
 class EcsTopologyStack(TopologyStack):

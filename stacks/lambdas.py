@@ -8,7 +8,7 @@ from aws_cdk import aws_iam as iam
 from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
 from stacks.email import EmailFeedback
-from stacks.outputs import pascal_case, queue_url_env
+from stacks.outputs import pascal_case, queue_url_env_for
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
@@ -56,7 +56,7 @@ class LambdasStack(TopologyStack):
                 self,
                 f"QueueUrl{pascal_case(name)}",
                 value=queue.queue.queue_url,
-                description=f"Set as {queue_url_env(name)} in the web app",
+                description=f"Set as {queue_url_env_for(name)} in the web app",
             )
         CfnOutput(self, "WebAppProducerRoleArn", value=producer.role_arn)
         CfnOutput(self, "TaskTableName", value=data.table.table_name)

@@ -1,8 +1,9 @@
 """Names shared between stack outputs and the runtime's producer configuration."""
 
-from task_constructs._routing import ENDPOINT_URL_ENV, QUEUE_URL_ENV, queue_url_env
+from runtime.producer import ENDPOINT_URL_ENV, QUEUE_URL_ENV, queue_url_env_for
 
-__all__ = ["ENDPOINT_URL_ENV", "QUEUE_URL_ENV", "pascal_case", "queue_url_env"]
+# The producer reads these; the stacks set exactly what it reads.
+__all__ = ["ENDPOINT_URL_ENV", "QUEUE_URL_ENV", "pascal_case", "queue_url_env_for"]
 
 
 def pascal_case(task_name: str) -> str:

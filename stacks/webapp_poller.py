@@ -7,6 +7,7 @@ workers). The web app's own CPU scaling stays; tasks ride on its capacity.
 
 from __future__ import annotations
 
+from runtime.gunicorn_hooks import CONCURRENCY_ENV, DRAIN_ENV
 from stacks.shared_queue import SharedQueueTopologyStack
 from stacks.webapp import WEBAPP_PORT
 
@@ -30,8 +31,8 @@ class WebappPollerStack(SharedQueueTopologyStack):
         self.web_app = self.add_web_app(
             environment={
                 **self.queue_environment,
-                "ASYNC_TASKS_POLLER_CONCURRENCY": str(POLLER_THREADS),
-                "ASYNC_TASKS_POLLER_DRAIN_SECONDS": "50",
+                CONCURRENCY_ENV: str(POLLER_THREADS),
+                DRAIN_ENV: "50",
             },
             command=_POLLING_WEBAPP_COMMAND,
             poller_threads=POLLER_THREADS,

@@ -7,11 +7,6 @@ from aws_cdk import aws_iam as iam
 
 from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
 
-SENDER_ENV = "ASYNC_TASKS_EMAIL_SENDER"
-
-
-CONFIGURATION_SET_ENV = "ASYNC_TASKS_EMAIL_CONFIGURATION_SET"
-
 
 def grant_send_email(role: iam.IRole, sender: str, configuration_set: str | None = None) -> None:
     """SES templated sends from ``sender`` (an address; its domain identity also works),

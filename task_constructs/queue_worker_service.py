@@ -30,6 +30,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from runtime.catalogue import TaskType
+from runtime.producer import QUEUE_URL_ENV
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
 from task_constructs._defaults import given
@@ -175,7 +176,7 @@ class QueueWorkerService(Construct):
                 ],
                 environment={
                     **props.environment,
-                    "ASYNC_TASKS_QUEUE_URL": self.task_queue.queue.queue_url,
+                    QUEUE_URL_ENV: self.task_queue.queue.queue_url,
                 },
                 stop_timeout=_STOP_TIMEOUT,
                 log_retention=props.log_retention,

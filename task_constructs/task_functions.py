@@ -13,12 +13,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from runtime.catalogue import LAMBDA_MAX_DURATION_SECONDS, TaskCatalogue, TaskType
+from runtime.producer import queue_url_env_for
+from runtime.settlement import DLQ_URL_ENV
+from runtime.tasks.send_bulk_email import CONFIGURATION_SET_ENV, SENDER_ENV
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
 from task_constructs._defaults import given
-from task_constructs._email import CONFIGURATION_SET_ENV, SENDER_ENV, grant_send_email
+from task_constructs._email import grant_send_email
 from task_constructs._roles import mark_role
-from task_constructs._routing import queue_url_env
 from task_constructs._runtime_code import powertools_layer, runtime_code
 from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
 from task_constructs._validation import fail_if_any, fail_props, seconds
@@ -163,7 +165,7 @@ class TaskFunctions(Construct):
         function = self.functions[task.name]
         for target in task.enqueues:
             self.queues[target].grant_send(function)
-            function.add_environment(queue_url_env(target), self.queues[target].queue.queue_url)
+            function.add_environment(queue_url_env_for(target), self.queues[target].queue.queue_url)
         if task.sends_email and props.email_sender is not None and function.role is not None:
             grant_send_email(function.role, props.email_sender, props.email_configuration_set)
             function.add_environment(SENDER_ENV, props.email_sender)
@@ -195,7 +197,7 @@ class TaskFunctions(Construct):
                 environment={
                     **props.environment,
                     "TASK_NAME": task.name,
-                    "ASYNC_TASKS_DLQ_URL": queue.dead_letter_queue.queue_url,
+                    DLQ_URL_ENV: queue.dead_letter_queue.queue_url,
                 },
             ),
         )

@@ -35,6 +35,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from runtime.errors import ConfigurationError
+from runtime.idempotency import TABLE_ENV
 
 __all__ = [
     "BUCKET_ENV",
@@ -66,7 +67,6 @@ __all__ = [
     "utc_now",
 ]
 
-TABLE_ENV = "ASYNC_TASKS_TABLE"
 BUCKET_ENV = "ASYNC_TASKS_BUCKET"
 
 UPLOADS_PREFIX = "uploads/"
