@@ -285,7 +285,9 @@ def _is_time_zone(name: str) -> bool:
     return True
 
 
-# GuardDuty Malware Protection for S3 publishes one event per scanned object.
+# GuardDuty Malware Protection for S3 publishes one event per scanned object ("Monitoring
+# S3 object scans with Amazon EventBridge",
+# https://docs.aws.amazon.com/guardduty/latest/ug/monitor-with-eventbridge-s3-malware-protection.html).
 GUARDDUTY_SCAN_RESULT_PATTERN: Mapping[str, Any] = MappingProxyType(
     {
         "source": ["aws.guardduty"],
@@ -294,8 +296,12 @@ GUARDDUTY_SCAN_RESULT_PATTERN: Mapping[str, Any] = MappingProxyType(
 )
 
 # SES publishes bounces and complaints of a configuration set's mail to EventBridge.
+# The detail-types are SES's own names ("Monitoring SES events using Amazon EventBridge",
+# https://docs.aws.amazon.com/ses/latest/dg/monitoring-eventbridge.html, and the
+# EventBridge events reference, https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ses.html):
+# a complaint is "Email Complaint Received", not "Email Complained".
 SES_FEEDBACK_PATTERN: Mapping[str, Any] = MappingProxyType(
-    {"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complained"]}
+    {"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complaint Received"]}
 )
 
 CATALOGUE = TaskCatalogue(

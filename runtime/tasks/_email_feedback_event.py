@@ -8,8 +8,17 @@ The envelope's payload is the whole event (SES event publishing format)::
                 "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
                            "bouncedRecipients": [{"emailAddress": ..., "diagnosticCode": ...}]}}}
 
-A complaint has ``"detail-type": "Email Complained"``, ``"eventType": "Complaint"`` and
-``detail.complaint.complainedRecipients``.
+A complaint has ``"detail-type": "Email Complaint Received"``, ``"eventType": "Complaint"``
+and ``detail.complaint.complainedRecipients``.
+
+Sources: the detail-types are listed in "Monitoring SES events using Amazon EventBridge"
+(https://docs.aws.amazon.com/ses/latest/dg/monitoring-eventbridge.html); ``detail`` is SES's
+event record, whose fields are described in "Contents of event data that Amazon SES
+publishes to Amazon SNS" (https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html)
+with examples in "Examples of event data that Amazon SES publishes to Amazon SNS"
+(https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-examples.html).
+Those examples are kept as fixtures (tests/events/aws_ses_*_example.json, see
+tests/events/SOURCES.md).
 """
 
 from __future__ import annotations
@@ -61,7 +70,7 @@ class _EventType:
 
 _EVENT_TYPES = {
     "Bounce": _EventType("Email Bounced", "bounce", "bouncedRecipients"),
-    "Complaint": _EventType("Email Complained", "complaint", "complainedRecipients"),
+    "Complaint": _EventType("Email Complaint Received", "complaint", "complainedRecipients"),
 }
 _BOUNCE_KINDS = {
     "Permanent": FeedbackKind.HARD_BOUNCE,

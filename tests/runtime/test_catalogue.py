@@ -48,7 +48,9 @@ def test_email_feedback_is_triggered_by_ses_bounces_and_complaints() -> None:
     (trigger,) = CATALOGUE["email-feedback"].event_triggers
     assert dict(trigger.pattern) == {
         "source": ["aws.ses"],
-        "detail-type": ["Email Bounced", "Email Complained"],
+        # "Monitoring SES events using Amazon EventBridge",
+        # https://docs.aws.amazon.com/ses/latest/dg/monitoring-eventbridge.html
+        "detail-type": ["Email Bounced", "Email Complaint Received"],
     }
 
 

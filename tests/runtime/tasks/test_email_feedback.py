@@ -199,7 +199,10 @@ def test_the_same_event_twice_changes_nothing(
     [
         (lambda e: e.update(source="aws.guardduty"), "not an SES event"),
         (lambda e: e["detail"].update(eventType="Delivery"), "detail.eventType 'Delivery'"),
-        (lambda e: e.update({"detail-type": "Email Complained"}), "does not match eventType"),
+        (
+            lambda e: e.update({"detail-type": "Email Complaint Received"}),
+            "does not match eventType",
+        ),
         (lambda e: e["detail"]["bounce"].update(bounceType="Soft"), "bounceType 'Soft'"),
         (lambda e: e["detail"]["bounce"].update(bouncedRecipients=[]), "non-empty list"),
         (lambda e: e["detail"]["bounce"].update(bouncedRecipients=[{}]), "'emailAddress'"),
