@@ -10,6 +10,18 @@ relying on a deny-read bucket policy:
   bucket would only add a delete marker and leave the infected version readable;
 * ``quarantine/`` can get its own grants (security team only) and lifecycle.
 
+The copy carries no tags (``TaggingDirective="REPLACE"`` with no ``Tagging``): the
+CopyObject default, ``COPY``, would copy the source's tags, GuardDuty's
+``GuardDutyMalwareScanStatus`` among them, onto the destination, and writing tags is
+what the bucket policy refuses to anyone but GuardDuty ("CopyObject",
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html:
+``x-amz-tagging-directive`` defaults to ``COPY``; with ``REPLACE`` the tag-set is the one
+given in ``x-amz-tagging``, empty by default). That a tag-copying CopyObject is
+authorised as s3:PutObjectTagging on the destination could not be confirmed offline;
+with no tags written, no such permission is needed either way. The quarantine copy
+therefore has no GuardDuty tag; its ``quarantined-from-version`` metadata records which
+version it holds.
+
 The cost is one server-side copy (CopyObject, objects up to 5 GiB: far above any CSV
 the web app accepts). Each step is idempotent: the copy records its source version in
 the target's metadata and is skipped when already there, and deleting a version that
@@ -25,7 +37,7 @@ from botocore.exceptions import ClientError
 
 from runtime.tasks._records import NULL_VERSION, UploadRef, quarantine_key_for
 
-__all__ = ["QuarantineOutcome", "quarantine"]
+__all__ = ["QuarantineOutcome", "is_quarantined", "quarantine"]
 
 # S3 user metadata (x-amz-meta-*) on the quarantined copy: where it came from.
 SOURCE_KEY_METADATA = "quarantined-from-key"
@@ -56,6 +68,8 @@ def quarantine(s3: Any, upload: UploadRef) -> QuarantineOutcome:
                 Key=target,
                 CopySource=source,
                 MetadataDirective="REPLACE",
+                # No tags on the copy, so no s3:PutObjectTagging is needed (see above).
+                TaggingDirective="REPLACE",
                 # Never let a browser render the quarantined bytes.
                 ContentType="application/octet-stream",
                 Metadata={SOURCE_KEY_METADATA: upload.key, SOURCE_VERSION_METADATA: version},
@@ -66,6 +80,13 @@ def quarantine(s3: Any, upload: UploadRef) -> QuarantineOutcome:
             return QuarantineOutcome.SOURCE_GONE
     _delete_version(s3, upload)
     return outcome
+
+
+def is_quarantined(s3: Any, upload: UploadRef) -> bool:
+    """Whether ``quarantine/`` holds the copy of exactly ``upload``'s version."""
+    return _copied_already(
+        s3, upload.bucket, quarantine_key_for(upload.key), upload.version_id or NULL_VERSION
+    )
 
 
 def _copied_already(s3: Any, bucket: str, target: str, version: str) -> bool:

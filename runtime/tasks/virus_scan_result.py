@@ -9,6 +9,16 @@ The payload is the whole EventBridge event. By status:
 * ``UNSUPPORTED``, ``ACCESS_DENIED``, ``FAILED``: mark it ``needs-attention`` and log a
   WARNING.
 
+Before any effect the handler checks, in order:
+
+* the bucket is ``ASYNC_TASKS_BUCKET`` (else dead-lettered: the rule or plan is too wide);
+* the key is under ``uploads/``, the only prefix the malware protection plan scans; a
+  result for any other key is ignored with a WARNING (success, no effect, no retry);
+* the verdict is GuardDuty's: the version's ``GuardDutyMalwareScanStatus`` tag equals the
+  event's status (``_scan_verdict``). A different tag dead-letters the message (forged or
+  stale); no tag yet retries it. A version that no longer exists is left alone, except
+  one this handler quarantined: that is a redelivery, and stays a no-op success.
+
 Every effect is keyed by bucket + key + version, not by the event, so a redelivery
 (or a second event for the same version) changes nothing: the quarantine copy is
 skipped when present, the status writes are the same, and the load is enqueued once
@@ -26,7 +36,7 @@ from runtime._log import logger
 from runtime.dispatcher import TaskContext
 from runtime.errors import PermanentTaskError
 from runtime.tasks._records import (
-    QUARANTINE_PREFIX,
+    UPLOADS_PREFIX,
     UploadStatus,
     bucket_from_env,
     is_property_upload,
@@ -34,7 +44,8 @@ from runtime.tasks._records import (
     table_from_env,
 )
 from runtime.tasks._scan_events import ScanResult, ScanStatus, parse_scan_event
-from runtime.tasks._scan_quarantine import QuarantineOutcome, quarantine
+from runtime.tasks._scan_quarantine import is_quarantined, quarantine
+from runtime.tasks._scan_verdict import Verdict, confirm_verdict
 from runtime.tasks._upload_chunks import TASK as BULK_UPLOAD_TASK
 from runtime.tasks._upload_chunks import chunk_idempotency_key, task_payload
 
@@ -86,15 +97,33 @@ def process_scan_result(result: ScanResult, services: ScanServices) -> None:
             f"bucket '{services.bucket}' (ASYNC_TASKS_BUCKET); narrow the EventBridge rule "
             "or the malware protection plan to that bucket"
         )
+    if not upload.key.startswith(UPLOADS_PREFIX):
+        # The plan scans only uploads/; anything else (quarantine/ copies included) is
+        # not ours to act on, and a retry would not change that.
+        logger.warning(
+            f"scan result for s3://{upload.bucket}/{upload.key} ignored: outside "
+            f"{UPLOADS_PREFIX}, the only prefix the malware protection plan scans",
+            extra=_where(result),
+        )
+        return
+    verdict = confirm_verdict(services.s3, upload, str(result.status), event_id=result.event_id)
+    if verdict is Verdict.VERSION_GONE:
+        if result.status is ScanStatus.THREATS_FOUND and is_quarantined(services.s3, upload):
+            # Moved by an earlier delivery: its tag left with it; the rest is idempotent.
+            _on_threats(result, services)
+            return
+        logger.warning(
+            f"scan result for s3://{upload.bucket}/{upload.key} version "
+            f"{upload.version_id or 'null'} ignored: that version no longer exists",
+            extra=_where(result),
+        )
+        return
     _ACTIONS[result.status](result, services)
 
 
 def _on_threats(result: ScanResult, services: ScanServices) -> None:
     upload = result.upload
-    outcome = QuarantineOutcome.ALREADY_MOVED
-    # A copy already in quarantine/ stays put: moving it again would nest it for ever.
-    if not upload.key.startswith(QUARANTINE_PREFIX):
-        outcome = quarantine(services.s3, upload)
+    outcome = quarantine(services.s3, upload)
     put_upload_status(
         services.table,
         upload,
