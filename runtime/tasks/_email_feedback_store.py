@@ -6,12 +6,21 @@
 - soft bounce: the recipient item counts it (``soft_bounces``, ``last_soft_bounce``);
   nothing is suppressed, since the mailbox may accept the next campaign.
 
+**Only feedback on mail we sent.** The message can be forged (anyone allowed to enqueue
+tasks can send an SES-shaped event), and a forged bounce would suppress a real address.
+So a recipient is acted on only when the campaign's ledger (the event's ``campaign``
+tags) shows that campaign sent that address the very message the event names: the
+recipient item's ``message_id`` (SES's id, stored by 'send-bulk-email') equals
+``mail.messageId``. SES message ids are not guessable from outside, so a forger
+cannot name one. Anything else (no campaign tag, no ledger item, past the ledger's
+30-day retention, another message id) is logged at WARNING and left alone: no
+suppression, no ledger change, and the task succeeds, since a retry cannot make it ours.
+
 Every write is one conditional ``UpdateItem`` that also adds the event id to the
 item's ``feedback_events`` set and refuses an id already there. A redelivered event
 (EventBridge and SQS deliver at least once) therefore changes nothing and counts
 nothing twice, even after other events for the same address. Recipient items are
-only updated, never created: a campaign past its 30-day ledger retention, or mail
-the ledger never saw, leaves just the suppression.
+only updated, never created.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from runtime._log import logger
 from runtime.tasks._email_feedback_event import Feedback, FeedbackKind, FeedbackRecipient
 from runtime.tasks._email_ledger import DeliveryStatus, recipient_key, suppression_key
 
@@ -38,15 +48,29 @@ def record_feedback(table: Any, feedback: Feedback) -> Counter[str]:
     """Write ``feedback``; returns counts of the writes applied and skipped."""
     counts: Counter[str] = Counter()
     for recipient in feedback.recipients:
-        if feedback.campaign is not None:
-            applied = _update_once(
-                table,
-                recipient_key(feedback.campaign, recipient.address),
-                feedback.event_id,
-                must_exist=True,
-                **_ledger_change(feedback, recipient),
+        problem = _not_ours(table, feedback, recipient)
+        if problem is not None:
+            logger.warning(
+                f"email feedback for {recipient.address} ignored: {problem}; nothing suppressed",
+                extra={
+                    "event_id": feedback.event_id,
+                    "kind": str(feedback.kind),
+                    "campaign": feedback.campaign,
+                    "message_id": feedback.message_id,
+                    "address": recipient.address,
+                },
             )
-            counts["ledger_updated" if applied else "ledger_unchanged"] += 1
+            counts["ignored_unverified"] += 1
+            continue
+        assert feedback.campaign is not None  # _not_ours refuses untagged mail
+        applied = _update_once(
+            table,
+            recipient_key(feedback.campaign, recipient.address),
+            feedback.event_id,
+            must_exist=True,
+            **_ledger_change(feedback, recipient),
+        )
+        counts["ledger_updated" if applied else "ledger_unchanged"] += 1
         if feedback.kind in _LEDGER_STATUS:
             applied = _update_once(
                 table,
@@ -62,6 +86,28 @@ def record_feedback(table: Any, feedback: Feedback) -> Counter[str]:
             )
             counts["suppressed" if applied else "already_recorded"] += 1
     return counts
+
+
+def _not_ours(table: Any, feedback: Feedback, recipient: FeedbackRecipient) -> str | None:
+    """Why this recipient's feedback cannot be tied to a message we sent, or None."""
+    if feedback.campaign is None:
+        return "the message has no campaign tag, so it was not sent by 'send-bulk-email'"
+    item = table.get_item(
+        Key=recipient_key(feedback.campaign, recipient.address),
+        ConsistentRead=True,
+        ProjectionExpression="message_id",
+    ).get("Item")
+    if item is None:
+        return (
+            f"campaign {feedback.campaign!r} has no ledger entry for this address "
+            "(never sent, or past the ledger's retention)"
+        )
+    if item.get("message_id") != feedback.message_id:
+        return (
+            f"campaign {feedback.campaign!r} sent this address message "
+            f"{item.get('message_id') or '(none)'}, not {feedback.message_id}"
+        )
+    return None
 
 
 def _ledger_change(feedback: Feedback, recipient: FeedbackRecipient) -> dict[str, Any]:

@@ -4,9 +4,11 @@ The payload is the whole EventBridge event SES publishes for the configuration s
 of 'send-bulk-email' (``_email_feedback_event``). Hard bounces and complaints mark the
 recipient on its campaign's ledger and put the address on the suppression list that
 every later campaign checks; soft bounces are counted only (``_email_feedback_store``).
-The campaign comes from the message's ``campaign`` tags; untagged mail is still
-suppressed. Anything that is not an SES bounce or complaint is a permanent failure:
-a retry cannot turn it into one.
+The campaign comes from the message's ``campaign`` tags, and a recipient is acted on
+only when that campaign's ledger shows it sent that address the message the event
+names (``mail.messageId``); feedback that cannot be tied to our own send (untagged
+mail, a forged event) is logged at WARNING and ignored. Anything that is not an SES
+bounce or complaint is a permanent failure: a retry cannot turn it into one.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ from tests.runtime.helpers import load_event
 TASK = "email-feedback"
 # The campaign tagged in both samples (and the parent of email_chunk.json).
 CAMPAIGN = "5d2f6a8e-91b4-4c3e-8f0a-7b6c2d1e9f34"
+# The samples' mail.messageId: SES's id of the message that bounced / was complained of.
+BOUNCED_MESSAGE = load_event("ses_bounce.json")["detail"]["mail"]["messageId"]
+COMPLAINED_MESSAGE = load_event("ses_complaint.json")["detail"]["mail"]["messageId"]
 
 pytestmark = pytest.mark.usefixtures("task_table")
 
@@ -26,10 +29,17 @@ def ses_event() -> Callable[..., dict[str, Any]]:
     """A sample from tests/events/, with ``id``, the campaign or the feedback section changed."""
 
     def make(
-        name: str, *, event_id: str | None = None, campaign: str | None = CAMPAIGN, **section: Any
+        name: str,
+        *,
+        event_id: str | None = None,
+        campaign: str | None = CAMPAIGN,
+        message_id: str | None = None,
+        **section: Any,
     ) -> dict[str, Any]:
         event = copy.deepcopy(load_event(name))
         detail = event["detail"]
+        if message_id is not None:
+            detail["mail"]["messageId"] = message_id
         detail[detail["eventType"].lower()].update(section)
         tags = detail["mail"]["tags"]
         del tags["campaign"]
@@ -56,11 +66,16 @@ def deliver(
 
 @pytest.fixture
 def sent_to(task_table: Any) -> Callable[..., None]:
-    """Ledger items as 'send-bulk-email' leaves them: these addresses ``sent``."""
+    """Ledger items as 'send-bulk-email' leaves them: these addresses ``sent`` the message.
 
-    def settle(*addresses: str, campaign: str = CAMPAIGN) -> None:
+    By default the message is the one the bounce sample names: a genuine bounce.
+    """
+
+    def settle(
+        *addresses: str, campaign: str = CAMPAIGN, message_id: str = BOUNCED_MESSAGE
+    ) -> None:
         CampaignLedger(task_table, campaign).settle(
-            Delivery(Recipient(a), DeliveryStatus.SENT, f"m-{a}") for a in addresses
+            Delivery(Recipient(a), DeliveryStatus.SENT, message_id) for a in addresses
         )
 
     return settle
@@ -98,7 +113,7 @@ def test_a_hard_bounce_marks_the_recipient_bounced_and_suppresses_the_address(
     assert ada is not None
     assert ada["status"] == "bounced"
     assert ada["reason"] == f"{bounce_type}/General: smtp; 550 5.1.1 user unknown"
-    assert ada["message_id"] == "m-ada@example.com"  # the send's record is kept
+    assert ada["message_id"] == BOUNCED_MESSAGE  # the send's record is kept
     assert recipient(task_table, "grace@example.com")["status"] == "sent"  # type: ignore[index]
     assert suppression(task_table, "ada@example.com") == {
         "pk": "suppressed#ada@example.com",
@@ -133,7 +148,7 @@ def test_a_transient_bounce_is_counted_on_the_ledger_but_not_suppressed(
 def test_a_complaint_marks_the_recipient_complained_and_suppresses_the_address(
     task_table: Any, deliver: Any, ses_event: Any, sent_to: Any
 ) -> None:
-    sent_to("grace@example.com")
+    sent_to("grace@example.com", message_id=COMPLAINED_MESSAGE)
 
     result = deliver(ses_event("ses_complaint.json"))
 
@@ -147,15 +162,67 @@ def test_a_complaint_marks_the_recipient_complained_and_suppresses_the_address(
 
 
 @pytest.mark.parametrize("campaign", [None, "campaign-we-never-sent"])
-def test_a_bounce_of_an_unknown_campaign_is_still_suppressed(
-    task_table: Any, deliver: Any, ses_event: Any, campaign: str | None
+def test_a_bounce_of_a_campaign_the_ledger_does_not_hold_suppresses_nothing(
+    task_table: Any,
+    deliver: Any,
+    ses_event: Any,
+    sent_to: Any,
+    campaign: str | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # GIVEN ada was sent that very message, but by our campaign; the event names
+    # another campaign, or none (untagged mail: not sent by send-bulk-email)
+    sent_to("ada@example.com")
+    before = email_items(task_table)
+
     result = deliver(ses_event("ses_bounce.json", campaign=campaign))
 
     assert result.outcome is Outcome.SUCCEEDED, result.reason
+    assert suppression(task_table, "ada@example.com") is None
+    assert email_items(task_table) == before
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "ada@example.com ignored" in warning and "nothing suppressed" in warning
+
+
+def test_a_forged_bounce_naming_a_real_address_suppresses_nothing(
+    task_table: Any,
+    deliver: Any,
+    ses_event: Any,
+    sent_to: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN our campaign really mailed ada (SES message BOUNCED_MESSAGE)
+    sent_to("ada@example.com")
+    before = email_items(task_table)
+
+    # WHEN a bounce for ada arrives naming the right campaign but a made-up message id
+    forged = ses_event(
+        "ses_bounce.json", message_id="0102019b7c1e3d41-made-up-by-someone-else-000000"
+    )
+    result = deliver(forged)
+
+    # THEN the task succeeds, ada is not suppressed, and her ledger item is untouched
+    assert result.outcome is Outcome.SUCCEEDED, result.reason
+    assert suppression(task_table, "ada@example.com") is None
+    assert email_items(task_table) == before
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert BOUNCED_MESSAGE in warning and "made-up-by-someone-else" in warning
+
+
+def test_only_the_recipients_the_message_was_sent_to_are_suppressed(
+    task_table: Any, deliver: Any, ses_event: Any, sent_to: Any
+) -> None:
+    # GIVEN ada got the bounced message; mallory was mailed a different one
+    sent_to("ada@example.com")
+    sent_to("mallory@example.com", message_id="0102019b7c1e3d41-another-message-000000")
+    bounced = [{"emailAddress": "ada@example.com"}, {"emailAddress": "mallory@example.com"}]
+
+    result = deliver(ses_event("ses_bounce.json", bouncedRecipients=bounced))
+
+    assert result.outcome is Outcome.SUCCEEDED, result.reason
     assert suppression(task_table, "ada@example.com") is not None
-    # No recipient item is invented for a campaign the ledger does not hold.
-    assert [i["pk"] for i in email_items(task_table)] == ["suppressed#ada@example.com"]
+    assert suppression(task_table, "mallory@example.com") is None
+    assert recipient(task_table, "mallory@example.com")["status"] == "sent"  # type: ignore[index]
 
 
 def test_a_campaign_id_with_escaped_characters_finds_its_ledger(
@@ -177,7 +244,11 @@ def test_the_same_event_twice_changes_nothing(
     events = [
         ses_event("ses_bounce.json", event_id="soft", bounceType="Transient"),
         ses_event("ses_bounce.json"),
-        ses_event("ses_complaint.json", complainedRecipients=[{"emailAddress": "Ada@Example.com"}]),
+        ses_event(
+            "ses_complaint.json",
+            message_id=BOUNCED_MESSAGE,
+            complainedRecipients=[{"emailAddress": "Ada@Example.com"}],
+        ),
     ]
     for event in events:
         assert deliver(event).outcome is Outcome.SUCCEEDED

@@ -17,6 +17,8 @@ from runtime.dispatcher import Dispatcher, Outcome, TaskContext
 from runtime.errors import PayloadValidationError, is_permanent
 from runtime.producer import Producer
 from runtime.tasks import send_bulk_email
+from runtime.tasks._email_ledger import CampaignLedger, Delivery, DeliveryStatus
+from runtime.tasks._email_recipients import Recipient
 from runtime.tasks._email_ses import EmailDeferredError, campaign_from_tags, campaign_tags
 from runtime.tasks.send_bulk_email import EmailServices, EmailSettings, run
 from tests.runtime.helpers import load_event
@@ -447,8 +449,19 @@ def test_every_message_is_tagged_with_its_campaign(email_env: Any) -> None:
 def test_a_later_campaign_skips_a_suppressed_address_without_calling_ses(
     email_env: Any, dispatch: Any, envelope_body: Any
 ) -> None:
-    # GIVEN ada@example.com hard-bounced in an earlier campaign
-    bounce = dispatch(envelope_body("email-feedback", load_event("ses_bounce.json")))
+    # GIVEN ada@example.com hard-bounced in an earlier campaign: the campaign the bounce
+    # sample is tagged with mailed her the message it names, and SES bounced it
+    event = load_event("ses_bounce.json")
+    CampaignLedger(email_env, campaign_from_tags(event["detail"]["mail"]["tags"]) or "").settle(
+        [
+            Delivery(
+                Recipient("ada@example.com"),
+                DeliveryStatus.SENT,
+                event["detail"]["mail"]["messageId"],
+            )
+        ]
+    )
+    bounce = dispatch(envelope_body("email-feedback", event))
     assert bounce.outcome is Outcome.SUCCEEDED, bounce.reason
     scripted = ScriptedSes(_success)
     payload = {"template": "weekly-digest", "recipients": ["ADA@example.com", "bob@example.org"]}
