@@ -4,6 +4,23 @@
 "ExpiresInMinutes": N}`` and ``{"ProtectionEnabled": false}`` when idle. Without
 ``ECS_AGENT_URI`` (not on ECS) every call is a no-op. Failures are logged, never
 raised: losing protection costs a redelivery, not a message.
+
+What the agent answers ("Protect your Amazon ECS tasks from being terminated by
+scale-in events",
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection.html,
+and its "Amazon ECS task scale-in protection endpoint" page,
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html,
+read with amazon-ecs-agent's handler, ecs-agent/tmds/handlers/taskprotection/v1/handlers/handlers.go
+with its types in ecs-agent/tmds/handlers/taskprotection/v1/types/types.go):
+
+* success: 200, ``{"protection": {"ProtectionEnabled", "ExpirationDate", "TaskArn"}}``;
+* ECS refused the update (UpdateTaskProtection returned a failure): **200**, with
+  ``{"failure": {"Arn", "Reason", "Detail"}}``. The status alone would call this held;
+* errors: 4xx/5xx with ``{"error": {"Arn", "Code", "Message"}, "requestID"?}``.
+
+So a call counts only when the status is 2xx and the body holds neither ``failure`` nor
+``error``; anything else is logged with the agent's reason and not held, and the next
+``hold()`` tries again.
 """
 
 from __future__ import annotations
@@ -12,8 +29,10 @@ import json
 import os
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from runtime._log import logger
 
@@ -83,11 +102,49 @@ class ScaleInProtection:
         )
         try:
             with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
-                response.read()
-            return True
-        except OSError as error:
-            logger.warning(
-                "task scale-in protection call failed",
-                extra={"protection": body, "error": str(error)},
-            )
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            # 4xx/5xx: the agent's body says why (``error``: Code, Message).
+            reason = _reason(_json_object(error.read()), f"HTTP {error.code}")
+            self._failed(body, reason)
             return False
+        except OSError as error:
+            self._failed(body, str(error))
+            return False
+        answer = _json_object(raw)
+        if answer is None:
+            self._failed(body, f"unreadable agent response {raw[:200]!r}")
+            return False
+        if "failure" in answer or "error" in answer:
+            self._failed(body, _reason(answer, "the agent reported a failure"))
+            return False
+        return True
+
+    @staticmethod
+    def _failed(body: dict[str, object], reason: str) -> None:
+        logger.warning(
+            f"task scale-in protection call failed: {reason}",
+            extra={"protection": body, "error": reason},
+        )
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _reason(answer: dict[str, Any] | None, default: str) -> str:
+    """The agent's reason: ``failure`` (Reason, Detail) or ``error`` (Code, Message)."""
+    if not answer:
+        return default
+    for section, fields in (("failure", ("Reason", "Detail")), ("error", ("Code", "Message"))):
+        value = answer.get(section)
+        if isinstance(value, dict):
+            text = ": ".join(str(value[f]) for f in fields if value.get(f))
+            return f"{section} {text or json.dumps(value)}"
+        if value:
+            return f"{section} {value}"
+    return default
