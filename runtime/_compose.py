@@ -30,9 +30,12 @@ def build_consumer(
     dispatcher = Dispatcher.from_env(
         env, tasks_modules=tasks_modules, idempotency=idempotency, dynamodb=dynamodb
     )
-    settler = Settler(
-        sqs, DeadLetterRouter.from_env(sqs, env), backoff if backoff is not None else Backoff()
-    )
+    router = DeadLetterRouter.from_env(sqs, env)
+    # Fail fast on a wrong table or DLQ: otherwise every good message would fail its
+    # claim, or its dead-letter, and be redriven without a reason.
+    dispatcher.check()
+    router.check()
+    settler = Settler(sqs, router, backoff if backoff is not None else Backoff())
     return QueueConsumer(
         queue_url,
         dispatcher,

@@ -1,17 +1,20 @@
 """The queue-consuming loop shared by the SQS worker and the embeddable poller.
 
-One receiving thread long-polls (20 s) for batches of up to 10 while a thread pool runs
-the tasks. Around it:
+One receiving thread long-polls (20 s) for as many messages as there are free threads
+(at most 10), so a message this consumer cannot start yet stays visible to idle ones.
+A thread pool runs the tasks. Around it:
 
 * a heartbeat thread extends the visibility of every message in hand before it runs
-  out, and renews ECS scale-in protection;
+  out, renews the idempotency lease of every running task with it, abandons a task
+  that runs past its maximum duration (see :class:`_Heartbeat`), and renews ECS
+  scale-in protection;
 * a deleter thread acknowledges settled messages with DeleteMessageBatch (up to 10,
   after a short linger);
 * on stop, receiving ends, messages not yet started are released at once
   (visibility 0), running ones get until the drain deadline, deletes are flushed and
   scale-in protection is dropped.
 
-At most ``2 * concurrency`` messages are in hand: one batch running, one waiting.
+At most ``concurrency`` messages are in hand, all of them running.
 """
 
 from __future__ import annotations
@@ -19,15 +22,18 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from runtime._log import logger
-from runtime.dispatcher import Dispatcher
+from runtime.dispatcher import Dispatcher, DispatchResult
+from runtime.errors import LeaseLostError
+from runtime.idempotency import Claim
 from runtime.protection import ScaleInProtection
+from runtime.registry import TaskSpec
 from runtime.settlement import Message, Settler
 
 __all__ = ["ConsumerConfig", "DrainReport", "QueueConsumer", "StopSignal"]
@@ -80,19 +86,35 @@ class StopSignal:
 
 @dataclass(frozen=True)
 class DrainReport:
-    """How the loop ended: messages released unstarted, and still running at the deadline."""
+    """How the loop ended.
+
+    ``released``: handed back unstarted; ``abandoned``: still running at the drain
+    deadline; ``overdue``: abandoned earlier for running past their maximum duration
+    (their thread cannot be stopped, so the loop stopped for the process to exit).
+    """
 
     released: int
     abandoned: int
+    overdue: int = 0
 
 
 class _Entry:
-    __slots__ = ("deadline", "future", "message")
+    __slots__ = ("abandoned", "claim", "deadline", "future", "message", "spec", "started")
 
     def __init__(self, message: Message, deadline: float) -> None:
         self.message = message
         self.deadline = deadline
         self.future: Future[None] | None = None
+        self.claim: Claim | None = None
+        self.spec: TaskSpec | None = None
+        self.started = 0.0
+        self.abandoned = False
+
+    def claimed(self, claim: Claim, spec: TaskSpec) -> None:
+        self.claim, self.spec, self.started = claim, spec, time.monotonic()
+
+    def overdue(self, now: float) -> bool:
+        return self.spec is not None and now - self.started > self.spec.max_duration_seconds
 
 
 class _InHand:
@@ -101,6 +123,8 @@ class _InHand:
     def __init__(self) -> None:
         self.lock = threading.Condition()
         self.entries: dict[str, _Entry] = {}
+        # Abandoned past their maximum duration, their threads still running.
+        self.overdue: list[_Entry] = []
 
     def add(self, message: Message, deadline: float) -> _Entry:
         with self.lock:
@@ -111,6 +135,23 @@ class _InHand:
         with self.lock:
             self.entries.pop(message.receipt_handle, None)
             self.lock.notify_all()
+
+    def finish(self, entry: _Entry) -> bool:
+        """Take a finished entry out of hand; False if the heartbeat abandoned it first."""
+        with self.lock:
+            if entry.abandoned:
+                self.overdue.remove(entry)
+                return False
+            self.entries.pop(entry.message.receipt_handle, None)
+            self.lock.notify_all()
+            return True
+
+    def abandon(self, entry: _Entry) -> None:
+        """Out of hand (no more visibility extensions) but its lease is still renewed."""
+        with self.lock:
+            self.entries.pop(entry.message.receipt_handle, None)
+            entry.abandoned = True
+            self.overdue.append(entry)
 
     def __len__(self) -> int:
         with self.lock:
@@ -153,7 +194,15 @@ class QueueConsumer:
         in_hand = _InHand()
         pool = ThreadPoolExecutor(self._config.concurrency, thread_name_prefix="async-task")
         deleter = _Deleter(self._sqs, self._queue_url, self._config.delete_linger_seconds)
-        heartbeat = _Heartbeat(self._sqs, self._queue_url, in_hand, visibility, self._protection)
+        heartbeat = _Heartbeat(
+            self._sqs,
+            self._queue_url,
+            in_hand,
+            visibility,
+            self._protection,
+            renew=self._dispatcher.renew,
+            stop=stop,
+        )
         with _running(deleter), _running(heartbeat):
             try:
                 self._receive_until_stopped(stop, in_hand, pool, deleter, visibility)
@@ -162,7 +211,11 @@ class QueueConsumer:
         self._protection.release()
         logger.info(
             "consumer stopped",
-            extra={"released": report.released, "abandoned": report.abandoned},
+            extra={
+                "released": report.released,
+                "abandoned": report.abandoned,
+                "overdue": report.overdue,
+            },
         )
         return report
 
@@ -182,10 +235,11 @@ class QueueConsumer:
         deleter: _Deleter,
         visibility: int,
     ) -> None:
-        limit = 2 * self._config.concurrency
-        at_least = min(SQS_BATCH, self._config.concurrency)
+        # Receive only what a free thread can start now: a message waiting in hand
+        # here is one an idle consumer elsewhere could be running.
+        limit = self._config.concurrency
         while True:
-            room = in_hand.wait_for_room(limit, at_least, stop)
+            room = in_hand.wait_for_room(limit, 1, stop)
             if not room:
                 return
             try:
@@ -214,16 +268,34 @@ class QueueConsumer:
             deadline = time.monotonic() + visibility
             for message in messages:
                 entry = in_hand.add(message, deadline)
-                entry.future = pool.submit(self._process, message, in_hand, deleter)
+                entry.future = pool.submit(self._process, entry, in_hand, deleter, visibility)
 
-    def _process(self, message: Message, in_hand: _InHand, deleter: _Deleter) -> None:
+    def _process(self, entry: _Entry, in_hand: _InHand, deleter: _Deleter, visibility: int) -> None:
+        message = entry.message
         started = time.perf_counter()
-        result = self._dispatcher.dispatch(message.body, attempt=message.receive_count)
-        # Out of the heartbeat's hands before any visibility change of our own.
-        in_hand.forget(message)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        if self._settler.settle(message, result, elapsed_ms):
-            deleter.put(message)
+        try:
+            # The lease moves with the visibility timeout: the heartbeat renews both.
+            result = self._dispatcher.dispatch(
+                message.body,
+                attempt=message.receive_count,
+                lease_seconds=visibility,
+                on_claim=entry.claimed,
+            )
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            # Out of the heartbeat's hands before any visibility change of our own.
+            if not in_hand.finish(entry):
+                _log_late_outcome(message, result, elapsed_ms)
+                return
+            if self._settler.settle(message, result, elapsed_ms):
+                deleter.put(message)
+        except BaseException as error:
+            # dispatch and settle do not raise; if they ever do, never keep the message
+            # in hand (the heartbeat would hide it for as long as this process lives).
+            in_hand.forget(message)
+            logger.error(
+                "message processing failed; its visibility timeout brings it back",
+                extra={"message_id": message.message_id, "error": repr(error)},
+            )
 
     def _drain(self, stop: StopSignal, in_hand: _InHand, pool: ThreadPoolExecutor) -> DrainReport:
         started = stop.requested_at if stop.requested_at is not None else time.monotonic()
@@ -235,7 +307,11 @@ class QueueConsumer:
         for message in unstarted:
             in_hand.forget(message)
         _release(self._sqs, self._queue_url, unstarted)
-        running = [e.future for e in entries if e.future is not None and not e.future.cancelled()]
+        running = [
+            e.future
+            for e in entries
+            if e.future is not None and not e.future.cancelled() and not e.abandoned
+        ]
         _, not_done = wait(running, timeout=max(0.0, deadline - time.monotonic()))
         if not_done:
             logger.error(
@@ -244,7 +320,22 @@ class QueueConsumer:
                 extra={"abandoned": len(not_done)},
             )
         pool.shutdown(wait=False, cancel_futures=True)
-        return DrainReport(released=len(unstarted), abandoned=len(not_done))
+        with in_hand.lock:
+            overdue = len(in_hand.overdue)
+        return DrainReport(released=len(unstarted), abandoned=len(not_done), overdue=overdue)
+
+
+def _log_late_outcome(message: Message, result: DispatchResult, elapsed_ms: float) -> None:
+    logger.warning(
+        "an abandoned task finished after its maximum duration; its message was already "
+        "handed back, so this outcome is not settled",
+        extra={
+            "message_id": message.message_id,
+            "outcome": result.outcome.value,
+            "reason": result.reason,
+            "duration_ms": round(elapsed_ms, 1),
+        },
+    )
 
 
 def _change_visibility(sqs: Any, queue_url: str, messages: list[Message], timeout: int) -> set[int]:
@@ -345,7 +436,15 @@ class _Deleter(_Worker):
 
 
 class _Heartbeat(_Worker):
-    """Extends the visibility of messages in hand, and renews scale-in protection."""
+    """Extends visibility and leases of running tasks; abandons overdue ones.
+
+    Lease renewal runs before the visibility change, so after a crash the lease has
+    always run out by the time the message is visible again. A task past its maximum
+    duration is abandoned: its message is handed back at once (it is retried), a log
+    line says so, and the loop is stopped, because a Python thread cannot be killed:
+    only the process exit (ECS then starts a new task) ends it. Until then its lease
+    is still renewed, so the retry never runs beside it.
+    """
 
     def __init__(
         self,
@@ -354,6 +453,9 @@ class _Heartbeat(_Worker):
         in_hand: _InHand,
         visibility: int,
         protection: ScaleInProtection,
+        *,
+        renew: Callable[[Claim, float], None],
+        stop: StopSignal,
     ) -> None:
         super().__init__("async-task-heartbeat")
         self._sqs = sqs
@@ -361,6 +463,8 @@ class _Heartbeat(_Worker):
         self._in_hand = in_hand
         self._visibility = visibility
         self._protection = protection
+        self._renew = renew
+        self._stop_signal = stop
         # Tick often enough to act when half of the visibility timeout is left.
         self._interval = max(0.5, min(visibility / 4, 60.0))
 
@@ -372,16 +476,58 @@ class _Heartbeat(_Worker):
                 logger.warning("heartbeat failed", extra={"error": str(error)})
 
     def _tick(self) -> None:
-        # Holding the lock keeps a settling message from having its own visibility
-        # change (a retry delay) overwritten by this extension.
+        now = time.monotonic()
         with self._in_hand.lock:
-            now = time.monotonic()
+            overdue = [e for e in self._in_hand.entries.values() if e.overdue(now)]
+        for entry in overdue:
+            self._abandon(entry)
+        with self._in_hand.lock:
             due = [
                 e for e in self._in_hand.entries.values() if e.deadline - now < self._visibility / 2
             ]
+            zombies = [e for e in self._in_hand.overdue if e.deadline - now < self._visibility / 2]
+        for entry in [*due, *zombies]:
+            self._renew_lease(entry, now)
+        # Holding the lock keeps a settling message from having its own visibility
+        # change (a retry delay) overwritten by this extension.
+        with self._in_hand.lock:
+            due = [e for e in due if e.message.receipt_handle in self._in_hand.entries]
             messages = [entry.message for entry in due]
             for index in _change_visibility(self._sqs, self._queue_url, messages, self._visibility):
                 due[index].deadline = now + self._visibility
-            busy = bool(self._in_hand.entries)
+            busy = bool(self._in_hand.entries or self._in_hand.overdue)
         if busy:
             self._protection.hold()
+
+    def _renew_lease(self, entry: _Entry, now: float) -> None:
+        if entry.claim is None or not entry.claim.owner:
+            return
+        try:
+            self._renew(entry.claim, self._visibility)
+            if entry.abandoned:
+                entry.deadline = now + self._visibility
+        except LeaseLostError as error:
+            logger.error(
+                "idempotency lease lost while the task runs; its completion will fail",
+                extra={"message_id": entry.message.message_id, "error": str(error)},
+            )
+        except Exception as error:
+            logger.warning(
+                "lease renewal failed",
+                extra={"message_id": entry.message.message_id, "error": str(error)},
+            )
+
+    def _abandon(self, entry: _Entry) -> None:
+        assert entry.spec is not None
+        self._in_hand.abandon(entry)
+        _change_visibility(self._sqs, self._queue_url, [entry.message], 0)
+        logger.error(
+            "task ran past its maximum duration: abandoned, its message handed back for a "
+            "retry; stopping so the process exits and ends the runaway thread",
+            extra={
+                "task": entry.spec.name,
+                "message_id": entry.message.message_id,
+                "max_duration_seconds": entry.spec.max_duration_seconds,
+            },
+        )
+        self._stop_signal.request()

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runtime._log import logger
 from runtime.envelope import Envelope, decode
 from runtime.errors import (
+    HandlerExitError,
+    LeaseLostError,
     MisroutedTaskError,
     PayloadValidationError,
     TaskInProgressError,
     is_permanent,
 )
-from runtime.idempotency import Claim, Ledger, ledger_from_env
+from runtime.idempotency import Claim, Ledger, ledger_from_env, task_lease_seconds
 from runtime.registry import Registry, TaskSpec
+from runtime.retry_budget import budget_exhausted
 
 __all__ = ["DispatchResult", "Dispatcher", "Outcome", "TaskContext"]
 
@@ -63,10 +68,21 @@ class DispatchResult:
     envelope: Envelope | None = None
     error: BaseException | None = None
     retry_after_seconds: float | None = None
+    note: str = ""
 
     @property
     def reason(self) -> str:
-        return "" if self.error is None else f"{type(self.error).__name__}: {self.error}"
+        if self.error is None:
+            return self.note
+        text = f"{type(self.error).__name__}: {self.error}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+OnClaim = Callable[[Claim, TaskSpec], None]
+# complete() after a successful handler: bounded retries with backoff (0.1, 0.2, 0.4 s),
+# because a failed completion must not make the handler run again.
+COMPLETE_ATTEMPTS = 4
+_COMPLETE_BACKOFF_SECONDS = 0.1
 
 
 class Dispatcher:
@@ -99,12 +115,33 @@ class Dispatcher:
         ledger = ledger_from_env(env, dynamodb=dynamodb, disabled=not idempotency)
         return cls(registry, ledger, expected_task=expected_task)
 
-    def dispatch(self, body: str | bytes, *, attempt: int) -> DispatchResult:
+    def check(self) -> None:
+        """Fail fast if the ledger's table cannot be used (ConfigurationError)."""
+        self._ledger.check()
+
+    def renew(self, claim: Claim, lease_seconds: float) -> None:
+        """Extend a running task's lease (the consumer's heartbeat calls this)."""
+        self._ledger.renew(claim, lease_seconds)
+
+    def dispatch(
+        self,
+        body: str | bytes,
+        *,
+        attempt: int,
+        lease_seconds: float | None = None,
+        on_claim: OnClaim | None = None,
+    ) -> DispatchResult:
+        """Run one message body.
+
+        ``lease_seconds`` is the ledger lease (default: the task's maximum duration plus
+        grace, for a run nobody renews); ``on_claim`` learns the claim and spec before
+        the handler starts, so a heartbeat can renew the lease and time the run.
+        """
         envelope: Envelope | None = None
         try:
             envelope = decode(body)
             spec = self._spec_for(envelope)
-            return self._run(spec, envelope, attempt)
+            return self._run(spec, envelope, attempt, lease_seconds, on_claim)
         except TaskInProgressError as error:
             return DispatchResult(Outcome.RETRY, envelope, error, error.retry_after_seconds)
         except Exception as error:
@@ -128,19 +165,79 @@ class Dispatcher:
                 raise PayloadValidationError(f"payload of task '{task}': {error}") from error
         return spec
 
-    def _run(self, spec: TaskSpec, envelope: Envelope, attempt: int) -> DispatchResult:
+    def _run(
+        self,
+        spec: TaskSpec,
+        envelope: Envelope,
+        attempt: int,
+        lease_seconds: float | None,
+        on_claim: OnClaim | None,
+    ) -> DispatchResult:
         key = envelope.get("idempotency_key") or envelope["id"]
-        claim = self._ledger.claim(spec.name, key, spec.max_duration_seconds)
+        lease = (
+            lease_seconds
+            if lease_seconds is not None
+            else task_lease_seconds(spec.max_duration_seconds)
+        )
+        claim = self._ledger.claim(spec.name, key, lease)
         if claim.duplicate:
             return DispatchResult(Outcome.DUPLICATE, envelope)
+        if on_claim is not None:
+            on_claim(claim, spec)
         try:
             spec.handle(envelope["payload"], self._context(envelope, key, attempt, claim))
-        except BaseException:
-            # Free the key so a retry (or a redrive from the DLQ) runs the task again.
-            _release_quietly(self._ledger, claim)
-            raise
-        self._ledger.complete(claim)
-        return DispatchResult(Outcome.SUCCEEDED, envelope)
+        except Exception as error:
+            return self._failed(spec, envelope, claim, error, attempt)
+        except BaseException as error:
+            # SystemExit or KeyboardInterrupt raised by the handler itself (signals reach
+            # the main thread, never a handler thread): settle it, never let it escape.
+            exit_error = HandlerExitError(
+                f"the handler raised {type(error).__name__}({error!s}); handlers must "
+                "raise Exception subclasses, never end the process"
+            )
+            return self._failed(spec, envelope, claim, exit_error, attempt)
+        return self._completed(envelope, claim)
+
+    def _failed(
+        self, spec: TaskSpec, envelope: Envelope, claim: Claim, error: Exception, attempt: int
+    ) -> DispatchResult:
+        # Without a ledger count, the receive count is the closest (over-)estimate.
+        failures = (claim.failures if claim.failures is not None else attempt - 1) + 1
+        if is_permanent(error):
+            _quietly(self._ledger.discard, claim)
+            return DispatchResult(Outcome.DEAD_LETTER, envelope, error)
+        if budget_exhausted(failures, spec.max_attempts):
+            _quietly(self._ledger.discard, claim)
+            note = f"failed {failures} of {spec.max_attempts} attempts, the task's retry budget"
+            return DispatchResult(Outcome.DEAD_LETTER, envelope, error, note=note)
+        # Free the key and count the failure, so the retry (or a redrive) runs again.
+        _quietly(self._ledger.release, claim)
+        return DispatchResult(Outcome.RETRY, envelope, error, note=f"attempt {failures} failed")
+
+    def _completed(self, envelope: Envelope, claim: Claim) -> DispatchResult:
+        last: Exception | None = None
+        for retry in range(COMPLETE_ATTEMPTS):
+            if retry:
+                time.sleep(_COMPLETE_BACKOFF_SECONDS * 2 ** (retry - 1))
+            try:
+                self._ledger.complete(claim)
+                return DispatchResult(Outcome.SUCCEEDED, envelope)
+            except LeaseLostError as error:
+                # Another delivery holds the key: its outcome decides; ours is an error.
+                return DispatchResult(Outcome.RETRY, envelope, error)
+            except Exception as error:
+                last = error
+        # The effect happened; running it again would apply it twice. Keep the claim
+        # (its lease keeps other deliveries out until it ends) and acknowledge.
+        return DispatchResult(
+            Outcome.SUCCEEDED,
+            envelope,
+            last,
+            note=(
+                f"the handler succeeded but the ledger completion failed {COMPLETE_ATTEMPTS} "
+                "times; the message is deleted and the claim left to expire"
+            ),
+        )
 
     def _context(self, envelope: Envelope, key: str, attempt: int, claim: Claim) -> TaskContext:
         return TaskContext(
@@ -154,13 +251,11 @@ class Dispatcher:
         )
 
 
-def _release_quietly(ledger: Ledger, claim: Claim) -> None:
+def _quietly(action: Callable[[Claim], None], claim: Claim) -> None:
     try:
-        ledger.release(claim)
+        action(claim)
     except Exception as error:
-        from runtime._log import logger
-
         logger.warning(
-            "could not release idempotency claim; it expires with its lease",
+            "could not update the idempotency claim; it expires with its lease",
             extra={"key": claim.key, "error": str(error)},
         )

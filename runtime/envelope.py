@@ -1,11 +1,10 @@
 """The task envelope: the one JSON wire format on every path (SQS, HTTP, schedules).
 
-``encode`` refuses a body above 256 KiB at enqueue time, with a clear error, rather
-than storing large payloads in S3 (claim check): a claim check would add an S3
-dependency, IAM grants and a lifecycle rule to every path, including the Scheduler
-and EventBridge inputs, to serve payloads that should be S3 keys in the first place.
-256 KiB is also the Lambda asynchronous-invocation and EventBridge limit, so one
-number holds on every path.
+``encode`` refuses a body above the smallest limit on the envelope's path (see
+:mod:`runtime.payload_limits`) at enqueue time, with an error naming the path and the
+limit, rather than storing large payloads in S3 (claim check): a claim check would add
+an S3 dependency, IAM grants and a lifecycle rule to every path, including the
+Scheduler and EventBridge inputs, to serve payloads that should be S3 keys anyway.
 
 ``decode`` accepts exactly the shapes the infrastructure writes: the producer's,
 EventBridge Scheduler's (``id`` = execution id, ``created_at`` = scheduled time) and an
@@ -21,10 +20,12 @@ from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
 from runtime.errors import EnvelopeTooLargeError, InvalidEnvelopeError
+from runtime.payload_limits import ENDPOINT_PATH, SHARED_QUEUE_PATH, TASK_QUEUE_PATH, PathLimit
 
 __all__ = [
     "ENVELOPE_VERSION",
     "MAX_BODY_BYTES",
+    "SMALLEST_PATH",
     "Envelope",
     "decode",
     "encode",
@@ -32,7 +33,12 @@ __all__ = [
 ]
 
 ENVELOPE_VERSION = 1
-MAX_BODY_BYTES = 256 * 1024
+# The smallest limit of any path: what ``encode`` enforces when no path is named.
+SMALLEST_PATH = min((SHARED_QUEUE_PATH, TASK_QUEUE_PATH, ENDPOINT_PATH), key=lambda p: p.max_bytes)
+# The largest body any path accepts (an HTTP server's request cap).
+MAX_BODY_BYTES = max(
+    SHARED_QUEUE_PATH.max_bytes, TASK_QUEUE_PATH.max_bytes, ENDPOINT_PATH.max_bytes
+)
 # Bounds that keep a key usable in a DynamoDB key and an SQS message attribute.
 _MAX_ID_LENGTH = 512
 
@@ -81,8 +87,8 @@ def new_envelope(
     return envelope
 
 
-def encode(envelope: Envelope) -> str:
-    """The JSON body; raises EnvelopeTooLargeError above MAX_BODY_BYTES."""
+def encode(envelope: Envelope, path: PathLimit = SMALLEST_PATH) -> str:
+    """The JSON body; raises EnvelopeTooLargeError above ``path``'s limit."""
     _check(dict(envelope))
     try:
         body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -91,11 +97,11 @@ def encode(envelope: Envelope) -> str:
             f"payload for task '{envelope['task']}' is not JSON-serializable: {error}"
         ) from error
     size = len(body.encode("utf-8"))
-    if size > MAX_BODY_BYTES:
+    if size > path.max_bytes:
         raise EnvelopeTooLargeError(
-            f"envelope for task '{envelope['task']}' is {size:,} bytes; the limit is "
-            f"{MAX_BODY_BYTES:,} bytes (256 KiB). Store the data in S3 and put its key "
-            "in the payload."
+            f"envelope for task '{envelope['task']}' is {size:,} bytes; the limit on "
+            f"{path.path} is {path.max_bytes:,} bytes ({path.why}). Store the data in "
+            "S3 and put its key in the payload."
         )
     return body
 

@@ -18,7 +18,13 @@ class TaskRuntimeError(Exception):
 
 
 class ConfigurationError(TaskRuntimeError):
-    """The deployment is misconfigured (a missing variable, a bad handler module)."""
+    """The deployment is misconfigured (a missing variable, a bad handler module).
+
+    Permanent: a retry runs against the same configuration, so a task that cannot run
+    because of it goes to the DLQ at once, with the message naming the setting.
+    """
+
+    permanent = True
 
 
 class RoutingError(ConfigurationError):
@@ -32,7 +38,7 @@ class InvalidEnvelopeError(TaskRuntimeError, ValueError):
 
 
 class EnvelopeTooLargeError(InvalidEnvelopeError):
-    """An envelope exceeds the 256 KiB limit; raised at enqueue, never sent."""
+    """An envelope exceeds the smallest size limit on its path; raised at enqueue, never sent."""
 
 
 class UnknownTaskError(TaskRuntimeError, LookupError):
@@ -67,8 +73,48 @@ class TaskInProgressError(TaskRuntimeError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class HandlerExitError(TaskRuntimeError):
+    """A handler raised SystemExit, KeyboardInterrupt or another BaseException.
+
+    Permanent: a handler must not end the process from a pool thread, and retrying it
+    would only wedge the next worker the same way.
+    """
+
+    permanent = True
+
+
+class LeaseLostError(TaskRuntimeError):
+    """Another consumer took over the idempotency lease while this one was running."""
+
+
+class TaskTimeoutError(TaskRuntimeError):
+    """A handler ran past its task's maximum duration and was abandoned."""
+
+
 class EnqueueError(TaskRuntimeError):
     """The queue or endpoint refused an envelope, or a batch entry kept failing."""
+
+
+class PartialEnqueueError(EnqueueError):
+    """Part of a batch was enqueued; the ids say which envelopes to send again.
+
+    ``unknown`` are those of a call that failed in flight: SQS may or may not have
+    them, so resend them with the same idempotency keys to stay exactly-once.
+    """
+
+    def __init__(
+        self, message: str, *, sent: list[str], not_sent: list[str], unknown: list[str]
+    ) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.not_sent = not_sent
+        self.unknown = unknown
+
+
+class EventOnlyTaskError(TaskRuntimeError, PermissionError):
+    """The producer refuses a task whose only triggers are AWS events."""
+
+    permanent = True
 
 
 def is_permanent(error: BaseException) -> bool:

@@ -9,7 +9,10 @@ permanent failure. Per record:
   in ``batchItemFailures`` (the event source mapping needs ReportBatchItemFailures).
 
 Everything is built per invocation (only boto3 clients are reused), so nothing leaks
-between warm invocations.
+between warm invocations. In Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) the import
+checks the configuration once: a missing ``TASK_NAME``, a wrong ``ASYNC_TASKS_TABLE``
+or ``ASYNC_TASKS_DLQ_URL`` fails the function's init with one error naming the
+variable, instead of failing every message's claim.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from runtime.settlement import Backoff, DeadLetterRouter, Message, Settler
 __all__ = ["BatchResponse", "handle_batch", "handler"]
 
 TASK_NAME_ENV = "TASK_NAME"
+# Set by the Lambda runtime in every function's environment.
+LAMBDA_FUNCTION_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 
 
 class BatchItemFailure(TypedDict):
@@ -51,12 +56,9 @@ def handle_batch(
 ) -> BatchResponse:
     """Process one SQS event; clients and environment are injectable for tests."""
     env = os.environ if environ is None else environ
-    task_name = env.get(TASK_NAME_ENV)
-    if not task_name:
-        raise ConfigurationError(f"{TASK_NAME_ENV} is not set; each function runs one task type")
     sqs = client("sqs") if sqs is None else sqs
-    dispatcher = Dispatcher.from_env(env, dynamodb=dynamodb, expected_task=task_name)
-    settler = Settler(sqs, DeadLetterRouter.from_env(sqs, env), Backoff())
+    dispatcher, router = _build(env, sqs, dynamodb)
+    settler = Settler(sqs, router, Backoff())
     failures: list[BatchItemFailure] = []
     for record in event.get("Records", []):
         message = _message(record, sqs)
@@ -65,6 +67,24 @@ def handle_batch(
         if not settler.settle(message, result, (time.perf_counter() - started) * 1000):
             failures.append({"itemIdentifier": message.message_id})
     return {"batchItemFailures": failures}
+
+
+def check_configuration(
+    environ: Mapping[str, str] | None = None, *, sqs: Any = None, dynamodb: Any = None
+) -> None:
+    """Raise ConfigurationError naming the variable if the function cannot work."""
+    env = os.environ if environ is None else environ
+    dispatcher, router = _build(env, client("sqs") if sqs is None else sqs, dynamodb)
+    dispatcher.check()
+    router.check()
+
+
+def _build(env: Mapping[str, str], sqs: Any, dynamodb: Any) -> tuple[Dispatcher, DeadLetterRouter]:
+    task_name = env.get(TASK_NAME_ENV)
+    if not task_name:
+        raise ConfigurationError(f"{TASK_NAME_ENV} is not set; each function runs one task type")
+    dispatcher = Dispatcher.from_env(env, dynamodb=dynamodb, expected_task=task_name)
+    return dispatcher, DeadLetterRouter.from_env(sqs, env)
 
 
 def _message(record: Mapping[str, Any], sqs: Any) -> Message:
@@ -83,3 +103,7 @@ def _queue_url(sqs: Any, name: str, account: str) -> str:
     # Built from the client's endpoint instead of a GetQueueUrl call per record.
     endpoint = sqs.meta.endpoint_url.rstrip("/")
     return f"{endpoint}/{account}/{name}"
+
+
+if os.environ.get(LAMBDA_FUNCTION_ENV):
+    check_configuration()

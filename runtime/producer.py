@@ -9,6 +9,10 @@ no web-app code:
    ``webapp-poller``);
 3. ``ASYNC_TASKS_ENDPOINT_URL``: ``POST {endpoint}/tasks/{task}`` with the envelope as
    the body (``private-endpoints``); any 2xx means accepted.
+
+The producer checks a task by name only, never importing handler code: a catalogue
+task, or one named in ``ASYNC_TASKS_TASK_NAMES``. It refuses event-only catalogue
+tasks (no ``OnDemand`` trigger): their input must come from the AWS event itself.
 """
 
 from __future__ import annotations
@@ -19,16 +23,39 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ParamValidationError,
+)
 
 from runtime._aws import client
-from runtime.envelope import MAX_BODY_BYTES, Envelope, encode, new_envelope
-from runtime.errors import EnqueueError, RoutingError, UnknownTaskError
-from runtime.registry import MODULES_ENV, Registry
+from runtime.catalogue import CATALOGUE
+from runtime.envelope import encode, new_envelope
+from runtime.errors import (
+    EnqueueError,
+    EventOnlyTaskError,
+    PartialEnqueueError,
+    RoutingError,
+    UnknownTaskError,
+)
+from runtime.payload_limits import (
+    ENDPOINT_PATH,
+    SHARED_QUEUE_PATH,
+    SQS_MESSAGE_BYTES,
+    TASK_QUEUE_PATH,
+    PathLimit,
+)
+from runtime.registry import MODULES_ENV
 
 __all__ = [
     "ENDPOINT_URL_ENV",
     "QUEUE_URL_ENV",
+    "TASK_NAMES_ENV",
     "Producer",
     "enqueue",
     "enqueue_batch",
@@ -37,9 +64,14 @@ __all__ = [
 
 QUEUE_URL_ENV = "ASYNC_TASKS_QUEUE_URL"
 ENDPOINT_URL_ENV = "ASYNC_TASKS_ENDPOINT_URL"
+# Tasks registered only on the consumer side (ASYNC_TASKS_MODULES there): the producer
+# needs their names, comma-separated, never their code.
+TASK_NAMES_ENV = "ASYNC_TASKS_TASK_NAMES"
 _BATCH_ENTRIES = 10
 _BATCH_ATTEMPTS = 3
 _HTTP_TIMEOUT_SECONDS = 10
+# Errors raised before a request left this process: the envelopes were not sent.
+_NOT_SENT_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ParamValidationError)
 
 
 def queue_url_env_for(task: str) -> str:
@@ -49,6 +81,7 @@ def queue_url_env_for(task: str) -> str:
 
 @dataclass(frozen=True)
 class _Route:
+    path: PathLimit
     queue_url: str | None = None
     endpoint_url: str | None = None
 
@@ -60,32 +93,51 @@ class Producer:
         self._environ = environ
         self._sqs = sqs
 
+    def known_tasks(self) -> list[str]:
+        """The task names this producer accepts: the catalogue's and ``ASYNC_TASKS_TASK_NAMES``."""
+        return sorted({*CATALOGUE, *_declared_names(self._env())})
+
     def enqueue(
         self, task: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> str:
         """Send one task; returns the envelope id."""
-        route = self._route(task)
-        envelope = new_envelope(task, payload, idempotency_key=idempotency_key)
-        body = encode(envelope)
-        if route.queue_url is not None:
-            self._client().send_message(QueueUrl=route.queue_url, MessageBody=body)
-        else:
-            assert route.endpoint_url is not None
-            _post(route.endpoint_url, task, body)
-        return envelope["id"]
+        return self.enqueue_batch(task, [payload], idempotency_keys=[idempotency_key])[0]
 
-    def enqueue_batch(self, task: str, payloads: Iterable[Mapping[str, Any]]) -> list[str]:
-        """Send many tasks (SendMessageBatch in tens); returns the ids in order."""
+    def enqueue_batch(
+        self,
+        task: str,
+        payloads: Iterable[Mapping[str, Any]],
+        *,
+        idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[str]:
+        """Send many tasks (SendMessageBatch in tens); returns the ids in order.
+
+        ``idempotency_keys``, one per payload (None for none), make a resend of the same
+        logical tasks run once. If a call fails part-way, PartialEnqueueError says which
+        envelope ids were sent, which were not, and which are unknown (resend those with
+        the same keys).
+        """
         route = self._route(task)
-        envelopes = [new_envelope(task, payload) for payload in payloads]
-        bodies = [encode(envelope) for envelope in envelopes]
+        payloads = list(payloads)
+        keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(payloads)
+        if len(keys) != len(payloads):
+            raise ValueError(
+                f"{len(payloads)} payloads but {len(keys)} idempotency keys; pass one per payload"
+            )
+        envelopes = [
+            new_envelope(task, payload, idempotency_key=key)
+            for payload, key in zip(payloads, keys, strict=True)
+        ]
+        bodies = [encode(envelope, route.path) for envelope in envelopes]
+        items = list(zip([e["id"] for e in envelopes], bodies, strict=True))
+        progress = _Progress([envelope_id for envelope_id, _ in items])
         if route.queue_url is not None:
-            for chunk in _chunks(list(zip(envelopes, bodies, strict=True))):
-                self._send_batch(route.queue_url, chunk)
+            for chunk in _chunks(items, SQS_MESSAGE_BYTES):
+                self._send_batch(route.queue_url, chunk, progress)
         else:
             assert route.endpoint_url is not None
-            for body in bodies:
-                _post(route.endpoint_url, task, body)
+            for item in items:
+                _post(route.endpoint_url, task, item, progress)
         return [envelope["id"] for envelope in envelopes]
 
     def _env(self) -> Mapping[str, str]:
@@ -96,45 +148,103 @@ class Producer:
 
     def _route(self, task: str) -> _Route:
         env = self._env()
-        if task not in Registry.from_env(env):
-            raise UnknownTaskError(
-                f"cannot enqueue unknown task '{task}'; it is neither in the catalogue nor "
-                f"registered by a module in {MODULES_ENV}"
-            )
+        _check_enqueueable(task, env)
         per_task = queue_url_env_for(task)
         if env.get(per_task):
-            return _Route(queue_url=env[per_task])
+            return _Route(TASK_QUEUE_PATH, queue_url=env[per_task])
         if env.get(QUEUE_URL_ENV):
-            return _Route(queue_url=env[QUEUE_URL_ENV])
+            return _Route(SHARED_QUEUE_PATH, queue_url=env[QUEUE_URL_ENV])
         if env.get(ENDPOINT_URL_ENV):
-            return _Route(endpoint_url=env[ENDPOINT_URL_ENV])
+            return _Route(ENDPOINT_PATH, endpoint_url=env[ENDPOINT_URL_ENV])
         raise RoutingError(
             f"no route for task '{task}': set {per_task} or {QUEUE_URL_ENV} (SQS), or "
             f"{ENDPOINT_URL_ENV} (HTTP)"
         )
 
-    def _send_batch(self, queue_url: str, chunk: Sequence[tuple[Envelope, str]]) -> None:
+    def _send_batch(
+        self, queue_url: str, chunk: Sequence[tuple[str, str]], progress: _Progress
+    ) -> None:
         pending = {str(i): body for i, (_, body) in enumerate(chunk)}
         errors: list[Mapping[str, Any]] = []
         for attempt in range(_BATCH_ATTEMPTS):
             if attempt:
                 time.sleep(0.1 * 2**attempt)
-            response = self._client().send_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": i, "MessageBody": body} for i, body in pending.items()],
-            )
+            try:
+                response = self._client().send_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[{"Id": i, "MessageBody": body} for i, body in pending.items()],
+                )
+            except (BotoCoreError, ClientError) as error:
+                ids = [chunk[int(i)][0] for i in pending]
+                progress.fail(
+                    ids, error, in_flight=not isinstance(error, (ClientError, *_NOT_SENT_ERRORS))
+                )
             for entry in response.get("Successful", []):
+                progress.sent(chunk[int(entry["Id"])][0])
                 pending.pop(entry["Id"], None)
             errors = response.get("Failed", [])
             # A sender fault (a bad entry) fails the same way every time.
             if not pending or any(error.get("SenderFault") for error in errors):
                 break
         if pending:
-            ids = [chunk[int(i)][0]["id"] for i in pending]
-            raise EnqueueError(
-                f"{len(pending)} of {len(chunk)} envelopes were not enqueued to {queue_url} "
-                f"(envelope ids {ids}): {[e.get('Message') or e.get('Code') for e in errors]}"
+            reasons = [e.get("Message") or e.get("Code") for e in errors]
+            progress.fail(
+                [chunk[int(i)][0] for i in pending],
+                EnqueueError(f"{queue_url} refused them: {reasons}"),
+                in_flight=False,
             )
+
+
+class _Progress:
+    """Which envelope ids of one call were sent; raises PartialEnqueueError on failure."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self._ids = ids
+        self._sent: list[str] = []
+
+    def sent(self, envelope_id: str) -> None:
+        self._sent.append(envelope_id)
+
+    def fail(self, ids: list[str], error: Exception, *, in_flight: bool) -> NoReturn:
+        unknown = ids if in_flight else []
+        done = set(self._sent) | set(unknown)
+        not_sent = [i for i in self._ids if i not in done]
+        raise PartialEnqueueError(
+            f"enqueue failed after {len(self._sent)} of {len(self._ids)} envelopes: "
+            f"{type(error).__name__}: {error}. Sent: {self._sent}; not sent: {not_sent}; "
+            f"unknown (the call failed in flight; resend with the same idempotency "
+            f"keys): {unknown}",
+            sent=list(self._sent),
+            not_sent=not_sent,
+            unknown=list(unknown),
+        ) from error
+
+
+def _declared_names(env: Mapping[str, str]) -> set[str]:
+    return {name.strip() for name in env.get(TASK_NAMES_ENV, "").split(",") if name.strip()}
+
+
+def _check_enqueueable(task: str, env: Mapping[str, str]) -> None:
+    """By name only: a catalogue entry, or a name declared in ASYNC_TASKS_TASK_NAMES."""
+    task_type = CATALOGUE.get(task)
+    if task_type is not None:
+        if not task_type.on_demand:
+            sources = ", ".join(
+                t.description or "an EventBridge rule" for t in task_type.event_triggers
+            )
+            raise EventOnlyTaskError(
+                f"task '{task}' cannot be enqueued: its only trigger is the AWS event "
+                f"({sources}). "
+                "An enqueued copy would be a forged result (for example, one marking an "
+                "infected upload clean)"
+            )
+        return
+    if task not in _declared_names(env):
+        raise UnknownTaskError(
+            f"cannot enqueue unknown task '{task}'; it is not in the catalogue. A task "
+            f"registered only by the consumers (their {MODULES_ENV}) is enqueued by name: "
+            f"add it to {TASK_NAMES_ENV}"
+        )
 
 
 def enqueue(task: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None) -> str:
@@ -146,18 +256,23 @@ def enqueue(task: str, payload: Mapping[str, Any], *, idempotency_key: str | Non
     return Producer().enqueue(task, payload, idempotency_key=idempotency_key)
 
 
-def enqueue_batch(task: str, payloads: Iterable[Mapping[str, Any]]) -> list[str]:
+def enqueue_batch(
+    task: str,
+    payloads: Iterable[Mapping[str, Any]],
+    *,
+    idempotency_keys: Sequence[str | None] | None = None,
+) -> list[str]:
     """Enqueue many payloads of one task; returns their envelope ids in order."""
-    return Producer().enqueue_batch(task, payloads)
+    return Producer().enqueue_batch(task, payloads, idempotency_keys=idempotency_keys)
 
 
-def _chunks(items: list[tuple[Envelope, str]]) -> Iterable[list[tuple[Envelope, str]]]:
-    """Groups of at most 10 entries and 256 KiB in total (SendMessageBatch's limits)."""
-    chunk: list[tuple[Envelope, str]] = []
+def _chunks(items: list[tuple[str, str]], max_bytes: int) -> Iterable[list[tuple[str, str]]]:
+    """Groups of at most 10 entries and ``max_bytes`` in total (SendMessageBatch's limits)."""
+    chunk: list[tuple[str, str]] = []
     size = 0
     for item in items:
         item_size = len(item[1].encode("utf-8"))
-        if chunk and (len(chunk) == _BATCH_ENTRIES or size + item_size > MAX_BODY_BYTES):
+        if chunk and (len(chunk) == _BATCH_ENTRIES or size + item_size > max_bytes):
             yield chunk
             chunk, size = [], 0
         chunk.append(item)
@@ -166,7 +281,8 @@ def _chunks(items: list[tuple[Envelope, str]]) -> Iterable[list[tuple[Envelope, 
         yield chunk
 
 
-def _post(endpoint_url: str, task: str, body: str) -> None:
+def _post(endpoint_url: str, task: str, item: tuple[str, str], progress: _Progress) -> None:
+    envelope_id, body = item
     url = f"{endpoint_url.rstrip('/')}/tasks/{task}"
     request = urllib.request.Request(
         url,
@@ -179,6 +295,12 @@ def _post(endpoint_url: str, task: str, body: str) -> None:
             response.read()
     except urllib.error.HTTPError as error:
         detail = error.read()[:200].decode("utf-8", "replace")
-        raise EnqueueError(f"POST {url} returned {error.code}: {detail}") from error
+        progress.fail(
+            [envelope_id],
+            EnqueueError(f"POST {url} returned {error.code}: {detail}"),
+            in_flight=False,
+        )
     except OSError as error:
-        raise EnqueueError(f"POST {url} failed: {error}") from error
+        # A timeout or reset may come after the endpoint accepted it: unknown.
+        progress.fail([envelope_id], EnqueueError(f"POST {url} failed: {error}"), in_flight=True)
+    progress.sent(envelope_id)

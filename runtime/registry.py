@@ -48,6 +48,8 @@ __all__ = [
 MODULES_ENV = "ASYNC_TASKS_MODULES"
 # Lease for tasks outside the catalogue when their registration names no maximum.
 DEFAULT_MAX_DURATION_SECONDS = 900
+# Failed handler attempts before the dead-letter, for tasks outside the catalogue.
+DEFAULT_MAX_ATTEMPTS = 5
 _MARK = "__async_task__"
 
 Handler = Callable[[Mapping[str, Any], "TaskContext"], object]
@@ -63,6 +65,7 @@ class TaskSpec:
     handle: Handler
     validate: Validator | None = None
     max_duration_seconds: int = DEFAULT_MAX_DURATION_SECONDS
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     source: str = ""
 
 
@@ -207,6 +210,9 @@ def _spec(
         handle=handle,
         validate=validate,
         max_duration_seconds=max_duration,
+        max_attempts=(
+            catalogue[name].max_receive_count if name in catalogue else DEFAULT_MAX_ATTEMPTS
+        ),
         source=source,
     )
 

@@ -5,7 +5,9 @@ Shared by the queue consumer and the Lambda handler so both follow one failure m
 * permanent failure: send the original body to the DLQ with the reason as message
   attributes, *then* delete the original (a crash in between duplicates, never loses);
 * transient failure: make the message visible again after an exponential backoff on
-  its receive count, until the queue's ``maxReceiveCount`` redrives it to the DLQ.
+  its receive count. The dispatcher dead-letters a task whose failed attempts reach
+  its retry budget (``runtime.retry_budget``); the queue's ``maxReceiveCount`` is the
+  backstop.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from runtime._log import logger
 from runtime.dispatcher import DispatchResult, Outcome
@@ -76,6 +80,21 @@ class DeadLetterRouter:
     def from_env(cls, sqs: Any, environ: Mapping[str, str] | None = None) -> DeadLetterRouter:
         env = os.environ if environ is None else environ
         return cls(sqs, env.get(DLQ_URL_ENV) or None)
+
+    def check(self) -> None:
+        """Fail fast if ``ASYNC_TASKS_DLQ_URL`` names a queue that cannot be used.
+
+        GetQueueAttributes: granted with SendMessage by CDK's ``grant_send_messages``.
+        """
+        if not self._override:
+            return
+        try:
+            self._sqs.get_queue_attributes(QueueUrl=self._override, AttributeNames=["QueueArn"])
+        except (ClientError, BotoCoreError) as error:
+            raise ConfigurationError(
+                f"{DLQ_URL_ENV}={self._override}: the dead-letter queue cannot be used "
+                f"({error}); check the URL and the role's SQS permissions"
+            ) from error
 
     def url_for(self, queue_url: str) -> str:
         if self._override:
@@ -191,9 +210,10 @@ def log_outcome(
         "outcome": outcome.value,
         "message_id": message.message_id,
     }
-    if result.error is not None:
+    if result.error is not None or result.note:
         fields["reason"] = result.reason[:_MAX_ATTRIBUTE_CHARS]
     if retry_in_seconds is not None:
         fields["retry_in_seconds"] = retry_in_seconds
-    level = "info" if outcome in (Outcome.SUCCEEDED, Outcome.DUPLICATE) else "warning"
+    quiet = outcome in (Outcome.SUCCEEDED, Outcome.DUPLICATE) and result.error is None
+    level = "info" if quiet else "warning"
     getattr(logger, level)("task message settled", extra=fields)

@@ -9,7 +9,7 @@ listener forwards ``POST /tasks/*``. Callers are the web app's producer
   valid and admitted; the task then runs on a bounded in-process pool through the
   same :class:`~runtime.dispatcher.Dispatcher` (and idempotency ledger) as the worker.
   400 a malformed envelope, a path that names another task than the envelope, or a
-  payload its task's validator refuses; 404 an unknown task; 413 a body over 256 KiB;
+  payload its task's validator refuses; 404 an unknown task; 413 a body over the path's limit;
   503 the pool and its backlog are full or the process is stopping (the caller
   retries: the invoker raises on it, so Lambda's asynchronous retries take over).
 

@@ -9,8 +9,10 @@ variables (``ASYNC_TASKS_QUEUE_URL_<TASK>``, ``ASYNC_TASKS_QUEUE_URL``,
 * ``POST /tasks/<task>``: the JSON body is the payload; the optional
   ``Idempotency-Key`` header becomes the envelope's ``idempotency_key``.
   202 ``{"id", "task"}``; 400 a body that is not a JSON object or an invalid envelope;
-  404 an unknown task (the answer lists the known ones); 413 a payload over 256 KiB;
-  503 the queue or endpoint failed (retry); 500 no route is configured.
+  403 an event-only task (its input must come from the AWS event, with the reason);
+  404 an unknown task (the answer lists the known ones); 413 an envelope over its
+  path's limit (runtime.payload_limits); 503 the queue or endpoint failed (retry);
+  500 no route is configured.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from runtime.errors import (
     ConfigurationError,
     EnqueueError,
     EnvelopeTooLargeError,
+    EventOnlyTaskError,
     InvalidEnvelopeError,
     UnknownTaskError,
 )
 from runtime.producer import Producer
-from runtime.registry import Registry
 from runtime.web._http import accepted, base_app, json_error
 
 __all__ = ["IDEMPOTENCY_HEADER", "app", "create_app"]
@@ -53,8 +55,10 @@ def create_app(producer: Producer | None = None) -> Flask:
             envelope_id = enqueuer.enqueue(
                 task, payload, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER)
             )
+        except EventOnlyTaskError as error:
+            return json_error(403, str(error))
         except UnknownTaskError as error:
-            return json_error(404, str(error), known_tasks=sorted(Registry.from_env().names))
+            return json_error(404, str(error), known_tasks=enqueuer.known_tasks())
         except EnvelopeTooLargeError as error:
             return json_error(413, str(error))
         except InvalidEnvelopeError as error:

@@ -109,13 +109,13 @@ def test_failing_message_is_redriven_to_the_dlq_by_max_receive_count(
 def test_heartbeat_extends_visibility_of_a_long_task(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
-    # GIVEN a 2 s visibility timeout and a task that runs 5 s
+    # GIVEN a 2 s visibility timeout and a task that runs 3.5 s (within its 4 s maximum)
     queue = make_queue(visibility_timeout=2)
-    _send(sqs, queue, {"sleep": 5})
+    _send(sqs, queue, {"sleep": 3.5})
     with _running(queue) as stop:
         wait_until(lambda: counter(dynamodb, probe_env, "slow-started#" + _pid()) == 1, 10, "start")
         # WHEN another consumer polls while it runs
-        stolen = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=4).get("Messages", [])
+        stolen = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=3).get("Messages", [])
         wait_until(lambda: _applications(dynamodb, probe_env)() == 1, 20, "the task")
         stop()
     # THEN it never saw the message, and the task ran once
@@ -145,18 +145,24 @@ def test_settled_messages_are_deleted_in_batches(
     assert 2 <= calls["DeleteMessageBatch"] < 20
 
 
-def test_stop_releases_unstarted_messages_at_once(
+def test_a_busy_consumer_leaves_the_messages_it_cannot_start_visible(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
-    # GIVEN one thread holding a running 2 s task and one waiting message (visibility 60 s)
+    # GIVEN one thread and two 2 s tasks (visibility 60 s)
     queue = make_queue(visibility_timeout=60)
     _send(sqs, queue, {"sleep": 2}, {"sleep": 2})
     with _running(queue, concurrency=1) as stop:
         wait_until(lambda: counter(dynamodb, probe_env, "slow-started#" + _pid()) == 1, 10, "start")
+        # THEN while it runs one, the other stays visible to any idle consumer
+        # (head-of-line blocking: before, it sat in hand for the whole first task)
+        visible = sqs.get_queue_attributes(
+            QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        assert visible == "1"
         # WHEN it stops
         report = stop()
-    # THEN the running task finished and the waiting message is receivable right away
-    assert report == DrainReport(released=1, abandoned=0)
+    # THEN the running task finished, nothing had to be released, and the other is receivable
+    assert report == DrainReport(released=0, abandoned=0)
     assert _applications(dynamodb, probe_env)() == 1
     assert len(receive_all(sqs, queue.url)) == 1
 

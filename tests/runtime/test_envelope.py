@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from runtime.envelope import MAX_BODY_BYTES, decode, encode, new_envelope
+from runtime.envelope import SMALLEST_PATH, Envelope, decode, encode, new_envelope
 from runtime.errors import EnvelopeTooLargeError, InvalidEnvelopeError
+from runtime.payload_limits import SHARED_QUEUE_PATH, SQS_MESSAGE_BYTES, TASK_QUEUE_PATH
 from tests.runtime.helpers import EVENTS, load_event
 
 
@@ -81,17 +82,31 @@ def test_payload_must_be_an_object() -> None:
         decode(json.dumps(raw))
 
 
-def test_body_over_256_kib_is_refused_at_encode() -> None:
-    envelope = new_envelope("generate-report", {"blob": "x" * MAX_BODY_BYTES})
-    with pytest.raises(EnvelopeTooLargeError, match=r"262,144 bytes \(256 KiB\).*S3"):
-        encode(envelope)
-
-
-def test_body_of_exactly_256_kib_is_accepted() -> None:
+def _envelope_of(size: int) -> Envelope:
     envelope = new_envelope("generate-report", {"blob": ""})
     overhead = len(encode(envelope).encode())
-    envelope["payload"]["blob"] = "x" * (MAX_BODY_BYTES - overhead)
-    assert len(encode(envelope).encode()) == MAX_BODY_BYTES
+    envelope["payload"]["blob"] = "x" * (size - overhead)
+    return envelope
+
+
+def test_body_over_the_smallest_path_limit_is_refused_naming_path_and_limit() -> None:
+    with pytest.raises(EnvelopeTooLargeError, match=r"1,000,000 bytes \(Lambda's 1 MB.*S3"):
+        encode(_envelope_of(SMALLEST_PATH.max_bytes + 1))
+
+
+def test_each_path_takes_up_to_its_own_limit() -> None:
+    # The shared queue (ECS consumers) takes what a Lambda-consumed queue cannot.
+    big = _envelope_of(SHARED_QUEUE_PATH.max_bytes)
+    assert len(encode(big, SHARED_QUEUE_PATH).encode()) == SHARED_QUEUE_PATH.max_bytes
+    with pytest.raises(EnvelopeTooLargeError, match=r"per-task SQS queue to its Lambda"):
+        encode(big, TASK_QUEUE_PATH)
+    with pytest.raises(EnvelopeTooLargeError, match=r"shared SQS queue"):
+        encode(_envelope_of(SHARED_QUEUE_PATH.max_bytes + 1), SHARED_QUEUE_PATH)
+    assert SHARED_QUEUE_PATH.max_bytes < SQS_MESSAGE_BYTES == 1_048_576
+
+
+def test_body_of_exactly_the_limit_is_accepted() -> None:
+    assert len(encode(_envelope_of(SMALLEST_PATH.max_bytes)).encode()) == SMALLEST_PATH.max_bytes
 
 
 def test_unserializable_payload_is_refused() -> None:

@@ -10,13 +10,18 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
 
 import runtime
 from runtime.envelope import MAX_BODY_BYTES, decode
 from runtime.errors import (
     EnqueueError,
     EnvelopeTooLargeError,
+    EventOnlyTaskError,
+    PartialEnqueueError,
     RoutingError,
     UnknownTaskError,
 )
@@ -89,13 +94,19 @@ def test_unknown_task_is_refused_at_enqueue(
         enqueue("nope", {})
 
 
-def test_tasks_registered_by_a_deployer_module_can_be_enqueued(
-    sqs: Any, make_queue: Callable[..., QueuePair], probe_env: str, monkeypatch: pytest.MonkeyPatch
+def test_a_consumer_only_task_is_enqueued_by_name_without_importing_its_code(
+    sqs: Any, make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # GIVEN a producer whose environment names a handler module it cannot import (the
+    # code lives only on the consumers) and declares the task's name
     queue = make_queue()
     monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", queue.url)
+    monkeypatch.setenv("ASYNC_TASKS_MODULES", "consumer_side.only_handlers")
+    monkeypatch.setenv("ASYNC_TASKS_TASK_NAMES", "probe, other-task")
+    # WHEN it enqueues the task by name, THEN it is sent (before: the import failed)
     enqueue("probe", {"n": 1})
     assert len(receive_all(sqs, queue.url)) == 1
+    assert "consumer_side" not in sys.modules
 
 
 def test_payload_over_256_kib_is_refused_and_nothing_is_sent(
@@ -103,7 +114,7 @@ def test_payload_over_256_kib_is_refused_and_nothing_is_sent(
 ) -> None:
     queue = make_queue()
     monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", queue.url)
-    with pytest.raises(EnvelopeTooLargeError, match=r"the limit is 262,144 bytes"):
+    with pytest.raises(EnvelopeTooLargeError, match=r"shared SQS queue .* is 1,032,192 bytes"):
         enqueue("generate-report", {"period": "x" * MAX_BODY_BYTES})
     with pytest.raises(EnvelopeTooLargeError):
         enqueue_batch("generate-report", [{"period": "d"}, {"period": "x" * MAX_BODY_BYTES}])
@@ -157,9 +168,10 @@ def test_entries_that_keep_failing_raise_with_their_ids(monkeypatch: pytest.Monk
     monkeypatch.setattr("runtime.producer.time.sleep", lambda seconds: None)
     flaky = _FlakySqs([{"1"}, {"1"}, {"1"}])
     producer = Producer(environ={"ASYNC_TASKS_QUEUE_URL": "q"}, sqs=flaky)
-    with pytest.raises(EnqueueError, match=r"1 of 2 envelopes were not enqueued"):
+    with pytest.raises(PartialEnqueueError, match=r"after 1 of 2 envelopes") as raised:
         producer.enqueue_batch("generate-report", [{"period": "a"}, {"period": "b"}])
     assert len(flaky.calls) == 3
+    assert (len(raised.value.sent), len(raised.value.not_sent), raised.value.unknown) == (1, 1, [])
 
 
 def test_sender_faults_are_not_retried() -> None:
@@ -205,3 +217,59 @@ def test_runtime_package_never_imports_aws_cdk() -> None:
         if cdk_import.search(path.read_text())
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("task", ["virus-scan-result", "email-feedback"])
+def test_event_only_tasks_are_refused_naming_the_task_and_why(
+    make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", make_queue().url)
+    with pytest.raises(EventOnlyTaskError, match=rf"'{task}'.*only trigger is the AWS event"):
+        enqueue(task, {})
+
+
+def test_batch_idempotency_keys_travel_with_their_envelopes(
+    sqs: Any, make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = make_queue()
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", queue.url)
+    ids = enqueue_batch(
+        "generate-report", [{"period": "a"}, {"period": "b"}], idempotency_keys=["k-a", None]
+    )
+    keys = {
+        decode(m["Body"])["id"]: decode(m["Body"]).get("idempotency_key")
+        for m in receive_all(sqs, queue.url)
+    }
+    assert keys == {ids[0]: "k-a", ids[1]: None}
+    with pytest.raises(ValueError, match=r"2 payloads but 1 idempotency keys"):
+        enqueue_batch("generate-report", [{}, {}], idempotency_keys=["k"])
+
+
+def test_a_network_error_part_way_names_what_was_sent_and_what_was_not(
+    sqs: Any, make_queue: Callable[..., QueuePair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a real queue and a client whose second SendMessageBatch times out in flight
+    queue = make_queue()
+    calls: list[int] = []
+
+    def second_call_times_out(request: Any, **_: Any) -> None:
+        calls.append(1)
+        if len(calls) >= 2:
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    flaky = boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    flaky.meta.events.register("before-send.sqs.SendMessageBatch", second_call_times_out)
+    producer = Producer(environ={"ASYNC_TASKS_QUEUE_URL": queue.url}, sqs=flaky)
+    keys = [f"key-{i}" for i in range(25)]
+    # WHEN a batch of 25 (three calls) is sent
+    with pytest.raises(PartialEnqueueError) as raised:
+        producer.enqueue_batch(
+            "generate-report", [{"period": k} for k in keys], idempotency_keys=keys
+        )
+    # THEN the error names the 10 sent, the 10 in flight (unknown) and the 5 never sent
+    error = raised.value
+    assert (len(error.sent), len(error.unknown), len(error.not_sent)) == (10, 10, 5)
+    on_queue = {decode(m["Body"])["id"] for m in receive_all(sqs, queue.url)}
+    assert on_queue == set(error.sent)
+    assert set(error.sent).isdisjoint(error.unknown + error.not_sent)
+    assert "not sent" in str(error) and error.not_sent[0] in str(error)

@@ -206,3 +206,12 @@ def test_importing_the_apps_needs_neither_aws_nor_routing() -> None:
     # THEN it works
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == [200, {"status": "ok"}]
+
+
+def test_an_event_only_task_is_403_with_the_reason_and_nothing_is_sent(
+    client: FlaskClient, sqs: Any, shared_queue: str
+) -> None:
+    response = client.post("/tasks/virus-scan-result", json={"bucket": "b", "key": "k"})
+    assert response.status_code == 403
+    assert "only trigger is the AWS event" in answer(response)["error"]
+    assert receive_all(sqs, shared_queue) == []
