@@ -8,9 +8,13 @@ data keeps target tracking from scaling in.
 - ``BacklogPerTask`` = (visible + in flight) / max(running + pending, 1). In-flight
   messages count, so a busy service is not scaled in under its workers (the gap in
   aws-cdk #9242); at 0 tasks the divisor is 1, so the metric shows demand.
-- ``WakeUpSignal`` = 1 when there are messages and no tasks. A step-scaling alarm on it
-  takes the service from 0 to 1 even when the backlog is below the target-tracking
-  target (copilot-cli #3376).
+- ``WakeUpSignal`` = 1 when there are messages, no task runs or starts, and the
+  service's desired count is 0. A step-scaling alarm on it takes the service from 0 to
+  1 even when the backlog is below the target-tracking target (copilot-cli #3376).
+  Application Auto Scaling repeats a step action every minute while its alarm stays in
+  ALARM, so the desired count matters: when it is already above 0 but no task runs
+  (an image that cannot start, say), ECS is already trying, and another step would
+  only ratchet the count up to the maximum.
 - ``VisibleMessages``, ``InFlightMessages`` and ``RunningTasks`` are for dashboards.
 
 Environment: ``QUEUE_URL``, ``CLUSTER_NAME``, ``SERVICE_NAME`` and optionally
@@ -79,6 +83,7 @@ class BacklogSample:
     in_flight: int
     running: int
     pending: int
+    desired: int
     backlog_per_task: float
     wake_up: int
 
@@ -92,9 +97,21 @@ class BacklogSample:
         return self.running + self.pending
 
 
-def compute_backlog(visible: int, in_flight: int, running: int, pending: int) -> BacklogSample:
-    """The metric values for one observation. Pure; raises ValueError on a negative count."""
-    counts = {"visible": visible, "in_flight": in_flight, "running": running, "pending": pending}
+def compute_backlog(
+    visible: int, in_flight: int, running: int, pending: int, *, desired: int = 0
+) -> BacklogSample:
+    """The metric values for one observation. Pure; raises ValueError on a negative count.
+
+    ``desired`` is the service's desired count; the comparison's scaling simulation
+    calls this same function, so the model and the runtime share one formula.
+    """
+    counts = {
+        "visible": visible,
+        "in_flight": in_flight,
+        "running": running,
+        "pending": pending,
+        "desired": desired,
+    }
     negative = {name: value for name, value in counts.items() if value < 0}
     if negative:
         raise ValueError(f"counts must not be negative, got {negative}")
@@ -105,8 +122,9 @@ def compute_backlog(visible: int, in_flight: int, running: int, pending: int) ->
         in_flight=in_flight,
         running=running,
         pending=pending,
+        desired=desired,
         backlog_per_task=messages / max(tasks, 1),
-        wake_up=1 if messages > 0 and tasks == 0 else 0,
+        wake_up=1 if messages > 0 and tasks == 0 and desired == 0 else 0,
     )
 
 
@@ -148,6 +166,7 @@ class PublishedBacklog(TypedDict):
     in_flight: int
     running: int
     pending: int
+    desired: int
     backlog_per_task: float
     wake_up: int
 
@@ -169,8 +188,8 @@ def publish_backlog(
     cloudwatch = cloudwatch if cloudwatch is not None else boto3.client("cloudwatch")
 
     visible, in_flight = _queue_counts(sqs, target.queue_url)
-    running, pending = _service_counts(ecs, target.cluster_name, target.service_name)
-    sample = compute_backlog(visible, in_flight, running, pending)
+    running, pending, desired = _service_counts(ecs, target.cluster_name, target.service_name)
+    sample = compute_backlog(visible, in_flight, running, pending, desired=desired)
 
     dimensions = [
         {"Name": "ClusterName", "Value": target.cluster_name},
@@ -203,6 +222,7 @@ def publish_backlog(
         in_flight=sample.in_flight,
         running=sample.running,
         pending=sample.pending,
+        desired=sample.desired,
         backlog_per_task=sample.backlog_per_task,
         wake_up=sample.wake_up,
     )
@@ -223,7 +243,7 @@ def _queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
     return int(attributes[_VISIBLE_ATTRIBUTE]), int(attributes[_IN_FLIGHT_ATTRIBUTE])
 
 
-def _service_counts(ecs: Any, cluster_name: str, service_name: str) -> tuple[int, int]:
+def _service_counts(ecs: Any, cluster_name: str, service_name: str) -> tuple[int, int, int]:
     response = ecs.describe_services(cluster=cluster_name, services=[service_name])
     services = response.get("services") or []
     if not services:
@@ -234,4 +254,8 @@ def _service_counts(ecs: Any, cluster_name: str, service_name: str) -> tuple[int
             "and SERVICE_NAME"
         )
     service = services[0]
-    return int(service["runningCount"]), int(service["pendingCount"])
+    return (
+        int(service["runningCount"]),
+        int(service["pendingCount"]),
+        int(service["desiredCount"]),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -11,8 +12,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from runtime.tasks._records import BUCKET_ENV, TABLE_ENV
+from runtime.tasks._records import BUCKET_ENV, TABLE_ENV, UPLOADS_PREFIX
+from stacks.data_access import LEDGER_ACTIONS, LEDGER_PK_PREFIX, access_for
 from task_constructs._acknowledge import acknowledge, acknowledge_resource, nag_resource_text
+
+GUARDDUTY_PLAN_PRINCIPAL = "malware-protection-plan.guardduty.amazonaws.com"
+# GuardDuty writes this object to check the role's access when the plan is created.
+VALIDATION_OBJECT_KEY = "malware-protection-resource-validation-object"
+SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
+CLEAN_SCAN_STATUS = "NO_THREATS_FOUND"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,112 +97,195 @@ class TaskData(Construct):
             BUCKET_ENV: self.uploads_bucket.bucket_name,
         }
 
-    def grant_task_access(self, grantee: iam.IGrantable) -> None:
-        """What task code needs: read and write the table and the uploads' objects.
+    def grant_task_access(self, grantee: iam.IGrantable, tasks: Iterable[str]) -> None:
+        """Exactly what the code of ``tasks`` does with the table and the bucket.
 
-        Explicit actions instead of ``grant_read_write``, whose ``s3:*Object*``
-        wildcards would also allow deleting object versions and changing ACLs.
+        See ``stacks/data_access.py``: object actions per key prefix, table actions per
+        task, and the idempotency ledger's DeleteItem only on its own keys.
         """
-        self.table.grant_read_write_data(grantee)
-        bucket = self.uploads_bucket
+        access = access_for(tasks)
+        table_actions = sorted(access.table | (LEDGER_ACTIONS - {"dynamodb:DeleteItem"}))
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=table_actions, resource_arns=[self.table.table_arn]
+        )
         iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=[
-                "s3:GetObject",
-                "s3:GetObjectVersion",
-                "s3:GetObjectTagging",
-                "s3:PutObject",
-                "s3:PutObjectTagging",
-                "s3:DeleteObject",
-                # quarantine removes the infected version itself, not just its marker
-                "s3:DeleteObjectVersion",
-                "s3:AbortMultipartUpload",
-            ],
-            resource_arns=[bucket.arn_for_objects("*")],
+            actions=["dynamodb:DeleteItem"],
+            resource_arns=[self.table.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{LEDGER_PK_PREFIX}*"]}
+            },
         )
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
-        )
+        bucket = self.uploads_bucket
         principal = grantee.grant_principal
         policy = (
             principal.node.try_find_child("DefaultPolicy")
             if isinstance(principal, iam.Role)
             else None
         )
-        if policy is not None:
-            objects = nag_resource_text(self, bucket.arn_for_objects("*"))
-            acknowledge_resource(
-                policy,
-                f"AwsSolutions-IAM5[Resource::{objects}]",
-                "Tasks read uploads and write results under keys known only at run time; "
-                "the statement is scoped to the uploads bucket.",
+        if any(access.objects.values()):
+            # Without s3:ListBucket, S3 answers a missing key with 403 instead of 404
+            # ("GetObject": "If you don't have the s3:ListBucket permission, Amazon S3
+            # returns an HTTP status code 403"), and the tasks tell the two apart.
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn]
             )
+        for prefix, actions in access.objects.items():
+            if not actions:
+                continue
+            objects = bucket.arn_for_objects(f"{prefix}*")
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=sorted(actions), resource_arns=[objects]
+            )
+            if policy is not None:
+                acknowledge_resource(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::{nag_resource_text(self, objects)}]",
+                    "Tasks read and write objects under keys known only at run time; "
+                    f"the statement is scoped to the {prefix} prefix of the uploads bucket.",
+                )
 
     def _malware_protection(self) -> guardduty.CfnMalwareProtectionPlan:
+        """The plan, its role with the policy GuardDuty documents, and tag-based access.
+
+        Role policy: "Create or update IAM role policy" in the GuardDuty user guide
+        (https://docs.aws.amazon.com/guardduty/latest/ug/malware-protection-s3-iam-policy-prerequisite.html),
+        with the object statements narrowed to the scanned prefix, as that page advises
+        for a plan with object prefixes. The bucket uses SSE-S3, so the page's KMS
+        statement does not apply. Read from AWS's page as stored offline; not deployed.
+        """
         bucket = self.uploads_bucket
         managed_rules = Stack.of(self).format_arn(
             service="events",
             resource="rule",
             resource_name="DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*",
         )
+        scanned = bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")
         role = iam.Role(
             self,
             "MalwareProtectionRole",
-            assumed_by=iam.ServicePrincipal("malware-protection-plan.guardduty.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal(GUARDDUTY_PLAN_PRINCIPAL),
             description="GuardDuty Malware Protection for S3 on the uploads bucket",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:GetObjectTagging",
-                    "s3:GetObjectVersionTagging",
-                    "s3:PutObjectTagging",
-                    "s3:PutObjectVersionTagging",
-                ],
-                resources=[bucket.arn_for_objects("*")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket", "s3:GetBucketNotification", "s3:PutBucketNotification"],
-                resources=[bucket.bucket_arn],
-            )
-        )
-        role.add_to_policy(
+        statements = [
+            # AllowManagedRuleToSendS3EventsToGuardDuty
             iam.PolicyStatement(
                 actions=[
                     "events:PutRule",
                     "events:DeleteRule",
                     "events:PutTargets",
                     "events:RemoveTargets",
-                    "events:DescribeRule",
                 ],
                 resources=[managed_rules],
-            )
-        )
+                conditions={"StringLike": {"events:ManagedBy": GUARDDUTY_PLAN_PRINCIPAL}},
+            ),
+            # AllowGuardDutyToMonitorEventBridgeManagedRule
+            iam.PolicyStatement(
+                actions=["events:DescribeRule", "events:ListTargetsByRule"],
+                resources=[managed_rules],
+            ),
+            # AllowPostScanTag
+            iam.PolicyStatement(
+                actions=[
+                    "s3:PutObjectTagging",
+                    "s3:GetObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                    "s3:GetObjectVersionTagging",
+                ],
+                resources=[scanned],
+            ),
+            # AllowEnableS3EventBridgeEvents
+            iam.PolicyStatement(
+                actions=["s3:PutBucketNotification", "s3:GetBucketNotification"],
+                resources=[bucket.bucket_arn],
+            ),
+            # AllowPutValidationObject
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(VALIDATION_OBJECT_KEY)],
+            ),
+            # AllowCheckBucketOwnership
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+            # AllowMalwareScan
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[scanned]
+            ),
+        ]
+        for statement in statements:
+            role.add_to_policy(statement)
         policy = role.node.find_child("DefaultPolicy")
         acknowledge_resource(
             policy,
-            f"AwsSolutions-IAM5[Resource::{nag_resource_text(self, bucket.arn_for_objects('*'))}]",
-            "GuardDuty scans and tags any new object in the uploads bucket; scoped to it.",
+            f"AwsSolutions-IAM5[Resource::{nag_resource_text(self, scanned)}]",
+            "GuardDuty scans and tags any new object under uploads/; scoped to that prefix.",
         )
         acknowledge_resource(
             policy,
             f"AwsSolutions-IAM5[Resource::{nag_resource_text(self, managed_rules)}]",
             "GuardDuty creates its own EventBridge rules under this fixed name prefix.",
         )
-        return guardduty.CfnMalwareProtectionPlan(
+        self._tag_based_access_control(role)
+        plan = guardduty.CfnMalwareProtectionPlan(
             self,
             "MalwareProtectionPlan",
             role=role.role_arn,
             protected_resource=guardduty.CfnMalwareProtectionPlan.CFNProtectedResourceProperty(
                 s3_bucket=guardduty.CfnMalwareProtectionPlan.S3BucketProperty(
-                    bucket_name=bucket.bucket_name
+                    bucket_name=bucket.bucket_name,
+                    # Only what users upload: results, reports and recipient lists are
+                    # written by tasks and need no scan (nor its per-GB price).
+                    object_prefixes=[UPLOADS_PREFIX],
                 )
             ),
             actions=guardduty.CfnMalwareProtectionPlan.CFNActionsProperty(
                 tagging=guardduty.CfnMalwareProtectionPlan.CFNTaggingProperty(status="ENABLED")
             ),
+        )
+        # GuardDuty validates the role when the plan is created: the policy must exist
+        # first, not only the role (Ref to the role alone orders just the role).
+        plan.node.add_dependency(policy)
+        return plan
+
+    def _tag_based_access_control(self, plan_role: iam.IRole) -> None:
+        """Deny reading unscanned or unclean uploads, and tagging, to all but GuardDuty.
+
+        GuardDuty's "Using tag-based access control (TBAC)" with Malware Protection for
+        S3: a bucket policy denies s3:GetObject unless the object's
+        ``GuardDutyMalwareScanStatus`` tag is ``NO_THREATS_FOUND``. An object not yet
+        scanned has no tag, and StringNotEquals on a missing key matches, so it is
+        denied too. Only the plan's role may write tags: a forged
+        ``NO_THREATS_FOUND`` tag (or a PutObject carrying one, which needs
+        s3:PutObjectTagging) is refused for every other principal.
+        """
+        bucket = self.uploads_bucket
+        not_guardduty = {"ArnNotEquals": {"aws:PrincipalArn": plan_role.role_arn}}
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyReadingUploadsWithoutACleanScan",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
+                conditions={
+                    "StringNotEquals": {
+                        f"s3:ExistingObjectTag/{SCAN_STATUS_TAG}": CLEAN_SCAN_STATUS
+                    },
+                    **not_guardduty,
+                },
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyGuardDutyTagsObjects",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=[
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                    "s3:DeleteObjectTagging",
+                    "s3:DeleteObjectVersionTagging",
+                ],
+                resources=[bucket.arn_for_objects("*")],
+                conditions=not_guardduty,
+            )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import CfnOutput
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 
 from runtime.tasks.send_bulk_email import CONFIGURATION_SET_ENV, SENDER_ENV
@@ -27,12 +28,13 @@ class EcsTopologyStack(TopologyStack):
             TaskNetworkProps(
                 aws_api_access=self.settings.aws_api_access,
                 existing_vpc=self.settings.existing_vpc,
+                availability_zones=self.settings.availability_zones,
             ),
         )
         self.data = TaskData(
             self, "Data", TaskDataProps(malware_protection=self.settings.malware_protection)
         )
-        self.image = runtime_image(self.settings.webapp_image)
+        self.image = runtime_image(self, self.settings.image)
         self.email_feedback = (
             EmailFeedback(self, "EmailFeedback") if self.settings.email_sender is not None else None
         )
@@ -57,7 +59,7 @@ class EcsTopologyStack(TopologyStack):
     def grant_consumer(self, role: iam.IRole) -> None:
         """Task code reads uploads, writes results, keeps state and its ledger, and may
         send email as the configured sender."""
-        self.data.grant_task_access(role)
+        self.data.grant_task_access(role, self.catalogue)
         if self.settings.email_sender is not None and self.email_feedback is not None:
             grant_send_email(role, self.settings.email_sender, self.email_feedback.name)
 
@@ -78,5 +80,10 @@ class EcsTopologyStack(TopologyStack):
                 environment=environment,
                 command=command,
                 poller_threads=poller_threads,
+                cpu_architecture=self.cpu_architecture,
             ),
         )
+
+    @property
+    def cpu_architecture(self) -> ecs.CpuArchitecture:
+        return self.settings.architecture.cpu_architecture

@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from stacks.base import TopologyStack
 from stacks.data import TaskData, TaskDataProps
 from stacks.email import EmailFeedback
+from stacks.event_scope import event_scope
 from stacks.outputs import pascal_case, queue_url_env_for
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
@@ -33,17 +34,20 @@ class LambdasStack(TopologyStack):
                 email_configuration_set=feedback.name if feedback is not None else None,
             ),
         )
-        for function in tasks.functions.values():
-            data.grant_task_access(function)
+        for name, function in tasks.functions.items():
+            data.grant_task_access(function, [name])
         TaskTriggers(
             self,
             "Triggers",
             TaskTriggersProps(
                 catalogue=self.catalogue,
                 queues={name: queue.queue for name, queue in tasks.queues.items()},
+                narrowed_by=event_scope(data, feedback),
             ),
         )
-        # The web app's task role: it may send to exactly these queues.
+        # The web app's task role: it may send only to the queues of the tasks it
+        # triggers on demand. Event-only tasks (virus-scan-result, email-feedback) take
+        # their envelopes from EventBridge alone, so the web app cannot forge them.
         producer = iam.Role(
             self,
             "WebAppProducerRole",
@@ -51,12 +55,17 @@ class LambdasStack(TopologyStack):
             description="Web app task role: may enqueue tasks and nothing more",
         )
         for name, queue in tasks.queues.items():
-            queue.grant_send(producer)
+            if self.catalogue[name].on_demand:
+                queue.grant_send(producer)
             CfnOutput(
                 self,
                 f"QueueUrl{pascal_case(name)}",
                 value=queue.queue.queue_url,
-                description=f"Set as {queue_url_env_for(name)} in the web app",
+                description=(
+                    f"Set as {queue_url_env_for(name)} in the web app"
+                    if self.catalogue[name].on_demand
+                    else f"Fed by EventBridge only; the web app may not send to it ({name})"
+                ),
             )
         CfnOutput(self, "WebAppProducerRoleArn", value=producer.role_arn)
         CfnOutput(self, "TaskTableName", value=data.table.table_name)

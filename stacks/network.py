@@ -4,8 +4,11 @@ How tasks reach AWS APIs is a choice with a monthly price, so it is a prop:
 - ``nat`` (default): one NAT gateway (~$36.50/month + $0.05/GB in eu-west-2); tasks
   can also reach SES and any other public AWS endpoint;
 - ``endpoints``: no internet route at all; gateway endpoints for S3 and DynamoDB (free)
-  and interface endpoints for ECR, CloudWatch Logs, CloudWatch and SQS in both AZs
-  (5 x 2 AZ x ~$8.03 = ~$80/month + $0.01/GB).
+  and interface endpoints in both AZs for what the tasks call: ECR (api and dkr) and
+  the S3 gateway to pull the image, CloudWatch Logs for the awslogs driver, SQS, and
+  ECS for task scale-in protection ("Amazon ECS interface VPC endpoints" and "Amazon
+  ECR interface VPC endpoints"), plus CloudWatch. The README prices them from the
+  template. SES's sending API has no VPC endpoint, so ``emailSender`` needs ``nat``.
 An existing VPC can be imported instead through context, without AWS lookups.
 """
 
@@ -34,6 +37,10 @@ _INTERFACE_ENDPOINTS = {
     "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
     "Monitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
     "Sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
+    # Task scale-in protection: the ECS agent calls ecs:UpdateTaskProtection with the
+    # task role. AWS's Fargate page does not say whether that call leaves through the
+    # task's ENI; the endpoint makes it work either way (not checked on a live task).
+    "Ecs": ec2.InterfaceVpcEndpointAwsService.ECS,
 }
 
 
@@ -63,6 +70,10 @@ class TaskNetworkProps:
     """Use this VPC instead of creating one. ``aws_api_access`` is then ignored: the
     existing VPC's routing decides. Default: a new 2-AZ VPC."""
 
+    availability_zones: Sequence[str] | None = None
+    """Zones of a new VPC. Default: two of the stack's zones, which in a stack with a
+    concrete account the CDK CLI looks up (and so needs credentials)."""
+
 
 class TaskNetwork(Construct):
     """The VPC, the tasks' subnet selection and the ECS cluster."""
@@ -73,6 +84,7 @@ class TaskNetwork(Construct):
         super().__init__(scope, construct_id)
         props = props if props is not None else TaskNetworkProps()
         self.aws_api_access = props.aws_api_access
+        self._zones = list(props.availability_zones) if props.availability_zones else None
         if props.existing_vpc is not None:
             existing = props.existing_vpc
             self.vpc: ec2.IVpc = ec2.Vpc.from_vpc_attributes(
@@ -107,7 +119,8 @@ class TaskNetwork(Construct):
         vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=2,
+            max_azs=None if self._zones else 2,
+            availability_zones=self._zones,
             nat_gateways=nat_gateways,
             subnet_configuration=subnets,
             restrict_default_security_group=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput
 
 from stacks.ecs_base import EcsTopologyStack
+from stacks.event_scope import event_scope
 from stacks.outputs import ENDPOINT_URL_ENV
 from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
@@ -29,6 +30,7 @@ class PrivateEndpointsStack(EcsTopologyStack):
                 vpc_subnets=self.network.task_subnets,
                 environment=self.consumer_environment,
                 access_logs_bucket=self.data.access_logs_bucket,
+                cpu_architecture=self.cpu_architecture,
             ),
         )
         self.grant_consumer(self.endpoints.task_definition.task_role)
@@ -41,6 +43,10 @@ class PrivateEndpointsStack(EcsTopologyStack):
         TaskTriggers(
             self,
             "Triggers",
-            TaskTriggersProps(catalogue=self.catalogue, function=self.endpoints.invoker),
+            TaskTriggersProps(
+                catalogue=self.catalogue,
+                function=self.endpoints.invoker,
+                narrowed_by=event_scope(self.data, self.email_feedback),
+            ),
         )
         CfnOutput(self, "EndpointUrl", value=self.endpoints.endpoint_url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, RemovalPolicy
 
 from stacks.ecs_base import EcsTopologyStack
+from stacks.event_scope import event_scope
 from stacks.outputs import QUEUE_URL_ENV
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
@@ -33,6 +34,7 @@ class SharedQueueTopologyStack(EcsTopologyStack):
             TaskTriggersProps(
                 catalogue=self.catalogue,
                 queues=dict.fromkeys(self.catalogue, self.task_queue.queue),
+                narrowed_by=event_scope(self.data, self.email_feedback),
             ),
         )
         CfnOutput(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -15,13 +16,17 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from runtime.catalogue import CATALOGUE, TaskCatalogue
 from stacks.lambdas import LambdasStack
 from stacks.private_endpoints import PrivateEndpointsStack
-from stacks.settings import TopologySettings
+from stacks.settings import (
+    TopologySettings,
+    account_from_context,
+    offline_synth_hint,
+    region_from_context,
+)
 from stacks.webapp_poller import WebappPollerStack
 from stacks.worker_service import WorkerServiceStack
 
 DEFAULT_TOPOLOGY = "webapp-poller"  # the ADR's decision
 ALL = "all"
-DEFAULT_REGION = "eu-west-2"
 
 
 @dataclass(frozen=True)
@@ -82,10 +87,13 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     environment-agnostic stack) and ``region`` (default eu-west-2).
     """
     topologies = selected_topologies(app.node.try_get_context("topology"))
-    account = app.node.try_get_context("account")
-    region = app.node.try_get_context("region") or DEFAULT_REGION
-    env = Environment(account=str(account) if account else None, region=str(region))
+    env = Environment(account=account_from_context(app.node), region=region_from_context(app.node))
     settings = TopologySettings.from_context(app.node)
+    hint = offline_synth_hint(
+        app.node, needs_vpc=any(topology.name != "lambdas" for topology in topologies)
+    )
+    if hint is not None:
+        print(f"note: {hint}", file=sys.stderr)
     stacks = [
         topology.stack_class(
             app, topology.stack_id, catalogue=catalogue, settings=settings, env=env

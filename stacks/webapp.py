@@ -22,6 +22,7 @@ from task_constructs._fargate import (
     fargate_task_definition,
 )
 from task_constructs._roles import mark_role
+from task_constructs._task_protection import grant_task_protection
 
 WEBAPP_PORT = 8000
 _HEALTH_CHECK = (
@@ -44,6 +45,7 @@ class WebAppProps:
     max_capacity: int = 4
     cpu: int = 512
     memory_mib: int = 1024
+    cpu_architecture: ecs.CpuArchitecture | None = None
 
 
 class WebApp(Construct):
@@ -63,6 +65,7 @@ class WebApp(Construct):
                 container_port=WEBAPP_PORT,
                 stop_timeout=Duration.seconds(120),
                 health_check=ecs.HealthCheck(command=["CMD-SHELL", _HEALTH_CHECK]),
+                cpu_architecture=props.cpu_architecture,
             ),
         )
         self.security_group = ec2.SecurityGroup(
@@ -80,3 +83,6 @@ class WebApp(Construct):
             ),
         )
         mark_role(self.service, "webapp", pollerThreads=props.poller_threads)
+        if props.poller_threads > 0:
+            # The poller holds scale-in protection while it has messages in hand.
+            grant_task_protection(self, self.task_definition.task_role, props.cluster)

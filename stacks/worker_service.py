@@ -23,6 +23,7 @@ class WorkerServiceStack(SharedQueueTopologyStack):
                 task_queue=self.task_queue,
                 vpc_subnets=self.network.task_subnets,
                 environment=self.consumer_environment,
+                cpu_architecture=self.cpu_architecture,
             ),
         )
         role = self.workers.task_definition.task_role

@@ -28,6 +28,8 @@ class FargateSettings:
     stop_timeout: Duration | None = None
     log_retention: logs.RetentionDays | None = None
     health_check: ecs.HealthCheck | None = None
+    cpu_architecture: ecs.CpuArchitecture | None = None
+    """Default: x86_64. The image must be built for the same architecture."""
 
 
 def fargate_task_definition(
@@ -41,7 +43,7 @@ def fargate_task_definition(
         memory_limit_mib=settings.memory_mib,
         runtime_platform=ecs.RuntimePlatform(
             operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            cpu_architecture=ecs.CpuArchitecture.X86_64,
+            cpu_architecture=given(settings.cpu_architecture, ecs.CpuArchitecture.X86_64),
         ),
     )
     log_group = logs.LogGroup(
@@ -94,7 +96,13 @@ class AlwaysOnServiceSettings:
 
 
 def always_on_service(scope: Construct, settings: AlwaysOnServiceSettings) -> ecs.FargateService:
-    """``Service``: at least ``min_capacity`` tasks, no public IP, CPU target tracking."""
+    """``Service``: at least ``min_capacity`` tasks, no public IP, CPU target tracking.
+
+    No ``DesiredCount``: CloudFormation then starts a new service with 1 task and leaves
+    the count alone on updates ("AWS::ECS::Service" DesiredCount), so a deploy never
+    resets what auto scaling chose (and never stops tasks with work in hand).
+    Application Auto Scaling raises it to ``min_capacity`` at once.
+    """
     service = ecs.FargateService(
         scope,
         "Service",
@@ -103,7 +111,6 @@ def always_on_service(scope: Construct, settings: AlwaysOnServiceSettings) -> ec
         vpc_subnets=settings.vpc_subnets,
         security_groups=[settings.security_group],
         assign_public_ip=False,
-        desired_count=settings.min_capacity,
         min_healthy_percent=100,
         circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
     )

@@ -39,6 +39,14 @@ from task_constructs._validation import fail_props
 ENDPOINT_PORT = 8000
 HEALTH_CHECK_PATH = "/health"
 _LISTENER_PORT = 80
+# The CDK's "disallow all" placeholder: an ICMP type no packet has (252, code 86).
+_NO_OTHER_EGRESS = {
+    "CidrIp": "255.255.255.255/32",
+    "Description": "Disallow all traffic",
+    "IpProtocol": "icmp",
+    "FromPort": 252,
+    "ToPort": 86,
+}
 _ENDPOINT_COMMAND = (
     "gunicorn",
     "--bind",
@@ -81,6 +89,10 @@ class PrivateEndpointServiceProps:
 
     memory_mib: int = 1024
     """Task memory. Default: 1024 MiB."""
+
+    cpu_architecture: ecs.CpuArchitecture | None = None
+    """CPU architecture of the task definition; the image must match it.
+    Default: x86_64."""
 
     deregistration_delay: Duration | None = None
     """How long the ALB drains a stopping target. Default: 15 s; requests are
@@ -140,6 +152,7 @@ class PrivateEndpointService(Construct):
                 container_port=ENDPOINT_PORT,
                 stop_timeout=Duration.seconds(120),
                 log_retention=props.log_retention,
+                cpu_architecture=props.cpu_architecture,
             ),
         )
         self.load_balancer_security_group = ec2.SecurityGroup(
@@ -227,6 +240,15 @@ class PrivateEndpointService(Construct):
             ec2.Port.tcp(ENDPOINT_PORT),
             "The ALB forwards to the containers only",
         )
+        # The egress above is a separate resource (it names another group), and the
+        # CDK then renders no inline egress at all, which EC2 reads as "allow all
+        # outbound" (AWS::EC2::SecurityGroup SecurityGroupEgress: "if you do not specify
+        # an egress rule, we add egress rules that allow all outbound traffic"). Keep
+        # the CDK's own placeholder rule inline, so the targets' port is all it allows.
+        cfn_group = self.load_balancer_security_group.node.default_child
+        if not isinstance(cfn_group, ec2.CfnSecurityGroup):
+            raise TypeError(f"{self.node.path}: the ALB security group has no CfnSecurityGroup")
+        cfn_group.add_property_override("SecurityGroupEgress", [_NO_OTHER_EGRESS])
         self.endpoint_url = f"http://{self.load_balancer.load_balancer_dns_name}"
         self.invoker: lambda_.IFunction | None = self._invoker(props) if props.invoker else None
 

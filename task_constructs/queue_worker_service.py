@@ -32,11 +32,12 @@ from constructs import Construct
 from runtime.catalogue import TaskType
 from runtime.producer import QUEUE_URL_ENV
 from task_constructs import _defaults
-from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
+from task_constructs._acknowledge import acknowledge_resource
 from task_constructs._defaults import given
 from task_constructs._fargate import FargateSettings, fargate_task_definition
 from task_constructs._roles import mark_role
 from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
+from task_constructs._task_protection import grant_task_protection
 from task_constructs._validation import exactly_one, fail_props, seconds
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 
@@ -92,6 +93,10 @@ class QueueWorkerServiceProps:
 
     memory_mib: int = 1024
     """Task memory. Default: 1024 MiB."""
+
+    cpu_architecture: ecs.CpuArchitecture | None = None
+    """CPU architecture of the task definition; the image must match it.
+    Default: x86_64."""
 
     environment: Mapping[str, str] = field(default_factory=dict)
     """Extra environment for the worker, e.g. the table name. Default: only
@@ -181,14 +186,22 @@ class QueueWorkerService(Construct):
                 stop_timeout=_STOP_TIMEOUT,
                 log_retention=props.log_retention,
                 container_name="worker",
+                cpu_architecture=props.cpu_architecture,
             ),
         )
         self.container = container
+        # DesiredCount 0, not omitted: CloudFormation would start a new service with one
+        # task ("AWS::ECS::Service" DesiredCount), and the worker must run nothing until
+        # there is work. The price: a deploy sets the count to 0 again. Workers that
+        # hold messages keep their scale-in protection, which deployments respect too
+        # ("Protect your Amazon ECS tasks from being terminated by scale-in events"),
+        # and the wake-up brings a task back within a minute or two if messages wait.
         self.service = ecs.FargateService(
             self,
             "Service",
             cluster=props.cluster,
             task_definition=self.task_definition,
+            desired_count=0,
             vpc_subnets=props.vpc_subnets,
             assign_public_ip=False,
             min_healthy_percent=100,
@@ -196,7 +209,7 @@ class QueueWorkerService(Construct):
         )
         mark_role(self.service, "worker", pollerThreads=props.worker_concurrency)
         self.task_queue.grant_consume(self.task_definition.task_role)
-        self._grant_task_protection(props.cluster)
+        grant_task_protection(self, self.task_definition.task_role, props.cluster)
 
         dimensions = {
             "ClusterName": props.cluster.cluster_name,
@@ -211,24 +224,6 @@ class QueueWorkerService(Construct):
             period=_METRIC_PERIOD,
         )
         self.scalable_target = self._scaling(props, dimensions)
-
-    def _grant_task_protection(self, cluster: ecs.ICluster) -> None:
-        stack = Stack.of(self)
-        task_arns = stack.format_arn(
-            service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
-        )
-        self.task_definition.task_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"],
-                resources=[task_arns],
-            )
-        )
-        acknowledge_resource(
-            self.task_definition.task_role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{nag_resource_text(self, task_arns)}]",
-            "A worker protects its own task, whose id is known only at run time; the "
-            "statement is scoped to this cluster's tasks.",
-        )
 
     def _metric_function(
         self, props: QueueWorkerServiceProps, dimensions: dict[str, str]
@@ -295,6 +290,19 @@ class QueueWorkerService(Construct):
             resource_id=f"service/{dimensions['ClusterName']}/{dimensions['ServiceName']}",
             min_capacity=props.min_capacity,
             max_capacity=props.max_capacity,
+            # Application Auto Scaling scales ECS services through its service-linked
+            # role ("Service-linked roles for Application Auto Scaling"); without this
+            # the construct creates a role nobody uses.
+            role=iam.Role.from_role_arn(
+                self,
+                "ScalingRole",
+                Stack.of(self).format_arn(
+                    region="",
+                    service="iam",
+                    resource="role/aws-service-role/ecs.application-autoscaling.amazonaws.com",
+                    resource_name="AWSServiceRoleForApplicationAutoScaling_ECSService",
+                ),
+            ),
         )
         target.scale_to_track_metric(
             "BacklogTracking",

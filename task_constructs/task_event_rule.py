@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
@@ -41,9 +43,19 @@ class TaskEventRuleProps(DeliveryProps):
     """The bus to match events on. Default: the account's default bus, where AWS
     services such as GuardDuty publish."""
 
+    narrowed_by: Mapping[str, Any] | None = None
+    """More pattern fields, merged into the catalogue's pattern, to match only this
+    deployment's events, e.g. ``{"detail": {"s3ObjectDetails": {"bucketName":
+    [bucket.bucket_name]}}}``. Where both give a field, both must match, so narrowing
+    can never widen the rule. Default: the catalogue's pattern as it is."""
+
+    @property
+    def pattern(self) -> Mapping[str, Any]:
+        return _merged(self.trigger.pattern, self.narrowed_by or {})
+
     def __post_init__(self) -> None:
         violations = self.delivery_violations()
-        unknown = sorted(set(self.trigger.pattern) - set(_PATTERN_FIELDS))
+        unknown = sorted(set(self.pattern) - set(_PATTERN_FIELDS))
         if unknown:
             violations.append(
                 f"event pattern keys {unknown} are not EventBridge pattern fields; use "
@@ -99,7 +111,23 @@ class TaskEventRule(Construct):
             description=f"Trigger task '{props.task.name}': {props.trigger.description}",
             event_bus=props.event_bus,
             event_pattern=events.EventPattern(
-                **{_PATTERN_FIELDS[key]: value for key, value in props.trigger.pattern.items()}
+                **{_PATTERN_FIELDS[key]: value for key, value in props.pattern.items()}
             ),
             targets=[target],
         )
+
+
+def _merged(base: Mapping[str, Any], narrowing: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``narrowing``'s fields added; nested objects merge, and a field in
+    both keeps only the values both allow."""
+    merged: dict[str, Any] = dict(base)
+    for key, value in narrowing.items():
+        if key not in merged:
+            merged[key] = value
+        elif isinstance(merged[key], Mapping) and isinstance(value, Mapping):
+            merged[key] = _merged(merged[key], value)
+        elif isinstance(merged[key], list) and isinstance(value, list):
+            merged[key] = [item for item in merged[key] if item in value]
+        else:
+            raise ValueError(f"event pattern field '{key}' cannot be narrowed by {value!r}")
+    return merged

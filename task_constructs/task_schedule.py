@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, TimeZone
+from aws_cdk import Duration, Stack, TimeZone
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -101,7 +101,7 @@ class TaskSchedule(Construct):
             role = iam.Role(
                 self,
                 "TargetRole",
-                assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                assumed_by=_scheduler_principal(self, props.schedule_group),
                 description=f"Scheduler invokes the function for task '{props.task.name}'",
             )
             target = targets.LambdaInvoke(
@@ -137,3 +137,28 @@ class TaskSchedule(Construct):
                 "Scheduler's Lambda target grants the function and its versions; the "
                 "statement names this one function.",
             )
+
+
+def _scheduler_principal(
+    scope: Construct, group: scheduler.IScheduleGroup | None
+) -> iam.ServicePrincipal:
+    """Scheduler, only for this account's schedules in the schedule's group.
+
+    The confused-deputy conditions of "Set up the execution role" in the EventBridge
+    Scheduler user guide, the same that ``aws_scheduler_targets`` puts on the roles it
+    creates for SQS targets.
+    """
+    stack = Stack.of(scope)
+    group_arn = (
+        group.schedule_group_arn
+        if group is not None
+        else stack.format_arn(
+            service="scheduler", resource="schedule-group", resource_name="default"
+        )
+    )
+    return iam.ServicePrincipal(
+        "scheduler.amazonaws.com",
+        conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account, "aws:SourceArn": group_arn}
+        },
+    )

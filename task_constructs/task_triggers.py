@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -31,6 +32,10 @@ class TaskTriggersProps:
     function: lambda_.IFunction | None = None
     """One function that receives every envelope (the private-endpoints invoker).
     Default: none; set this or ``queues``."""
+
+    narrowed_by: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Task name to extra pattern fields for its event rules, so they match only this
+    deployment's events (see ``TaskEventRuleProps.narrowed_by``). Default: none."""
 
     def __post_init__(self) -> None:
         violations = exactly_one(queues=self.queues, function=self.function)
@@ -92,6 +97,7 @@ class TaskTriggers(Construct):
                             queue=queue,
                             function=props.function,
                             dead_letter_queue=self.dead_letter_queue,
+                            narrowed_by=props.narrowed_by.get(task.name),
                         ),
                     )
                 )

@@ -161,6 +161,18 @@ def test_compute_backlog_counts_in_flight_and_pending(
     assert (sample.messages, sample.tasks) == (visible + in_flight, running + pending)
 
 
+def test_wake_up_does_not_ratchet_when_ecs_is_already_starting_a_task() -> None:
+    # Application Auto Scaling repeats a step action every minute while its alarm stays
+    # in ALARM ("Using Amazon CloudWatch alarms": "Auto Scaling actions ... are invoked
+    # once per minute while the alarm remains in the new state"). With a desired count
+    # above 0 and no task running (an image that cannot start), ECS is already trying:
+    # raising the signal again would add a task every minute up to the maximum.
+    waiting = compute_backlog(5, 0, 0, 0, desired=1)
+    assert waiting.wake_up == 0
+    assert waiting.backlog_per_task == 5
+    assert compute_backlog(5, 0, 0, 0, desired=0).wake_up == 1
+
+
 def test_compute_backlog_rejects_negative_counts() -> None:
     with pytest.raises(ValueError, match=r"must not be negative, got \{'pending': -1\}"):
         compute_backlog(1, 0, 1, -1)

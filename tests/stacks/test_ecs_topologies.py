@@ -82,7 +82,7 @@ def test_endpoints_network_has_no_nat_and_reaches_aws_through_endpoints() -> Non
     assert not _of_type(template, "AWS::EC2::InternetGateway")
     endpoints = _of_type(template, "AWS::EC2::VPCEndpoint").values()
     kinds = sorted(e["Properties"].get("VpcEndpointType", "Gateway") for e in endpoints)
-    assert kinds == ["Gateway"] * 2 + ["Interface"] * 5
+    assert kinds == ["Gateway"] * 2 + ["Interface"] * 6
 
 
 def test_existing_vpc_is_imported_from_context_without_lookups() -> None:

@@ -50,12 +50,14 @@ def test_guardduty_scan_results_reach_the_virus_scan_queue(synthesized: Synthesi
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.guardduty"],
         "detail-type": ["GuardDuty Malware Protection Object Scan Result"],
+        # only this deployment's bucket (tests/stacks/test_deployability.py)
+        "detail": {"s3ObjectDetails": {"bucketName": [{"Ref": _uploads_bucket_id(resources)}]}},
     }
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"]["Fn::GetAtt"][0].startswith("TasksvirusscanresultQueue")
 
 
-def test_web_app_producer_role_may_send_to_exactly_the_task_queues(
+def test_web_app_producer_role_may_send_to_exactly_the_on_demand_task_queues(
     synthesized: SynthesizedApp,
 ) -> None:
     stack = _stack(synthesized)
@@ -78,7 +80,9 @@ def test_web_app_producer_role_may_send_to_exactly_the_task_queues(
     expected = sorted(
         stack.resolve(stack.get_logical_id(q.queue.node.default_child))  # type: ignore[arg-type]
         for q in _task_queues(stack)
+        if all(CATALOGUE[task.name].on_demand for task in q.tasks)
     )
+    assert len(expected) == 3  # property-bulk-upload, generate-report, send-bulk-email
     assert resources_granted == expected
 
 
@@ -96,9 +100,10 @@ def test_functions_get_the_table_for_their_idempotency_ledger(
 def test_outputs_name_the_producer_environment_variables(synthesized: SynthesizedApp) -> None:
     outputs = synthesized.templates["AsyncTasks-Lambdas"]["Outputs"]
     descriptions = {o.get("Description", "") for o in outputs.values()}
-    for name in CATALOGUE:
+    for name, task in CATALOGUE.items():
         variable = "ASYNC_TASKS_QUEUE_URL_" + name.upper().replace("-", "_")
-        assert f"Set as {variable} in the web app" in descriptions
+        told = f"Set as {variable} in the web app" in descriptions
+        assert told == task.on_demand, name
 
 
 def _task_queues(stack: LambdasStack) -> list:
@@ -112,3 +117,10 @@ def _task_queues(stack: LambdasStack) -> list:
 def _table_id(resources: dict) -> str:
     (table_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"]
     return table_id
+
+
+def _uploads_bucket_id(resources: dict) -> str:
+    (bucket,) = [
+        k for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket" and "Uploads" in k
+    ]
+    return bucket

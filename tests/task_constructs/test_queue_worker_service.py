@@ -53,7 +53,8 @@ def test_runs_the_runtime_worker_on_its_queue_and_drains_within_120_s(
     (service,) = _resources(stack, "AWS::ECS::Service")
     network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["AssignPublicIp"] == "DISABLED"
-    assert "DesiredCount" not in service["Properties"]  # scaling owns it; deploys keep it
+    # 0, not omitted: CloudFormation starts an omitted count at 1 ("AWS::ECS::Service")
+    assert service["Properties"]["DesiredCount"] == 0
 
 
 def test_scales_between_zero_and_max_capacity(stack: Stack, workers: QueueWorkerService) -> None:
