@@ -70,6 +70,10 @@ class Assumptions:
     # Simulation.
     step_seconds: float = 10.0
     seed: int = 33
+    min_simulated_arrivals: int = 5_000
+    """Simulate days until about this many messages arrive, so totals move less than 1%
+    between seeds (checked in tests/comparison/test_stability.py)."""
+    max_simulated_days: int = 14
 
 
 DEFAULT_ASSUMPTIONS = Assumptions()

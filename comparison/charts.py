@@ -30,9 +30,11 @@ def cost_volume_chart(comparison: Comparison) -> str:
     sweep = comparison.sweep
     if sweep is None or not sweep.points:
         return "<p>No sweep: no complete topology to compare.</p>"
-    labels = list(sweep.points[0].totals)
+    labels = list(
+        dict.fromkeys(label for p in sweep.points for label in (*p.totals, *p.overloaded))
+    )
     volumes = [p.volume_per_month for p in sweep.points]
-    costs = [c for p in sweep.points for c in p.totals.values()]
+    costs = [c for p in sweep.points for c in p.totals.values()] or [1.0]
     x = LogAxis.covering(volumes, _LEFT, _W - _RIGHT)
     y = LogAxis.covering(costs, _H - _BOTTOM, _TOP)
     svg = Svg(_W, _H, "Monthly cost against monthly task volume")
@@ -45,11 +47,19 @@ def cost_volume_chart(comparison: Comparison) -> str:
     svg.text((_LEFT + _W - _RIGHT) / 2, _H - 10, "tasks per month (log)", anchor="middle")
     svg.text(14, _TOP - 12, "USD per month (log)", size=11)
     for index, label in enumerate(labels):
-        points = [(x(p.volume_per_month), y(p.totals[label])) for p in sweep.points]
-        svg.polyline(points, colour(index), class_="series")
-        for point, sample in zip(points, sweep.points, strict=True):
-            hollow = label in sample.overloaded  # cannot keep up at this volume
-            svg.circle(*point, 3.5, "white" if hollow else colour(index), stroke=colour(index))
+        # An option has a cost only where it keeps up: its line ends where it saturates,
+        # and a hollow mark at the top stands for "cannot keep up".
+        points = [
+            (x(p.volume_per_month), y(p.totals[label])) for p in sweep.points if label in p.totals
+        ]
+        if points:
+            svg.polyline(points, colour(index), class_="series")
+        for point in points:
+            svg.circle(*point, 3.5, colour(index), stroke=colour(index))
+        for sample in sweep.points:
+            if label in sample.overloaded:
+                top = _TOP + 4 + 6 * index
+                svg.circle(x(sample.volume_per_month), top, 3.5, "white", stroke=colour(index))
     for index, crossing in enumerate(sweep.cross_overs):
         at = x(crossing.volume_per_month)
         svg.line(at, _TOP, at, _H - _BOTTOM, "#333", stroke_dasharray="4 3", class_="crossover")
@@ -92,7 +102,7 @@ def breakdown_chart(comparison: Comparison) -> str:
 
 
 def latency_chart(comparison: Comparison) -> str:
-    """p50, p95 and worst after idle per topology, on a log scale of seconds."""
+    """The worst task type's p50 and p95 wait, and worst after idle, per topology (log s)."""
     rows = [t for t in comparison.topologies if t.latency is not None]
     if not rows:
         return "<p>No topology has a consumer to simulate yet.</p>"

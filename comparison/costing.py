@@ -41,7 +41,9 @@ class CostBreakdown:
 
 
 def price_usage(usages: Iterable[Usage], table: PriceTable, *, free_tier: bool) -> CostBreakdown:
-    """Sum usage per price key, take free allowances (per pool) off, multiply by unit prices."""
+    """Sum usage per price key, take free allowances (per pool) off, multiply by unit prices.
+
+    A $0 first tier (``zero_tier_per_month``) is a price, not an offer: it always applies."""
     quantities: dict[str, float] = defaultdict(float)
     resources: dict[str, list[str]] = defaultdict(list)
     notes: dict[str, list[str]] = defaultdict(list)
@@ -55,7 +57,8 @@ def price_usage(usages: Iterable[Usage], table: PriceTable, *, free_tier: bool) 
     items = []
     for key in sorted(quantities):
         price = table[key]
-        allowance = remaining.setdefault(price.pool, price.free_per_month if free_tier else 0.0)
+        offer = price.free_per_month if free_tier else 0.0
+        allowance = remaining.setdefault(price.pool, offer + price.zero_tier_per_month)
         free = min(allowance, quantities[key])
         remaining[price.pool] = allowance - free
         items.append(

@@ -2,7 +2,9 @@
 
 Each entry: ``usd`` per ``per`` units of ``unit``, the ``service`` it bills, its
 ``source`` (pricing page or Price List offer) and ``date``; optionally a monthly free
-allowance ``free_per_month`` shared by every entry with the same ``free_pool``.
+allowance ``free_per_month`` shared by every entry with the same ``free_pool``, and
+``zero_tier_per_month``: a first tier priced at $0 for every account (EventBridge
+Scheduler's first 14 million invocations), which applies with or without the free tier.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Price:
     date: str
     free_per_month: float = 0.0
     free_pool: str = ""
+    zero_tier_per_month: float = 0.0
 
     @property
     def unit_price(self) -> float:
@@ -58,6 +61,8 @@ class Price:
             entry["free_per_month"] = self.free_per_month
         if self.free_pool:
             entry["free_pool"] = self.free_pool
+        if self.zero_tier_per_month:
+            entry["zero_tier_per_month"] = self.zero_tier_per_month
         return entry
 
 
@@ -107,6 +112,7 @@ def parse_price_table(region: str, document: Mapping[str, Any]) -> PriceTable:
             date=str(entry["date"]),
             free_per_month=float(entry.get("free_per_month", 0)),
             free_pool=str(entry.get("free_pool", "")),
+            zero_tier_per_month=float(entry.get("zero_tier_per_month", 0)),
         )
     if problems:
         raise PriceTableError(problems)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from comparison.assumptions import HOURS_PER_MONTH, Assumptions
+from comparison.assumptions import Assumptions
+from comparison.baseline import baseline_breakdown
 from comparison.costing import CostBreakdown, price_usage
 from comparison.latency import LatencySummary, run_consumers, web_app_baselines
 from comparison.prices import PriceTable
@@ -17,7 +18,7 @@ from comparison.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
 from comparison.routing import ConsumerKind, Routing, build_routing
 from comparison.templates import StackTemplate
 from comparison.usage import UsageContext, extract_usage
-from comparison.workload import Workload
+from comparison.workload import Network, Workload
 
 _KIND_PRECEDENCE = (
     ConsumerKind.ENDPOINT,
@@ -40,15 +41,25 @@ class TopologyReport:
     qualities: Qualities | None
     template: StackTemplate
 
+    @property
+    def keeps_up(self) -> bool:
+        return self.latency is None or self.latency.keeps_up
+
+    @property
+    def monthly_total(self) -> float | None:
+        """The increment over the baseline; None for an option that cannot keep up."""
+        return self.cost.total if self.keeps_up else None
+
 
 @dataclass(frozen=True, kw_only=True)
 class SweepPoint:
     volume_per_month: float
     totals: dict[str, float]
-    cheapest: str
-    """The cheapest topology that keeps up with the volume."""
+    """Monthly increment of each topology that keeps up at this volume."""
+    cheapest: str | None
+    """The cheapest topology that keeps up with the volume (None: none does)."""
     overloaded: tuple[str, ...] = ()
-    """Topologies whose consumers end the simulated day with messages still waiting."""
+    """Topologies that cannot keep up at this volume (no cost is given for them)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,9 +70,21 @@ class CrossOver:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CapacityLimit:
+    """The total monthly volume (the workload's mix) past which a topology cannot keep up,
+    and the task type whose consumer saturates first."""
+
+    label: str
+    volume_per_month: float
+    task: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Sweep:
     points: tuple[SweepPoint, ...]
     cross_overs: tuple[CrossOver, ...]
+    """Where the cheapest option that keeps up changes because costs cross."""
+    capacity_limits: tuple[CapacityLimit, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,14 +94,21 @@ class Comparison:
     free_tier: bool
     price_dates: tuple[str, ...]
     topologies: tuple[TopologyReport, ...]
-    web_app_baseline: float = 0.0
-    """Monthly cost of the web app's own tasks (``[webapp]``, x86): in every topology, in none."""
+    baseline: CostBreakdown
+    """The web app as it runs today, with its tasks and network: in every topology, and
+    every topology's cost is the increment over it."""
+    network: Network = Network.SHARED
     sweep: Sweep | None = None
 
     @property
+    def web_app_baseline(self) -> float:
+        return self.baseline.total
+
+    @property
     def cheapest(self) -> str | None:
-        complete = [t for t in self.topologies if t.complete]
-        return min(complete, key=lambda t: t.cost.total).label if complete else None
+        """The cheapest complete topology that keeps up."""
+        coping = [t for t in self.topologies if t.complete and t.keeps_up]
+        return min(coping, key=lambda t: t.cost.total).label if coping else None
 
 
 def _kind(routing: Routing, label: str) -> ConsumerKind | None:
@@ -94,6 +124,7 @@ def monthly_cost(
     *,
     free_tier: bool,
     probe: bool = True,
+    simulate_overloaded: bool = True,
 ) -> tuple[CostBreakdown, LatencySummary | None, Routing]:
     """One topology's monthly cost under ``workload``, and its simulated latency."""
     routing = build_routing(
@@ -102,7 +133,14 @@ def monthly_cost(
         poller_threads=assumptions.default_poller_threads,
         endpoint_workers=assumptions.endpoint_workers_per_task,
     )
-    runs, latency = run_consumers(template, routing, workload, assumptions, probe=probe)
+    runs, latency = run_consumers(
+        template,
+        routing,
+        workload,
+        assumptions,
+        probe=probe,
+        simulate_overloaded=simulate_overloaded,
+    )
     baselines = web_app_baselines(template, routing, workload, assumptions)
     context = UsageContext(template, workload, assumptions, routing, runs, baselines)
     return price_usage(extract_usage(context), table, free_tier=free_tier), latency, routing
@@ -145,10 +183,13 @@ def _status(routing: Routing, latency: LatencySummary | None) -> str:
             + ", ".join(routing.unrouted)
             + "; costs cover only the resources present and latency is not simulated"
         )
-    if latency is not None and latency.unfinished:
-        return (
-            f"complete; CANNOT KEEP UP: {latency.unfinished} messages still wait at the end "
-            "of the simulated day (raise its maximum capacity)"
+    if latency is not None and not latency.keeps_up:
+        full = [s for s in latency.saturations if not s.keeps_up]
+        where = "; ".join(
+            f"{s.task} saturates at {s.saturates_at:,.0f}/month ({s.slots} at once)" for s in full
+        )
+        return "complete; CANNOT KEEP UP: " + (
+            where or f"{latency.unfinished} messages still wait after the simulated days"
         )
     return "complete"
 
@@ -171,14 +212,6 @@ def compare(
         free_tier=free_tier,
         price_dates=tuple(sorted({price.date for price in table.prices.values()})),
         topologies=topologies,
-        web_app_baseline=_web_app_baseline(workload, table),
+        baseline=baseline_breakdown(templates, workload, table),
+        network=workload.network,
     )
-
-
-def _web_app_baseline(workload: Workload, table: PriceTable) -> float:
-    web = workload.webapp
-    per_task_hour = (
-        web.vcpu * table["fargate.vcpu_hour.x86_64"].unit_price
-        + web.memory_gib * table["fargate.gb_hour.x86_64"].unit_price
-    )
-    return web.tasks * HOURS_PER_MONTH * per_task_hour

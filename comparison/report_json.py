@@ -9,7 +9,9 @@ from typing import Any
 
 from comparison.report import Comparison
 
-_OMIT = {"template", "profile", "waits", "timeline"}
+_OMIT = {"template", "profile", "waits", "timeline", "wait_tasks"}
+# Derived values the readers want next to the fields.
+_DERIVED = ("total", "p50_seconds", "p95_seconds", "max_seconds", "keeps_up", "monthly_total")
 
 
 def _plain(value: Any) -> Any:
@@ -17,8 +19,11 @@ def _plain(value: Any) -> Any:
         data = {
             f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name not in _OMIT
         }
-        if hasattr(value, "total"):
-            data["total"] = value.total
+        for name in _DERIVED:
+            if hasattr(value, name):
+                data[name] = _plain(getattr(value, name))
+        if hasattr(value, "end_to_end"):
+            data["end_to_end"] = dict(zip(("p50", "p95", "max"), value.end_to_end, strict=True))
         return data
     if isinstance(value, Enum):
         return value.value

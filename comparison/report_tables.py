@@ -30,25 +30,78 @@ def quantity(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.3g}"
 
 
+def _total(t: TopologyReport) -> str:
+    return money(t.cost.total) if t.keeps_up else "cannot keep up"
+
+
 def summary_table(comparison: Comparison) -> Table:
     rows = []
     for t in comparison.topologies:
         lat = t.latency
+        worst = lat.worst if lat else None
         rows.append(
             (
                 t.label + ("" if t.complete else " (placeholder)"),
-                money(t.cost.total),
+                _total(t),
                 money(t.idle.total),
-                seconds(lat.p50_seconds) if lat else "n/a",
-                seconds(lat.p95_seconds) if lat else "n/a",
+                f"{seconds(worst.wait_p95)} ({worst.task})" if worst else "n/a",
+                seconds(worst.end_to_end[1]) if worst else "n/a",
                 seconds(lat.worst_after_idle_seconds) if lat else "n/a",
                 f"{lat.peak_units} {lat.unit_label}" if lat else "n/a",
             )
         )
     return Table(
-        "Monthly cost and latency (enqueue to start of work)",
-        ("topology", "per month", "idle (0 tasks)", "p50", "p95", "worst after idle", "peak"),
+        "Monthly cost over the baseline, and latency (worst task type's p95)",
+        (
+            "topology",
+            "per month",
+            "idle (0 tasks)",
+            "p95 wait",
+            "p95 end to end",
+            "worst after idle",
+            "peak",
+        ),
         tuple(rows),
+    )
+
+
+def _three(p50: float, p95: float, top: float) -> str:
+    return f"{seconds(p50)} / {seconds(p95)} / {seconds(top)}"
+
+
+def task_latency_table(comparison: Comparison) -> Table:
+    """Wait and end to end (wait + run) per task type and topology, with saturation."""
+    rows = []
+    for t in comparison.topologies:
+        for task in t.latency.per_task if t.latency else ():
+            e50, e95, emax = task.end_to_end
+            sat = task.saturation
+            rows.append(
+                (
+                    t.label,
+                    task.task,
+                    _three(task.wait_p50, task.wait_p95, task.wait_max),
+                    _three(e50, e95, emax),
+                    (f"{quantity(sat.saturates_at)}/month" if sat else "n/a")
+                    + ("" if sat is None or sat.keeps_up else " (saturated)"),
+                )
+            )
+    return Table(
+        "Latency per task type (p50 / p95 / max)",
+        ("topology", "task", "wait", "end to end", "saturates at"),
+        tuple(rows),
+    )
+
+
+def baseline_table(comparison: Comparison) -> Table:
+    rows = tuple(
+        (item.service, f"{quantity(item.quantity)} {item.unit}", item.published, money(item.cost))
+        for item in sorted(comparison.baseline.items, key=lambda i: -i.cost)
+    )
+    return Table(
+        "Baseline: the web app as it runs today, in every topology (not in their totals)",
+        ("service", "usage", "unit price", "cost"),
+        (*rows, ("total", "", "", money(comparison.baseline.total))),
     )
 
 
@@ -64,9 +117,9 @@ def line_item_table(topology: TopologyReport) -> Table:
         for item in sorted(topology.cost.items, key=lambda i: -i.cost)
     )
     return Table(
-        f"{topology.label}: line items ({topology.status})",
+        f"{topology.label}: line items over the baseline ({topology.status})",
         ("service", "usage", "unit price", "cost"),
-        (*rows, ("total", "", "", money(topology.cost.total))),
+        (*rows, ("total", "", "", _total(topology))),
     )
 
 
@@ -100,14 +153,24 @@ def qualities_table(comparison: Comparison) -> Table:
 def sweep_tables(comparison: Comparison) -> list[Table]:
     if comparison.sweep is None or not comparison.sweep.points:
         return []
-    labels = tuple(comparison.sweep.points[0].totals)
+    labels = tuple(
+        dict.fromkeys(
+            label for p in comparison.sweep.points for label in (*p.totals, *p.overloaded)
+        )
+    )
     points = tuple(
         (
             quantity(p.volume_per_month),
-            *(money(p.totals[label]) + (" *" if label in p.overloaded else "") for label in labels),
-            p.cheapest,
+            *(
+                money(p.totals[label]) if label in p.totals else "cannot keep up"
+                for label in labels
+            ),
+            p.cheapest or "none keeps up",
         )
         for p in comparison.sweep.points
+    )
+    limits = tuple(
+        (c.label, quantity(c.volume_per_month), c.task) for c in comparison.sweep.capacity_limits
     )
     crossings = tuple(
         (quantity(c.volume_per_month), c.from_label, c.to_label)
@@ -115,14 +178,19 @@ def sweep_tables(comparison: Comparison) -> list[Table]:
     )
     return [
         Table(
-            "Cost against monthly volume (* cannot keep up: raise its maximum capacity)",
+            "Cost against monthly volume (cheapest among the options that keep up)",
             ("tasks/month", *labels, "cheapest"),
             points,
         ),
         Table(
-            "Cross-over points",
+            "Cost cross-overs (between options that both keep up)",
             ("about tasks/month", "cheapest below", "cheapest above"),
             crossings,
+        ),
+        Table(
+            "Capacity limits (the workload's mix; past it the backlog grows)",
+            ("topology", "cannot keep up above tasks/month", "first task type to saturate"),
+            limits,
         ),
     ]
 
@@ -130,6 +198,8 @@ def sweep_tables(comparison: Comparison) -> list[Table]:
 def all_tables(comparison: Comparison) -> list[Table]:
     return [
         summary_table(comparison),
+        task_latency_table(comparison),
+        baseline_table(comparison),
         *(line_item_table(t) for t in comparison.topologies),
         qualities_table(comparison),
         *sweep_tables(comparison),
@@ -143,11 +213,20 @@ def footnotes(comparison: Comparison) -> list[str]:
         f"Region {comparison.region}; on-demand prices dated {', '.join(comparison.price_dates)}; "
         f"free tier {'on' if comparison.free_tier else 'off'}.",
         f"Workload: {comparison.workload.volume_per_month:,.0f} tasks/month.",
-        f"Not included anywhere: the web app's own {web.tasks} x {web.vcpu:g} vCPU / "
-        f"{web.memory_gib:g} GB tasks (about {money(comparison.web_app_baseline)}/month), "
-        "which run in every topology; only what task work adds to them is charged.",
+        f"Baseline (in every topology, in none of the totals): the web app's {web.tasks} x "
+        f"{web.vcpu:g} vCPU / {web.memory_gib:g} GB tasks with its network, "
+        f"{money(comparison.baseline.total)}/month; each total is the increment over it.",
+        f"Network: {comparison.network.value}. "
+        + (
+            "Task compute runs in the web app's VPC; only the data it adds to the NAT "
+            "gateway or endpoints is charged."
+            if comparison.network.value == "shared"
+            else "Each option with its own in-VPC compute brings its own NAT gateway or "
+            "endpoints, charged in full."
+        ),
     ]
     if cheapest:
-        notes.append(f"Cheapest complete topology for this workload: {cheapest}.")
+        notes.append(f"Cheapest complete topology that keeps up with this workload: {cheapest}.")
+    notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.keeps_up)
     notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.complete)
     return notes

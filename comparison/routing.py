@@ -180,3 +180,30 @@ def _service_consumer(
         ]
     default = endpoint_workers if kind is ConsumerKind.ENDPOINT else poller_threads
     return Consumer(service, kind, remaining, tuple(queues), int(threads) if threads else default)
+
+
+def web_app_ids(template: StackTemplate) -> frozenset[str]:
+    """The web-app services and the scaling resources and alarms that act on them: the
+    web app as it runs today, part of the baseline in every topology."""
+    services = {s.logical_id for s in template.with_role("webapp")}
+    targets = {
+        t.logical_id
+        for t in template.of_type("AWS::ApplicationAutoScaling::ScalableTarget")
+        if services & referenced_ids(t.properties.get("ResourceId"))
+    }
+    policies = {
+        p.logical_id
+        for p in template.of_type("AWS::ApplicationAutoScaling::ScalingPolicy")
+        if targets & referenced_ids(p.properties.get("ScalingTargetId"))
+    }
+    alarms = {
+        a.logical_id
+        for a in template.of_type("AWS::CloudWatch::Alarm")
+        if policies & {ref_target(x) for x in a.properties.get("AlarmActions", [])}
+    }
+    return frozenset(services | targets | policies | alarms)
+
+
+def in_vpc(consumer: Consumer) -> bool:
+    """Fargate tasks always run in a VPC; a Lambda only with a VpcConfig."""
+    return consumer.kind is not ConsumerKind.LAMBDA or "VpcConfig" in consumer.resource.properties

@@ -9,23 +9,33 @@ and scale-in protection for tasks holding messages.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import random
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from comparison.assumptions import DAYS_PER_MONTH, Assumptions
 from comparison.scaling import ScalingMetric, ScalingParams, StepMetric
 from comparison.workload import TaskLoad
+from runtime.backlog_metric import compute_backlog
 
 DAY_SECONDS = 86_400.0
 # A lone message this long after the start of the day meets a fully idle system.
 _IDLE_PROBE_TIME = 3_600.0 + 0.001
 _DRAIN_SECONDS = 3_600.0
 
-Arrival = tuple[float, float]  # (enqueue time, processing seconds)
+
+class Arrival(NamedTuple):
+    time: float
+    """When the message reaches the consumer's queue (or endpoint)."""
+    duration: float
+    task: str = ""
+    delay: float = 0.0
+    """Time already spent before ``time`` since it was enqueued (e.g. in an invoker Lambda)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,27 +58,76 @@ class ConsumerRun:
     """Fargate task-seconds (starting tasks included: Fargate bills from the image pull)."""
     peak_units: int
     """Most Fargate tasks, or most concurrent Lambda environments, at once."""
-    cold_starts: int = 0
+    cold_starts: float = 0
     timeline: tuple[int, ...] = ()
     """Fargate tasks per simulation step."""
     unfinished: int = 0
     """Messages still waiting an hour after the day's last arrival: it cannot keep up."""
+    starts: float = 0
+    """Fargate task launches (each pulls the image)."""
+    wait_tasks: tuple[str, ...] = ()
+    """The task name of each entry of ``waits``."""
+    days: int = 1
+    """Simulated days behind the per-day counts (``waits`` holds every one of them)."""
+    waited: float = 0
+    """Messages that found no free thread on arrival; at an HTTP endpoint each is a 503
+    answer the caller must retry."""
+
+    def per_day(self, days: int) -> ConsumerRun:
+        """Counts and task-seconds as a daily average over ``days`` simulated days."""
+        return replace(
+            self,
+            unit_seconds=self.unit_seconds / days,
+            cold_starts=self.cold_starts / days,
+            starts=self.starts / days,
+            waited=self.waited / days,
+            days=days,
+        )
+
+    @property
+    def runs_per_day(self) -> float:
+        return len(self.waits) / self.days
+
+    def waits_of(self, task: str) -> list[float]:
+        return [w for w, name in zip(self.waits, self.wait_tasks, strict=True) if name == task]
 
 
 def daily_arrivals(
-    tasks: Sequence[TaskLoad], rng: random.Random, volume_factor: float = 1.0
+    tasks: Sequence[TaskLoad],
+    rng: random.Random,
+    volume_factor: float = 1.0,
+    offset: float = 0.0,
 ) -> list[Arrival]:
-    """Poisson arrivals for one day, per minute, following each task's profile."""
+    """Poisson arrivals for one day from ``offset``, per minute, following each profile."""
     arrivals: list[Arrival] = []
     for task in tasks:
         per_day = task.volume_per_month * volume_factor / DAYS_PER_MONTH
         if per_day <= 0:
             continue
+        duration, name = task.duration_seconds, task.name
         for minute, share in enumerate(task.profile):
+            if not share:
+                continue
+            start = offset + minute * 60
             for _ in range(_poisson(per_day * share, rng)):
-                arrivals.append((minute * 60 + rng.random() * 60, task.duration_seconds))
+                arrivals.append(Arrival(start + rng.random() * 60, duration, name))
     arrivals.sort()
     return arrivals
+
+
+@functools.lru_cache(maxsize=256)
+def task_arrivals(task: TaskLoad, seed: int, days: int) -> tuple[Arrival, ...]:
+    """One task's arrivals over ``days`` days, from its own random stream: every topology
+    sees the same arrivals (common random numbers), whatever consumers it groups them in."""
+    rng = random.Random(f"{seed}:{task.name}")
+    found: list[Arrival] = []
+    for day in range(days):
+        found += daily_arrivals([task], rng, offset=day * DAY_SECONDS)
+    return tuple(found)
+
+
+def merged_arrivals(tasks: Sequence[TaskLoad], seed: int, days: int) -> list[Arrival]:
+    return sorted(a for task in tasks for a in task_arrivals(task, seed, days))
 
 
 def _poisson(mean: float, rng: random.Random) -> int:
@@ -91,7 +150,7 @@ def simulate_lambda(
     idle: list[float] = []  # stack of times at which idle environments became free
     waits: list[float] = []
     cold = peak = 0
-    for arrived, duration in arrivals:
+    for arrived, duration, _, delay in arrivals:
         ready = arrived + assumptions.lambda_poll_delay_seconds
         while busy and busy[0] <= ready:
             idle.append(heapq.heappop(busy))
@@ -107,8 +166,14 @@ def simulate_lambda(
             start = max(ready, heapq.heappop(busy))
         heapq.heappush(busy, start + duration)
         peak = max(peak, len(busy))
-        waits.append(start - arrived)
-    return ConsumerRun(waits=tuple(waits), unit_seconds=0.0, peak_units=peak, cold_starts=cold)
+        waits.append(start - arrived + delay)
+    return ConsumerRun(
+        waits=tuple(waits),
+        unit_seconds=0.0,
+        peak_units=peak,
+        cold_starts=cold,
+        wait_tasks=tuple(arrival.task for arrival in arrivals),
+    )
 
 
 @dataclass
@@ -124,10 +189,16 @@ class _Task:
 class _Autoscaler:
     """Application Auto Scaling as the simulation sees it: alarms on datapoints.
 
-    Target tracking: scale out after ``target_tracking_out_datapoints`` datapoints above
-    target, in after ``target_tracking_in_datapoints`` below 90% of it. Step rules act after
-    their alarm's datapoints; a scale-out step never lowers capacity (an ExactCapacity
-    wake-up reads as "at least N") and a scale-in step never raises it. Scale-out wins.
+    The metric values are the runtime's own (:func:`runtime.backlog_metric.compute_backlog`).
+    Target tracking: its AWS-managed alarms go to ALARM after
+    ``target_tracking_out_datapoints`` datapoints above target, or
+    ``target_tracking_in_datapoints`` below 90% of it. CloudWatch performs Auto Scaling
+    actions again every period while an alarm stays in ALARM (other actions only on a
+    state change: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html),
+    so once in ALARM each further step follows the policy's cooldown, not another run of
+    datapoints. Step rules read Period and DatapointsToAlarm from the template. A
+    scale-out step never lowers capacity (an ExactCapacity wake-up reads as "at least N")
+    and a scale-in step never raises it. Scale-out wins.
     """
 
     params: ScalingParams
@@ -140,19 +211,44 @@ class _Autoscaler:
     last_out: float = -math.inf
     last_in: float = -math.inf
 
-    def evaluate(self, now: float, visible: int, in_flight: int, running: int, slots: int) -> int:
+    def readings(
+        self, visible: int, in_flight: int, running: int, pending: int, slots: int
+    ) -> tuple[float, dict[StepMetric, float]]:
+        """(tracked metric value, step-alarm metric values) for one datapoint."""
+        sample = compute_backlog(visible, in_flight, running, pending, desired=self.desired)
+        if self.params.metric is ScalingMetric.CPU:
+            # Busy poller threads stand in for CPU; starting tasks report no CPU yet.
+            value = 100.0 * in_flight / (running * slots) if running else 0.0
+        else:
+            value = sample.backlog_per_task
+        return value, {
+            StepMetric.BACKLOG: sample.backlog_per_task,
+            StepMetric.VISIBLE: float(visible),
+            StepMetric.TOTAL: float(sample.messages),
+            StepMetric.WAKE_UP: float(sample.wake_up),
+        }
+
+    def _wanted(self, value: float, tasks: int) -> int:
+        """Target tracking's proportional answer: capacity x metric / target. The backlog
+        metric divides by max(tasks, 1), so the same divisor turns it back into messages."""
+        p = self.params
+        if not p.target:
+            return self.desired
+        capacity = max(tasks, 1) if p.metric is ScalingMetric.BACKLOG else tasks
+        return math.ceil(capacity * value / p.target)
+
+    def evaluate(
+        self, now: float, visible: int, in_flight: int, running: int, pending: int, slots: int
+    ) -> int:
         """The desired count after this datapoint."""
         p, a = self.params, self.assumptions
-        total = visible + in_flight
-        if p.metric is ScalingMetric.CPU:
-            value = 100.0 * in_flight / (running * slots) if running else 0.0
-            wanted = math.ceil(running * value / p.target)
-        else:
-            value = total / max(running, 1)
-            if running == 0 and total > 0:
-                value = max(value, p.target)  # what the metric Lambda publishes at 0 tasks
-            wanted = math.ceil(total / p.target) if p.target else self.desired
-        clamp = lambda n: max(p.min_capacity, min(p.max_capacity, n))  # noqa: E731
+        value, readings = self.readings(visible, in_flight, running, pending, slots)
+        tasks = running if p.metric is ScalingMetric.CPU else running + pending
+        wanted = self._wanted(value, tasks)
+
+        def clamp(n: int) -> int:
+            return max(p.min_capacity, min(p.max_capacity, n))
+
         outs: list[int] = []
         ins: list[int] = []
         if p.metric is not ScalingMetric.NONE:
@@ -166,16 +262,11 @@ class _Autoscaler:
                 now - self.last_in >= p.scale_in_cooldown_seconds
             ):
                 ins.append(clamp(wanted))
-        readings = {
-            StepMetric.BACKLOG: value,
-            StepMetric.VISIBLE: visible,
-            StepMetric.TOTAL: total,
-            StepMetric.WAKE_UP: total if self.desired == 0 else 0,
-        }
         for index, rule in enumerate(p.step_rules):
             if now % rule.period_seconds:
                 continue
-            streak = self.streaks.get(index, 0) + 1 if rule.breached(readings[rule.metric]) else 0
+            breached = rule.breached(readings[rule.metric])
+            streak = self.streaks.get(index, 0) + 1 if breached else 0
             self.streaks[index] = streak
             cooled = now - self.fired.get(index, -math.inf) >= rule.cooldown_seconds
             if streak >= rule.datapoints_to_alarm and cooled:
@@ -204,30 +295,33 @@ def simulate_fleet(
     desired = initial
     waiting: deque[Arrival] = deque()
     waits: list[float] = []
+    names: list[str] = []
     timeline: list[int] = []
     next_arrival, unit_seconds, peak = 0, 0.0, initial
+    starts = waited = 0
     # Past the horizon, no new work arrives; the last messages drain for up to an hour,
     # standing in for the tail the previous day leaves at midnight.
     last_step, drain_end = int(horizon / dt), int((horizon + _DRAIN_SECONDS) / dt)
+    scales = params.metric is not ScalingMetric.NONE or bool(params.step_rules)
     step = -1
     while step + 1 < last_step or (waiting and step + 1 < drain_end):
         step += 1
         now, end = step * dt, (step + 1) * dt
         while changes and changes[0][0] <= now:
             desired = changes.popleft()[1]
-        _reconcile(fleet, desired, now, threads, assumptions.fargate_start_seconds)
-        scales = params.metric is not ScalingMetric.NONE or params.step_rules
+        starts += _reconcile(fleet, desired, now, threads, assumptions.fargate_start_seconds)
         if scales and now % params.metric_period_seconds == 0:
             running = [task for task in fleet if task.ready_at <= now]
             visible = len(waiting)  # everything enqueued before ``now`` and not started
             in_flight = sum(task.busy(now) for task in running)
-            new = scaler.evaluate(now, visible, in_flight, len(running), threads)
+            pending = len(fleet) - len(running)
+            new = scaler.evaluate(now, visible, in_flight, len(running), pending, threads)
             if new != (changes[-1][1] if changes else desired):
                 changes.append((now + assumptions.alarm_evaluation_lag_seconds, new))
         while next_arrival < len(arrivals) and arrivals[next_arrival][0] < end:
             waiting.append(arrivals[next_arrival])
             next_arrival += 1
-        _dispatch(fleet, waiting, waits, end)
+        waited += _dispatch(fleet, waiting, waits, names, end)
         unit_seconds += len(fleet) * dt
         peak = max(peak, len(fleet))
         timeline.append(len(fleet))
@@ -237,16 +331,22 @@ def simulate_fleet(
         peak_units=peak,
         timeline=tuple(timeline),
         unfinished=len(waiting),
+        starts=starts,
+        wait_tasks=tuple(names),
+        waited=waited,
     )
 
 
-def _reconcile(fleet: list[_Task], desired: int, now: float, threads: int, start: float) -> None:
-    """Launch or stop tasks towards ``desired``; never stop a task holding messages."""
-    while len(fleet) < desired:
+def _reconcile(fleet: list[_Task], desired: int, now: float, threads: int, start: float) -> int:
+    """Launch or stop tasks towards ``desired``; never stop a task holding messages.
+
+    Returns the number of tasks launched."""
+    launched = max(0, desired - len(fleet))
+    for _ in range(launched):
         fleet.append(_Task(ready_at=now + start, slots=[now + start] * threads))
     surplus = len(fleet) - desired
     if surplus <= 0:
-        return
+        return launched
     # Stop starting tasks first, then idle ones; scale-in protection keeps busy tasks.
     stoppable = sorted(
         (task for task in fleet if task.busy(now) == 0),
@@ -254,10 +354,16 @@ def _reconcile(fleet: list[_Task], desired: int, now: float, threads: int, start
     )
     for task in stoppable[:surplus]:
         fleet.remove(task)
+    return launched
 
 
-def _dispatch(fleet: list[_Task], waiting: deque[Arrival], waits: list[float], end: float) -> None:
-    """FIFO: each waiting message starts on the thread that frees up first, if before ``end``."""
+def _dispatch(
+    fleet: list[_Task], waiting: deque[Arrival], waits: list[float], names: list[str], end: float
+) -> int:
+    """FIFO: each waiting message starts on the thread that frees up first, if before ``end``.
+
+    Returns how many of the started messages had to wait for a thread."""
+    held = 0
     free = [
         (max(free_at, task.ready_at), index, slot)
         for index, task in enumerate(fleet)
@@ -267,20 +373,23 @@ def _dispatch(fleet: list[_Task], waiting: deque[Arrival], waits: list[float], e
     heapq.heapify(free)
     while free and waiting:
         available, index, slot = heapq.heappop(free)
-        arrived, duration = waiting[0]
+        arrived, duration, name, delay = waiting[0]
         begin = max(arrived, available)
         if begin >= end:
             break
         waiting.popleft()
-        waits.append(begin - arrived)
+        waits.append(begin - arrived + delay)
+        names.append(name)
+        held += begin > arrived
         fleet[index].slots[slot] = begin + duration
         if begin + duration < end:
             heapq.heappush(free, (begin + duration, index, slot))
+    return held
 
 
-def idle_probe(duration: float) -> list[Arrival]:
+def idle_probe(duration: float, task: str = "probe") -> list[Arrival]:
     """One message arriving just after a metric datapoint, on a system idle for an hour."""
-    return [(_IDLE_PROBE_TIME, duration)]
+    return [Arrival(_IDLE_PROBE_TIME, duration, task)]
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from comparison.assumptions import Assumptions
+from comparison.latency import LatencySummary
 from comparison.prices import PriceTable
-from comparison.report import Comparison, CrossOver, Sweep, SweepPoint, monthly_cost
+from comparison.report import (
+    CapacityLimit,
+    Comparison,
+    CrossOver,
+    Sweep,
+    SweepPoint,
+    monthly_cost,
+)
 from comparison.templates import StackTemplate
 from comparison.workload import Workload
 
@@ -31,49 +39,80 @@ def sweep(
     *,
     free_tier: bool,
     volumes: Sequence[float] = DEFAULT_VOLUMES,
+    progress: Callable[[str], None] | None = None,
 ) -> Sweep:
-    coarse = replace(assumptions, step_seconds=_SWEEP_STEP_SECONDS)
+    """Cost of every option that keeps up, at each volume; the cheapest among those."""
+    # One day per volume: the sweep locates cross-overs and limits, not cents.
+    coarse = replace(assumptions, step_seconds=_SWEEP_STEP_SECONDS, max_simulated_days=1)
     base = workload.volume_per_month or 1.0
     points = []
-    for volume in volumes:
+    limits: dict[str, CapacityLimit] = {}
+    for number, volume in enumerate(volumes, start=1):
+        if progress is not None:
+            progress(f"sweep {number}/{len(volumes)}: {volume:,.0f} tasks/month")
         scaled = workload.scaled(volume / base) if workload.volume_per_month else workload
         totals: dict[str, float] = {}
         overloaded: list[str] = []
         for template in templates:
             cost, latency, routing = monthly_cost(
-                template, scaled, table, coarse, free_tier=free_tier, probe=False
+                template,
+                scaled,
+                table,
+                coarse,
+                free_tier=free_tier,
+                probe=False,
+                simulate_overloaded=False,
             )
             if routing.unrouted:  # placeholders would look free; leave them out
                 continue
-            totals[template.label] = cost.total
-            if latency is not None and latency.unfinished:
+            if latency is not None and not latency.keeps_up:
                 overloaded.append(template.label)
-        coping = {label: total for label, total in totals.items() if label not in overloaded}
-        if coping:
-            points.append(
-                SweepPoint(
-                    volume_per_month=volume,
-                    totals=totals,
-                    cheapest=min(coping, key=coping.__getitem__),
-                    overloaded=tuple(overloaded),
-                )
+            else:
+                totals[template.label] = cost.total
+            if latency is not None and template.label not in limits:
+                limit = capacity_limit(template.label, latency, scaled.volume_per_month)
+                if limit is not None:
+                    limits[template.label] = limit
+        points.append(
+            SweepPoint(
+                volume_per_month=volume,
+                totals=totals,
+                cheapest=min(totals, key=totals.__getitem__) if totals else None,
+                overloaded=tuple(overloaded),
             )
-    return Sweep(points=tuple(points), cross_overs=tuple(cross_overs(points)))
+        )
+    return Sweep(
+        points=tuple(points),
+        cross_overs=tuple(cross_overs(points)),
+        capacity_limits=tuple(sorted(limits.values(), key=lambda c: c.volume_per_month)),
+    )
+
+
+def capacity_limit(label: str, latency: LatencySummary, volume: float) -> CapacityLimit | None:
+    """The total volume (same mix) at which the most loaded consumer is busy all the time."""
+    loaded = max(latency.saturations, key=lambda s: s.utilisation, default=None)
+    if loaded is None or loaded.utilisation <= 0 or not volume:
+        return None
+    return CapacityLimit(
+        label=label, volume_per_month=volume / loaded.utilisation, task=loaded.task
+    )
 
 
 def cross_overs(points: Sequence[SweepPoint]) -> list[CrossOver]:
+    """Where the cheapest changes between two options that both keep up on both sides.
+
+    A change because the old cheapest stops keeping up is a capacity limit, not a
+    cross-over, and is reported as such."""
     found = []
     for before, after in itertools.pairwise(points):
-        if before.cheapest == after.cheapest:
-            continue
         old, new = before.cheapest, after.cheapest
-        # Where the old winner stops keeping up, the change happens by the next sample.
-        coping = old not in after.overloaded and old in after.totals and new in before.totals
+        if old is None or new is None or old == new:
+            continue
+        if not (old in after.totals and new in before.totals):
+            continue
         found.append(
             CrossOver(
-                volume_per_month=(
-                    _intersection(before, after, old, new) if coping else after.volume_per_month
-                ),
+                volume_per_month=_intersection(before, after, old, new),
                 from_label=old,
                 to_label=new,
             )
@@ -98,6 +137,7 @@ def with_sweep(
     table: PriceTable,
     assumptions: Assumptions,
     volumes: Sequence[float] = DEFAULT_VOLUMES,
+    progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """The comparison with a volume sweep attached, for the cost-against-volume chart."""
     result = sweep(
@@ -107,5 +147,6 @@ def with_sweep(
         assumptions,
         free_tier=comparison.free_tier,
         volumes=volumes,
+        progress=progress,
     )
     return replace(comparison, sweep=result)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,19 @@ DEFAULT_ACCEPTABLE_LATENCY_SECONDS = 300.0
 MAX_PAYLOAD_KIB = 1024.0
 DEFAULT_BURST_MINUTES = 10
 DEFAULT_BURST_SHARE = 0.8
+# python:3.13-slim plus the runtime's wheels, compressed as ECR stores it. An estimate:
+# the image is not built here, so set ``image_mib`` from `docker image ls` when you can.
+DEFAULT_IMAGE_MIB = 120.0
+
+
+class Network(StrEnum):
+    """Where task compute finds AWS APIs; one choice applies to every topology."""
+
+    SHARED = "shared"
+    """In the web app's VPC: its NAT gateway or endpoints are baseline; only the extra
+    data processed is charged."""
+    DEDICATED = "dedicated"
+    """The option brings its own NAT gateway or endpoints, charged in full."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +82,9 @@ class Workload:
     webapp: WebApp
     acceptable_latency_seconds: float
     """Used for the worker-service target (latency / duration) when no template has one."""
+    network: Network = Network.SHARED
+    image_mib: float = DEFAULT_IMAGE_MIB
+    """Compressed container image size: pulled on every Fargate task start."""
 
     @property
     def volume_per_month(self) -> float:
@@ -78,20 +95,13 @@ class Workload:
 
     def scaled(self, factor: float) -> Workload:
         """The same workload with every task's volume multiplied by ``factor``."""
-        return Workload(
-            region=self.region,
-            tasks=tuple(task.scaled(factor) for task in self.tasks),
-            webapp=self.webapp,
-            acceptable_latency_seconds=self.acceptable_latency_seconds,
-        )
+        return replace(self, tasks=tuple(task.scaled(factor) for task in self.tasks))
 
     def with_region(self, region: str) -> Workload:
-        return Workload(
-            region=region,
-            tasks=self.tasks,
-            webapp=self.webapp,
-            acceptable_latency_seconds=self.acceptable_latency_seconds,
-        )
+        return replace(self, region=region)
+
+    def with_network(self, network: Network) -> Workload:
+        return replace(self, network=network)
 
 
 _WEBAPP_DEFAULTS = {"requests_per_second": 10.0, "tasks": 2, "vcpu": 1.0, "memory_gib": 2.0}
@@ -106,7 +116,7 @@ _TASK_FIELDS = {
     "burst_minutes",
     "burst_share",
 }
-_TOP_FIELDS = {"region", "acceptable_latency_seconds", "webapp", "tasks"}
+_TOP_FIELDS = {"region", "acceptable_latency_seconds", "network", "image_mib", "webapp", "tasks"}
 
 
 def load_workload(
@@ -152,6 +162,14 @@ def parse_workload(
         "acceptable_latency_seconds",
         positive=True,
     )
+    network = data.get("network", Network.SHARED.value)
+    if network not in {n.value for n in Network}:
+        problems.append(
+            f'network is {network!r}; use "shared" (task compute in the web app\'s VPC) or '
+            '"dedicated" (each option brings its own NAT gateway or endpoints)'
+        )
+        network = Network.SHARED.value
+    image_mib = _number(data, "image_mib", DEFAULT_IMAGE_MIB, problems, "image_mib")
     webapp = _webapp(data.get("webapp", {}), problems)
     raw_tasks = data.get("tasks", {})
     tasks: list[TaskLoad] = []
@@ -176,6 +194,8 @@ def parse_workload(
         tasks=tuple(tasks),
         webapp=webapp,
         acceptable_latency_seconds=latency,
+        network=Network(network),
+        image_mib=image_mib,
     )
 
 

@@ -1,17 +1,19 @@
 """AWS::Lambda::Function: requests, GB-seconds (INIT of cold starts included) and logs.
 
 The role comes from the ``AsyncTasks`` metadata: task consumers run the workload; any
-other function runs once per run of the schedules and scheduled rules that target it
-(the backlog metric every minute, the invoker per task schedule); a backlog-metric
-function also calls PutMetricData once per run.
+other function runs once per run of the schedules that target it and once per event of
+the rules that do (the backlog metric every minute; the invoker per task schedule and
+per event); a backlog-metric function also calls PutMetricData once per run. Cold starts
+are the simulated share of runs that found no warm environment, so never more than runs.
 """
 
 from __future__ import annotations
 
 from comparison.assumptions import DAYS_PER_MONTH
 from comparison.routing import ConsumerKind
-from comparison.schedule_expr import runs_per_month
-from comparison.templates import Resource, referenced_ids
+from comparison.simulation import ConsumerRun
+from comparison.templates import Resource
+from comparison.triggers import invocations
 from comparison.usage.logs import log_ingestion
 from comparison.usage.registry import Usage, UsageContext, extracts
 
@@ -27,20 +29,6 @@ def _memory_gb(function: Resource) -> float:
 
 def _architecture(function: Resource) -> str:
     return "arm64" if "arm64" in function.properties.get("Architectures", []) else "x86_64"
-
-
-def scheduled_runs(function: Resource, context: UsageContext) -> float | None:
-    """Runs per month from the schedules and scheduled rules that target the function."""
-    runs: float | None = None
-    for trigger in context.template.resources.values():
-        expression = trigger.properties.get("ScheduleExpression")
-        if not isinstance(expression, str) or trigger.properties.get("State") == "DISABLED":
-            continue
-        if function.logical_id in referenced_ids(
-            trigger.properties.get("Target", trigger.properties.get("Targets"))
-        ):
-            runs = (runs or 0.0) + runs_per_month(expression)
-    return runs
 
 
 def _compute(function: Resource, invocations: float, seconds: float, note: str) -> list[Usage]:
@@ -62,28 +50,31 @@ def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
             * context.workload.task(name).duration_seconds
             for name in consumer.tasks
         )
-        run = context.runs.get(function.logical_id)
-        cold = context.monthly(run.cold_starts) if run is not None else 0.0
-        invocations = volume / a.lambda_messages_per_invocation
+        cold = volume * _cold_share(context.runs.get(function.logical_id), volume)
+        invoked = volume / a.lambda_messages_per_invocation
         note = (
             f"{volume:,.0f} runs of {', '.join(consumer.tasks)}; "
             f"{cold:,.0f} cold starts x {a.lambda_cold_start_seconds:g} s INIT"
         )
         log_bytes = (
-            volume * a.log_bytes_per_task + invocations * a.lambda_platform_log_bytes_per_invocation
+            volume * a.log_bytes_per_task + invoked * a.lambda_platform_log_bytes_per_invocation
         )
         return [
-            *_compute(function, invocations, busy + cold * a.lambda_cold_start_seconds, note),
+            *_compute(function, invoked, busy + cold * a.lambda_cold_start_seconds, note),
             log_ingestion(function.logical_id, log_bytes, f"{volume:,.0f} task runs"),
         ]
-    found = scheduled_runs(function, context)
+    found = invocations(context.template, function.logical_id, context.workload)
     if found is None and function.role != "backlog-metric":
         return []  # nothing runs it (e.g. CDK's own custom-resource handlers)
     # A backlog-metric function with no schedule in the stack runs every minute.
     runs = found if found is not None else _MINUTES_PER_MONTH
+    cold = runs * _cold_share(context.runs.get(function.logical_id), runs)
     role = function.role or "scheduled"
     note = f"{runs:,.0f} runs x {a.metric_lambda_duration_seconds:g} s ({role})"
-    usages = _compute(function, runs, runs * a.metric_lambda_duration_seconds, note)
+    if cold:
+        note += f"; {cold:,.0f} cold starts x {a.lambda_cold_start_seconds:g} s INIT"
+    seconds = runs * a.metric_lambda_duration_seconds + cold * a.lambda_cold_start_seconds
+    usages = _compute(function, runs, seconds, note)
     usages.append(
         log_ingestion(function.logical_id, runs * a.metric_lambda_log_bytes_per_run, note)
     )
@@ -97,3 +88,10 @@ def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
             )
         )
     return usages
+
+
+def _cold_share(run: ConsumerRun | None, runs: float) -> float:
+    """Share of runs with a cold start, as simulated (0 when the function was not)."""
+    if run is None or not run.waits or not runs:
+        return 0.0
+    return min(1.0, run.cold_starts / run.runs_per_day)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from comparison.assumptions import DAYS_PER_MONTH, Assumptions
-from comparison.routing import Consumer, Routing
+from comparison.routing import Consumer, ConsumerKind, Routing, web_app_ids
 from comparison.simulation import ConsumerRun
 from comparison.templates import Resource, StackTemplate
 from comparison.workload import Workload
@@ -46,6 +47,33 @@ class UsageContext:
 
     def monthly(self, per_day: float) -> float:
         return per_day * DAYS_PER_MONTH
+
+    @cached_property
+    def web_app(self) -> frozenset[str]:
+        """The web app's service, scaling and alarms: baseline, charged to no topology."""
+        return web_app_ids(self.template)
+
+    def idle_receives(self, consumer: Consumer) -> float:
+        """Long-poll receives a month of an ECS consumer: one receiving loop per queue per
+        running task (the runtime's consumer hands messages to its threads), every
+        ``long_poll_seconds`` while the task runs."""
+        run = self.runs.get(consumer.logical_id)
+        if run is None or consumer.kind is ConsumerKind.LAMBDA:
+            return 0.0
+        return (
+            self.monthly(run.unit_seconds)
+            / self.assumptions.long_poll_seconds
+            * len(consumer.queues)
+        )
+
+    def extra_starts(self, consumer: Consumer) -> float:
+        """Fargate task starts a month that task work causes (the web app's own excluded)."""
+        run = self.runs.get(consumer.logical_id)
+        if run is None or consumer.kind is ConsumerKind.LAMBDA:
+            return 0.0
+        baseline = self.baseline_runs.get(consumer.logical_id)
+        own = baseline.starts if baseline is not None else 0
+        return self.monthly(max(0, run.starts - own))
 
 
 ResourceExtractor = Callable[[Resource, UsageContext], list[Usage]]

@@ -1,5 +1,6 @@
 """AWS::SQS::Queue: send, receive and delete requests per message, in 64 KB chunks,
-plus the empty long-poll receives of every idle poller (ECS threads and Lambda's pollers)."""
+plus the empty long-poll receives of every receiving loop (one per ECS task and queue,
+five pollers per Lambda event source mapping)."""
 
 from __future__ import annotations
 
@@ -41,17 +42,10 @@ def queue_requests(queue: Resource, context: UsageContext) -> list[Usage]:
             )
             poller_minutes = pollers * context.monthly(24 * 60)
             note = f"{pollers} event-source pollers x {receives_per_poller_minute:g} receives/min"
+            receives = poller_minutes * receives_per_poller_minute
         else:
-            run = context.runs.get(consumer.logical_id)
-            task_seconds = context.monthly(run.unit_seconds) if run is not None else 0.0
-            poller_minutes = task_seconds / 60 * consumer.threads_per_unit * share
-            note = (
-                f"{consumer.threads_per_unit} poller thread(s) per task x "
-                f"{receives_per_poller_minute:g} receives/min while running"
-            )
-        usages.append(
-            Usage(
-                "sqs.request", poller_minutes * receives_per_poller_minute, queue.logical_id, note
-            )
-        )
+            # One receiving loop per task and queue; it hands messages to its threads.
+            receives = context.idle_receives(consumer) / len(consumer.queues)
+            note = f"1 receiving loop per task x {receives_per_poller_minute:g} receives/min"
+        usages.append(Usage("sqs.request", receives, queue.logical_id, note))
     return usages

@@ -1,23 +1,77 @@
-"""VPC networking: NAT gateways (hours and GB), interface endpoints (AZ-hours and GB) and
-Elastic IPs. AWS API traffic of consumers inside the VPC goes through the interface
-endpoints when the stack has any, otherwise through the NAT gateways."""
+"""VPC networking: NAT gateways, Elastic IPs and interface endpoints (hours and GB).
+
+The network belongs to the baseline (:mod:`comparison.baseline`): under the ``shared``
+network choice the option's tasks run in the web app's VPC, so only the data they add
+is charged (AWS API traffic and image pulls). Under ``dedicated`` an option with its
+own in-VPC compute (anything but the web app's tasks) pays its NAT gateway, Elastic IP
+and interface endpoints in full. Traffic goes through the interface endpoints when the
+stack has any, otherwise through the NAT gateways.
+"""
 
 from __future__ import annotations
 
+import json
+
 from comparison.assumptions import HOURS_PER_MONTH
-from comparison.routing import ConsumerKind
-from comparison.templates import Resource
-from comparison.usage.registry import Usage, UsageContext, extracts
+from comparison.routing import ConsumerKind, in_vpc
+from comparison.templates import Resource, StackTemplate
+from comparison.usage.registry import Usage, UsageContext, extracts_stack
+from comparison.workload import Network
 
 _GB = 1e9
+_MIB = 1024 * 1024
 
 
-def _interface_endpoints(context: UsageContext) -> list[Resource]:
+def _interface_endpoints(template: StackTemplate) -> list[Resource]:
     return [
         r
-        for r in context.template.of_type("AWS::EC2::VPCEndpoint")
+        for r in template.of_type("AWS::EC2::VPCEndpoint")
         if r.properties.get("VpcEndpointType") == "Interface"
     ]
+
+
+def _reaches(template: StackTemplate, service: str) -> bool:
+    """Whether a VPC endpoint's ServiceName (a string or an Fn::Join) ends in ``.service``."""
+    return any(
+        f'.{service}"' in json.dumps(e.properties.get("ServiceName"))
+        for e in template.of_type("AWS::EC2::VPCEndpoint")
+    )
+
+
+def network_hours(template: StackTemplate) -> list[Usage]:
+    """What a stack's network costs per month before any traffic: NAT, EIPs, endpoints."""
+    usages: list[Usage] = []
+    for resource in template.resources.values():
+        if resource.type == "AWS::EC2::NatGateway":
+            usages.append(
+                Usage("nat.hour", HOURS_PER_MONTH, resource.logical_id, "a NAT gateway all month")
+            )
+        elif resource.type == "AWS::EC2::EIP":
+            usages.append(
+                Usage("ipv4.hour", HOURS_PER_MONTH, resource.logical_id, "an Elastic IP all month")
+            )
+        elif (
+            resource.type == "AWS::EC2::VPCEndpoint"
+            and resource.properties.get("VpcEndpointType") == "Interface"
+        ):  # gateway endpoints (S3, DynamoDB) are free
+            subnets = resource.properties.get("SubnetIds", [])
+            zones = len(subnets) if isinstance(subnets, list) and subnets else 1
+            usages.append(
+                Usage(
+                    "vpce.az_hour",
+                    zones * HOURS_PER_MONTH,
+                    resource.logical_id,
+                    f"{zones} AZ(s) all month",
+                )
+            )
+    return usages
+
+
+def brings_own_network(context: UsageContext) -> bool:
+    """Under ``dedicated``, an option whose own compute runs in a VPC pays for a network."""
+    return context.workload.network is Network.DEDICATED and any(
+        in_vpc(c) and c.kind is not ConsumerKind.WEBAPP for c in context.routing.consumers
+    )
 
 
 def vpc_traffic_gb(context: UsageContext) -> float:
@@ -25,59 +79,46 @@ def vpc_traffic_gb(context: UsageContext) -> float:
     a = context.assumptions
     total = 0.0
     for consumer in context.routing.consumers:
-        in_vpc = (
-            consumer.kind is not ConsumerKind.LAMBDA or "VpcConfig" in consumer.resource.properties
-        )
-        if not in_vpc:
+        if not in_vpc(consumer):
             continue
         for name in consumer.tasks:
             task = context.workload.task(name)
             total += task.volume_per_month * (
                 task.payload_kib * 1024 + a.api_overhead_bytes_per_task
             )
-        run = context.runs.get(consumer.logical_id)
-        if run is not None and consumer.queues:
-            poll_minutes = context.monthly(run.unit_seconds) / 60 * consumer.threads_per_unit
-            total += poll_minutes * 60 / a.long_poll_seconds * a.bytes_per_idle_receive
+        total += context.idle_receives(consumer) * a.bytes_per_idle_receive
     return total / _GB
 
 
-@extracts("AWS::EC2::NatGateway")
-def nat_gateway(resource: Resource, context: UsageContext) -> list[Usage]:
-    usages = [Usage("nat.hour", HOURS_PER_MONTH, resource.logical_id, "a NAT gateway all month")]
-    if not _interface_endpoints(context):
-        share = 1 / len(context.template.of_type("AWS::EC2::NatGateway"))
-        usages.append(
-            Usage(
-                "nat.gb",
-                vpc_traffic_gb(context) * share,
-                resource.logical_id,
-                "AWS API traffic of in-VPC consumers",
-            )
-        )
+def image_pull_gb(context: UsageContext) -> float:
+    """Every Fargate task start pulls the image: through the NAT gateway, unless ECR and S3
+    (where ECR keeps the layers) are reached through endpoints."""
+    template = context.template
+    if _reaches(template, "ecr.dkr") and _reaches(template, "s3"):
+        return 0.0
+    starts = sum(context.extra_starts(c) for c in context.routing.consumers)
+    return starts * context.workload.image_mib * _MIB / _GB
+
+
+@extracts_stack
+def network_usage(context: UsageContext) -> list[Usage]:
+    template = context.template
+    nats = template.of_type("AWS::EC2::NatGateway")
+    endpoints = _interface_endpoints(template)
+    usages = network_hours(template) if brings_own_network(context) else []
+    traffic = vpc_traffic_gb(context)
+    if endpoints:
+        usages += [
+            Usage("vpce.gb", traffic / len(endpoints), e.logical_id, "AWS API traffic of tasks")
+            for e in endpoints
+        ]
+    elif nats:
+        usages += [
+            Usage("nat.gb", traffic / len(nats), n.logical_id, "AWS API traffic of tasks")
+            for n in nats
+        ]
+    pulls = image_pull_gb(context)
+    if nats and pulls:
+        note = f"image pulls: {context.workload.image_mib:g} MiB per task start"
+        usages += [Usage("nat.gb", pulls / len(nats), n.logical_id, note) for n in nats]
     return usages
-
-
-@extracts("AWS::EC2::VPCEndpoint")
-def interface_endpoint(resource: Resource, context: UsageContext) -> list[Usage]:
-    if resource.properties.get("VpcEndpointType") != "Interface":
-        return []  # gateway endpoints (S3, DynamoDB) are free
-    subnets = resource.properties.get("SubnetIds", [])
-    zones = len(subnets) if isinstance(subnets, list) and subnets else 1
-    endpoints = _interface_endpoints(context)
-    return [
-        Usage(
-            "vpce.az_hour", zones * HOURS_PER_MONTH, resource.logical_id, f"{zones} AZ(s) all month"
-        ),
-        Usage(
-            "vpce.gb",
-            vpc_traffic_gb(context) / len(endpoints),
-            resource.logical_id,
-            "AWS API traffic of in-VPC consumers, shared among the endpoints",
-        ),
-    ]
-
-
-@extracts("AWS::EC2::EIP")
-def elastic_ip(resource: Resource, context: UsageContext) -> list[Usage]:
-    return [Usage("ipv4.hour", HOURS_PER_MONTH, resource.logical_id, "an Elastic IP all month")]

@@ -60,5 +60,15 @@ def extracted(stack: StackTemplate, workload: Workload, **kwargs: Any) -> list[U
     return extract_usage(context(stack, workload, **kwargs))
 
 
-def day_run(unit_seconds: float = 0.0, cold_starts: int = 0) -> ConsumerRun:
-    return ConsumerRun(waits=(), unit_seconds=unit_seconds, peak_units=0, cold_starts=cold_starts)
+def day_run(
+    unit_seconds: float = 0.0, cold_starts: float = 0, runs: int = 0, starts: float = 0
+) -> ConsumerRun:
+    """A simulated day: ``runs`` messages, of which ``cold_starts`` met no warm environment."""
+    return ConsumerRun(
+        waits=(0.0,) * runs,
+        unit_seconds=unit_seconds,
+        peak_units=0,
+        cold_starts=cold_starts,
+        starts=starts,
+        wait_tasks=("t",) * runs,
+    )

@@ -20,7 +20,8 @@ def test_table_shows_every_topology_and_the_line_items(cdk_out: Path, capsys) ->
     out = capsys.readouterr().out
     for label in ("lambdas", "private-endpoints", "worker-service", "webapp-poller"):
         assert label in out
-    assert "Monthly cost and latency" in out
+    assert "Monthly cost over the baseline" in out
+    assert "Latency per task type" in out
     assert "$0.2 per 1,000,000 requests" in out
     assert "What the ADR says" in out
 
@@ -33,7 +34,11 @@ def test_json_carries_costs_latency_and_qualities(cdk_out: Path, tmp_path: Path)
     assert lambdas["cost"]["total"] > 0
     assert lambdas["latency"]["p95_seconds"] >= lambdas["latency"]["p50_seconds"]
     assert lambdas["qualities"]["fifteen_minute_limit"].startswith("yes")
-    assert data["cheapest"] == "lambdas"
+    # With the web app's network in the baseline (network = "shared"), the poller adds
+    # little besides the task-hours it adds to the web app: it is cheapest and keeps up.
+    assert data["cheapest"] == "webapp-poller"
+    assert data["network"] == "shared"
+    assert {t["task"] for t in lambdas["latency"]["per_task"]} >= {"generate-report"}
 
 
 def test_markdown_has_tables(cdk_out: Path, capsys) -> None:
@@ -88,7 +93,11 @@ def test_html_goes_to_the_output_file(cdk_out: Path, tmp_path: Path, capsys) -> 
     assert f"compare: wrote {output}" in capsys.readouterr().err
 
 
-def test_footnotes_state_the_web_app_baseline_left_out(cdk_out: Path, capsys) -> None:
+def test_footnotes_state_the_baseline_and_the_network_choice(cdk_out: Path, capsys) -> None:
     assert main(["--cdk-out", str(cdk_out)]) == 0
-    # docs/workload.toml: 2 x (1 vCPU x $0.04656 + 2 GB x $0.00511) x 730 h = $82.90
-    assert "(about $82.90/month), which run in every topology" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # docs/workload.toml's web app: 2 x (1 vCPU x $0.04656 + 2 GB x $0.00511) x 730 h = $82.8988;
+    # its network: a NAT gateway 730 h x $0.05 = $36.50 and its EIP 730 h x $0.005 = $3.65;
+    # its CPU target tracking: 2 alarms x $0.10 = $0.20. Sum: $123.2488.
+    assert "with its network, $123.25/month" in out
+    assert "Network: shared." in out

@@ -125,8 +125,10 @@ def test_adding_a_resource_changes_the_estimate(
     from comparison.templates import Resource, StackTemplate
 
     stack = real_templates["lambdas"]
-    nat = Resource("ExtraNat", "AWS::EC2::NatGateway", {}, {})
-    bigger = StackTemplate(stack.stack_id, {**stack.resources, "ExtraNat": nat})
+    alb = Resource(
+        "ExtraAlb", "AWS::ElasticLoadBalancingV2::LoadBalancer", {"Type": "application"}, {}
+    )
+    bigger = StackTemplate(stack.stack_id, {**stack.resources, "ExtraAlb": alb})
     before, _, _ = monthly_cost(stack, workload, london, assumptions, free_tier=False, probe=False)
     after, _, _ = monthly_cost(bigger, workload, london, assumptions, free_tier=False, probe=False)
-    assert after.total - before.total == pytest.approx(730 * london["nat.hour"].unit_price)
+    assert after.total - before.total == pytest.approx(730 * london["elb.alb_hour"].unit_price)

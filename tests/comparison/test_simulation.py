@@ -8,7 +8,13 @@ import pytest
 
 from comparison.latency import fleet_scaling
 from comparison.routing import build_routing
-from comparison.simulation import FleetModel, LambdaModel, simulate_fleet, simulate_lambda
+from comparison.simulation import (
+    Arrival,
+    FleetModel,
+    LambdaModel,
+    simulate_fleet,
+    simulate_lambda,
+)
 from tests.comparison.fixture_stacks import WORKER_THREADS
 
 
@@ -30,7 +36,7 @@ def test_one_message_wakes_the_service_from_zero_within_about_three_minutes(
     worker, assumptions
 ) -> None:
     # GIVEN 0 tasks and one message, far below the backlog target of 2.5 per task
-    run = simulate_fleet([(600.001, 30.0)], worker, assumptions, horizon=3_600)
+    run = simulate_fleet([Arrival(600.001, 30.0)], worker, assumptions, horizon=3_600)
     # THEN a task is launched after one datapoint and the work starts within ~3 minutes
     assert run.timeline[0] == 0
     assert _seconds_to_first_task(run, assumptions.step_seconds, 600) <= 120
@@ -40,7 +46,7 @@ def test_one_message_wakes_the_service_from_zero_within_about_three_minutes(
 
 def test_busy_service_holding_only_in_flight_messages_is_not_scaled_in(worker, assumptions) -> None:
     # GIVEN two 30-minute tasks that keep both poller threads of one task busy
-    arrivals = [(0.5, 1_800.0), (1.0, 1_800.0)]
+    arrivals = [Arrival(0.5, 1_800.0), Arrival(1.0, 1_800.0)]
     run = simulate_fleet(arrivals, worker, assumptions, horizon=3_600)
     start = _seconds_to_first_task(run, assumptions.step_seconds, 0)
     busy_steps = run.timeline[
@@ -53,7 +59,7 @@ def test_busy_service_holding_only_in_flight_messages_is_not_scaled_in(worker, a
 
 
 def test_service_returns_to_zero_after_the_queue_drains(worker, assumptions) -> None:
-    arrivals = [(60.0 + i, 20.0) for i in range(20)]
+    arrivals = [Arrival(60.0 + i, 20.0) for i in range(20)]
     run = simulate_fleet(arrivals, worker, assumptions, horizon=3_600)
     assert max(run.timeline) >= 1
     assert run.timeline[-1] == 0
@@ -62,7 +68,7 @@ def test_service_returns_to_zero_after_the_queue_drains(worker, assumptions) -> 
 
 def test_scale_out_follows_backlog_per_task(worker, assumptions) -> None:
     # GIVEN 200 one-minute messages at once: 200 / 2.5 wants 80 tasks, capped at 10
-    arrivals = [(100.0 + i * 0.01, 60.0) for i in range(200)]
+    arrivals = [Arrival(100.0 + i * 0.01, 60.0) for i in range(200)]
     run = simulate_fleet(arrivals, worker, assumptions, horizon=3_600)
     assert run.peak_units == worker.scaling.max_capacity
 
@@ -70,14 +76,15 @@ def test_scale_out_follows_backlog_per_task(worker, assumptions) -> None:
 def test_template_defaults_apply_where_the_template_is_silent(worker, assumptions) -> None:
     slower = replace(assumptions, fargate_start_seconds=120)
     fast, slow = (
-        simulate_fleet([(600.001, 1.0)], worker, a, horizon=3_600) for a in (assumptions, slower)
+        simulate_fleet([Arrival(600.001, 1.0)], worker, a, horizon=3_600)
+        for a in (assumptions, slower)
     )
     assert slow.waits[0] - fast.waits[0] == pytest.approx(45)
 
 
 def test_lambda_reuses_warm_environments_and_queues_at_its_cap(assumptions) -> None:
     model = LambdaModel(max_concurrency=2)
-    arrivals = [(0.0, 100.0), (0.0, 100.0), (0.0, 100.0), (500.0, 1.0)]
+    arrivals = [Arrival(0.0, 100.0), Arrival(0.0, 100.0), Arrival(0.0, 100.0), Arrival(500.0, 1.0)]
     run = simulate_lambda(arrivals, model, assumptions)
     cold = assumptions.lambda_poll_delay_seconds + assumptions.lambda_cold_start_seconds
     assert run.waits[:2] == (cold, cold)

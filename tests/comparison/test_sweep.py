@@ -9,11 +9,12 @@ from comparison.sweep import DEFAULT_VOLUMES, cross_overs
 
 
 def _point(volume: float, totals: dict[str, float], overloaded: tuple[str, ...] = ()) -> SweepPoint:
+    # As the sweep builds it: no cost at all for an option that cannot keep up.
     coping = {k: v for k, v in totals.items() if k not in overloaded}
     return SweepPoint(
         volume_per_month=volume,
-        totals=totals,
-        cheapest=min(coping, key=coping.__getitem__),
+        totals=coping,
+        cheapest=min(coping, key=coping.__getitem__) if coping else None,
         overloaded=overloaded,
     )
 
@@ -31,13 +32,22 @@ def test_cross_over_is_interpolated_on_log_axes() -> None:
     assert crossing.volume_per_month == pytest.approx(1e4)
 
 
-def test_an_option_that_stops_keeping_up_hands_over_at_the_next_sample() -> None:
+def test_an_option_that_stops_keeping_up_is_a_capacity_limit_not_a_cross_over() -> None:
+    # GIVEN "fixed" cheapest at 1e5 but unable to keep up at 1e6
     points = [
         _point(1e5, {"fixed": 1, "elastic": 10}),
         _point(1e6, {"fixed": 2, "elastic": 50}, overloaded=("fixed",)),
     ]
-    (crossing,) = cross_overs(points)
-    assert (crossing.to_label, crossing.volume_per_month) == ("elastic", 1e6)
+    # THEN the cheapest at 1e6 is the one that keeps up, without a cost for "fixed",
+    # and no cost cross-over is claimed between them
+    assert points[1].cheapest == "elastic"
+    assert "fixed" not in points[1].totals
+    assert cross_overs(points) == []
+
+
+def test_no_cheapest_when_nothing_keeps_up() -> None:
+    point = _point(1e7, {"a": 1, "b": 2}, overloaded=("a", "b"))
+    assert (point.cheapest, point.totals) == (None, {})
 
 
 def test_no_change_means_no_cross_over() -> None:

@@ -52,13 +52,29 @@ def test_metadata_names_the_task_and_x86_is_priced_as_x86(workload) -> None:
 
 
 def test_cold_starts_add_init_gb_seconds(workload) -> None:
-    # GIVEN one cold start a day on a 1 GB function
+    # GIVEN a simulated day of 30 runs, 3 of them cold, on a 1 GB function
     warm = usage_of(extracted(_task_lambda_stack(), workload), "lambda.gb_second.arm64")
     cold = usage_of(
-        extracted(_task_lambda_stack(), workload, runs={"Fn": day_run(cold_starts=1)}),
+        extracted(_task_lambda_stack(), workload, runs={"Fn": day_run(cold_starts=3, runs=30)}),
         "lambda.gb_second.arm64",
     )
-    assert cold - warm == pytest.approx(730 / 24 * 1.0 * 1.0)  # days x INIT s x GB
+    # THEN 10% of generate-report's 900 runs a month pay 1 s of INIT at 1 GB: 90 GB-s
+    assert cold - warm == pytest.approx(900 * 0.1 * 1.0 * 1.0)
+
+
+def test_cold_starts_are_never_more_than_runs(workload) -> None:
+    # GIVEN a simulated day that drew 7 runs, all cold, of a task that runs 200 times a month
+    # (more than 200 / 30.42 = 6.6 a day: the old model made 7 x 30.42 = 213 cold starts)
+    stack = _task_lambda_stack(
+        {"MemorySize": 1024, "Architectures": ["arm64"]}, role="task", task="send-bulk-email"
+    )
+    warm = usage_of(extracted(stack, workload), "lambda.gb_second.arm64")
+    cold = usage_of(
+        extracted(stack, workload, runs={"Fn": day_run(cold_starts=7, runs=7)}),
+        "lambda.gb_second.arm64",
+    )
+    # THEN at most every one of the 200 runs pays 1 s of INIT at 1 GB
+    assert cold - warm == pytest.approx(200 * 1.0 * 1.0)
 
 
 def test_metric_lambda_runs_on_its_schedule_and_puts_one_datapoint_per_run(workload) -> None:

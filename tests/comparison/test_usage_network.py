@@ -4,19 +4,61 @@ from __future__ import annotations
 
 import pytest
 
-from tests.comparison.helpers import event_source, extracted, ref, resource, template, usage_of
+from comparison.workload import Network
+from tests.comparison.helpers import (
+    day_run,
+    event_source,
+    extracted,
+    ref,
+    resource,
+    template,
+    usage_of,
+)
 
 
-def test_nat_gateway_and_its_elastic_ip_bill_every_hour(workload) -> None:
-    stack = template({"Nat": resource("AWS::EC2::NatGateway"), "Eip": resource("AWS::EC2::EIP")})
-    usages = extracted(stack, workload)
+def _networked(**extra):  # type: ignore[no-untyped-def]
+    return template(
+        {
+            "Queue": resource("AWS::SQS::Queue"),
+            "Worker": resource("AWS::ECS::Service", {}, role="worker", pollerThreads=1),
+            "Nat": resource("AWS::EC2::NatGateway"),
+            "Eip": resource("AWS::EC2::EIP"),
+            **extra,
+        }
+    )
+
+
+def test_shared_network_charges_no_nat_or_eip_hours_only_traffic(workload) -> None:
+    usages = extracted(_networked(), workload)
+    assert usage_of(usages, "nat.hour") == 0  # the web app's NAT: baseline
+    assert usage_of(usages, "ipv4.hour") == 0
+    assert usage_of(usages, "nat.gb") > 0
+
+
+def test_dedicated_network_charges_nat_and_eip_in_full(workload) -> None:
+    usages = extracted(_networked(), workload.with_network(Network.DEDICATED))
     assert usage_of(usages, "nat.hour") == 730
     assert usage_of(usages, "ipv4.hour") == 730
 
 
-def test_interface_endpoint_bills_per_subnet_and_gateway_endpoint_is_free(workload) -> None:
+def test_web_app_poller_shares_the_web_app_network_even_when_dedicated(workload) -> None:
     stack = template(
         {
+            "Queue": resource("AWS::SQS::Queue"),
+            "Web": resource("AWS::ECS::Service", {}, role="webapp", pollerThreads=2),
+            "Nat": resource("AWS::EC2::NatGateway"),
+        }
+    )
+    assert usage_of(extracted(stack, workload.with_network(Network.DEDICATED)), "nat.hour") == 0
+
+
+def test_dedicated_interface_endpoint_bills_per_subnet_and_gateway_endpoint_is_free(
+    workload,
+) -> None:
+    stack = template(
+        {
+            "Queue": resource("AWS::SQS::Queue"),
+            "Worker": resource("AWS::ECS::Service", {}, role="worker", pollerThreads=1),
             "Sqs": resource(
                 "AWS::EC2::VPCEndpoint",
                 {"VpcEndpointType": "Interface", "SubnetIds": [ref("A"), ref("B"), ref("C")]},
@@ -24,7 +66,32 @@ def test_interface_endpoint_bills_per_subnet_and_gateway_endpoint_is_free(worklo
             "S3": resource("AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"}),
         }
     )
-    assert usage_of(extracted(stack, workload), "vpce.az_hour") == 3 * 730
+    dedicated = extracted(stack, workload.with_network(Network.DEDICATED))
+    assert usage_of(dedicated, "vpce.az_hour") == 3 * 730
+    assert usage_of(extracted(stack, workload), "vpce.az_hour") == 0
+
+
+def test_image_pulls_go_through_the_nat_on_every_task_start(workload) -> None:
+    idle = workload.scaled(0)
+    usages = extracted(_networked(), idle, runs={"Worker": day_run(starts=2)})
+    # 2 starts a day x 730/24 days x 120 MiB (1,048,576 B) = 7.6546 GB
+    assert usage_of(usages, "nat.gb") == pytest.approx(2 * 730 / 24 * 120 * 1_048_576 / 1e9)
+
+
+def test_no_image_pull_traffic_when_ecr_and_s3_have_endpoints(workload) -> None:
+    join = {"Fn::Join": ["", ["com.amazonaws.", ref("AWS::Region"), ".ecr.dkr"]]}
+    stack = _networked(
+        Dkr=resource(
+            "AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Interface", "ServiceName": join}
+        ),
+        S3=resource(
+            "AWS::EC2::VPCEndpoint",
+            {"VpcEndpointType": "Gateway", "ServiceName": "com.amazonaws.eu-west-2.s3"},
+        ),
+    )
+    usages = extracted(stack, workload.scaled(0), runs={"Worker": day_run(starts=2)})
+    assert usage_of(usages, "nat.gb") == 0
+    assert usage_of(usages, "vpce.gb") == 0
 
 
 def test_in_vpc_consumer_traffic_goes_through_endpoints_when_there_are_any(workload) -> None:
