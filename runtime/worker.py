@@ -3,8 +3,10 @@
 SIGTERM (or SIGINT) stops receiving, releases unstarted messages, lets running tasks
 finish within ``--drain-seconds`` (default 100 s, under Fargate's 120 s stopTimeout)
 and exits 0; exit 1 means tasks were still running at the deadline (their messages
-come back after their visibility timeout) and exit 2 a configuration error (no queue,
-no table, a bad handler module, a queue that cannot be read).
+come back after their visibility timeout) or one ran past its maximum duration, and
+exit 2 a configuration error, found at start-up and named in one line (no queue, a
+bad handler module, a queue that cannot be read, a wrong or forbidden
+ASYNC_TASKS_TABLE or ASYNC_TASKS_DLQ_URL).
 """
 
 from __future__ import annotations
@@ -108,7 +110,9 @@ def main(argv: Sequence[str] | None = None, *, sqs: Any = None, dynamodb: Any = 
         # Only start-up calls escape the loop (e.g. the queue does not exist).
         print(f"error: cannot consume {args.queue_url}: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    return EXIT_ABANDONED if report.abandoned else EXIT_OK
+    # A task still running at exit, or one abandoned past its maximum duration: exit
+    # non-zero so ECS replaces the task (and the runaway thread ends with the process).
+    return EXIT_ABANDONED if report.abandoned or report.overdue else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -6,12 +6,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.consumer import DrainReport
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "tests" / "events"
@@ -169,3 +174,34 @@ def use_fake_credentials(monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@contextmanager
+def running_consumer(queue: QueuePair, **options: Any) -> Iterator[Callable[[], DrainReport]]:
+    """Run a consumer in a thread; yields a function that stops it and returns its report."""
+    from runtime._compose import build_consumer
+    from runtime.consumer import ConsumerConfig, StopSignal
+    from runtime.settlement import Backoff
+
+    config = ConsumerConfig(
+        concurrency=options.pop("concurrency", 2), wait_seconds=1, drain_seconds=10
+    )
+    consumer = build_consumer(
+        queue.url, config=config, backoff=options.pop("backoff", Backoff(1, 2)), **options
+    )
+    stop = StopSignal()
+    reports: list[DrainReport] = []
+    thread = threading.Thread(target=lambda: reports.append(consumer.run(stop)), daemon=True)
+    thread.start()
+
+    def stop_and_report() -> DrainReport:
+        stop.request()
+        thread.join(30)
+        assert not thread.is_alive()
+        return reports[0]
+
+    try:
+        yield stop_and_report
+    finally:
+        stop.request()
+        thread.join(30)

@@ -8,7 +8,12 @@ can be checked from the test:
   yet (then ``applications`` is incremented); finding it already there adds to
   ``doubles`` instead. With ``"transactional": true`` the put commits in one
   transaction with the idempotency ledger's completion;
-* ``transient#<pid>``: a transient failure was injected.
+* ``transient#<pid>``: a transient failure was injected;
+* ``attempts#<envelope id>``: every handler start, to count attempts per message.
+
+Payload switches: ``sleep`` (seconds, on the first ``sleep_attempts`` attempts),
+``permanent``, ``exit`` (raise SystemExit), ``misconfigured`` (raise
+ConfigurationError), ``fail_attempts`` and ``hash_faults`` (transient faults).
 
 Faults are decided from the payload and by hashing (envelope id, attempt), never by
 the clock, so runs are reproducible.
@@ -26,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from runtime import PayloadValidationError, PermanentTaskError, TaskContext, register
 from runtime._aws import client
+from runtime.errors import ConfigurationError
 
 TABLE_ENV = "ASYNC_TASKS_TABLE"
 FAULT_PERCENT = 10
@@ -52,12 +58,19 @@ def probe(payload: Mapping[str, Any], context: TaskContext) -> None:
     table = os.environ[TABLE_ENV]
     dynamodb = client("dynamodb")
     pid = os.getpid()
+    _add(dynamodb, table, f"attempts#{context.envelope_id}")
     slow = float(payload.get("sleep", 0))
+    if context.attempt > int(payload.get("sleep_attempts", 1_000)):
+        slow = 0  # sleep only on the first ``sleep_attempts`` attempts
     if slow:
         _add(dynamodb, table, f"slow-started#{pid}")
         time.sleep(slow)
     if payload.get("permanent"):
         raise PermanentTaskError("probe asked to fail permanently")
+    if payload.get("exit"):
+        raise SystemExit(int(payload["exit"]))
+    if payload.get("misconfigured"):
+        raise ConfigurationError("PROBE_SETTING is not set; set it to the probe's target")
     faulty = payload.get("hash_faults") and injected_fault(context.envelope_id, context.attempt)
     if faulty or context.attempt <= int(payload.get("fail_attempts", 0)):
         _add(dynamodb, table, f"transient#{pid}")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from runtime._compose import build_consumer
-from runtime.consumer import ConsumerConfig, DrainReport, StopSignal
+from runtime.consumer import ConsumerConfig, DrainReport
 from runtime.dispatcher import DispatchResult, Outcome
 from runtime.envelope import encode, new_envelope
 from runtime.errors import ConfigurationError, PayloadValidationError
@@ -24,6 +21,9 @@ from tests.runtime.helpers import (
     receive_all,
     wait_until,
 )
+from tests.runtime.helpers import (
+    running_consumer as _running,
+)
 from tests.runtime.probe_tasks import counter
 
 
@@ -32,33 +32,6 @@ def _send(sqs: Any, queue: QueuePair, *payloads: dict[str, Any]) -> list[str]:
     for envelope in envelopes:
         sqs.send_message(QueueUrl=queue.url, MessageBody=encode(envelope))
     return [envelope["id"] for envelope in envelopes]
-
-
-@contextmanager
-def _running(queue: QueuePair, **options: Any) -> Iterator[Callable[[], DrainReport]]:
-    """Run a consumer in a thread; yields a function that stops it and returns its report."""
-    config = ConsumerConfig(
-        concurrency=options.pop("concurrency", 2), wait_seconds=1, drain_seconds=10
-    )
-    consumer = build_consumer(
-        queue.url, config=config, backoff=options.pop("backoff", Backoff(1, 2)), **options
-    )
-    stop = StopSignal()
-    reports: list[DrainReport] = []
-    thread = threading.Thread(target=lambda: reports.append(consumer.run(stop)), daemon=True)
-    thread.start()
-
-    def stop_and_report() -> DrainReport:
-        stop.request()
-        thread.join(30)
-        assert not thread.is_alive()
-        return reports[0]
-
-    try:
-        yield stop_and_report
-    finally:
-        stop.request()
-        thread.join(30)
 
 
 def _applications(dynamodb: Any, table: str) -> Callable[[], int]:
