@@ -28,6 +28,9 @@ class LineItem:
 @dataclass(frozen=True)
 class CostBreakdown:
     items: tuple[LineItem, ...]
+    spread: float = 0.0
+    """Relative half-width of a 95% interval of the total from the simulated days'
+    day-to-day variation (0 where nothing is simulated)."""
 
     @property
     def total(self) -> float:

@@ -6,8 +6,10 @@ all draw from it, so the formats cannot disagree.
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from comparison.assumptions import Assumptions
 from comparison.baseline import baseline_breakdown
@@ -143,7 +145,26 @@ def monthly_cost(
     )
     baselines = web_app_baselines(template, routing, workload, assumptions)
     context = UsageContext(template, workload, assumptions, routing, runs, baselines)
-    return price_usage(extract_usage(context), table, free_tier=free_tier), latency, routing
+    cost = price_usage(extract_usage(context), table, free_tier=free_tier)
+    return replace(cost, spread=_spread(context, table, free_tier)), latency, routing
+
+
+def _spread(context: UsageContext, table: PriceTable, free_tier: bool) -> float:
+    """1.96 standard errors of the mean of the totals priced one simulated day at a time:
+    about the range the total moves between seeds (issue: stable results)."""
+    days = max((len(run.daily) for run in context.runs.values()), default=0)
+    if days < 2:
+        return 0.0
+    totals = [
+        price_usage(
+            extract_usage(replace(context, runs={k: r.day(i) for k, r in context.runs.items()})),
+            table,
+            free_tier=free_tier,
+        ).total
+        for i in range(days)
+    ]
+    mean = statistics.fmean(totals)
+    return 1.96 * statistics.stdev(totals) / math.sqrt(days) / mean if mean else 0.0
 
 
 def estimate_topology(

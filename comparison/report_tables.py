@@ -31,7 +31,10 @@ def quantity(value: float) -> str:
 
 
 def _total(t: TopologyReport) -> str:
-    return money(t.cost.total) if t.keeps_up else "cannot keep up"
+    if not t.keeps_up:
+        return "cannot keep up"
+    spread = f" ±{t.cost.spread:.0%}" if t.cost.spread >= 0.005 else ""
+    return money(t.cost.total) + spread
 
 
 def summary_table(comparison: Comparison) -> Table:

@@ -49,9 +49,19 @@ class FleetModel:
     scaling: ScalingParams
 
 
+@dataclass(frozen=True)
+class DayCounts:
+    """One simulated day's billable counts, for the day-to-day spread of the totals."""
+
+    unit_seconds: float = 0.0
+    starts: int = 0
+    cold_starts: int = 0
+    runs: int = 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConsumerRun:
-    """What one consumer did over the simulated day."""
+    """What one consumer did over the simulated days."""
 
     waits: tuple[float, ...]
     unit_seconds: float
@@ -72,6 +82,23 @@ class ConsumerRun:
     waited: float = 0
     """Messages that found no free thread on arrival; at an HTTP endpoint each is a 503
     answer the caller must retry."""
+    daily: tuple[DayCounts, ...] = ()
+    run_count: int | None = None
+    """Runs behind the counts; None: every entry of ``waits``."""
+
+    def day(self, index: int) -> ConsumerRun:
+        """The counts of one simulated day alone (the average where days were not kept)."""
+        if index >= len(self.daily):
+            return self
+        d = self.daily[index]
+        return replace(
+            self,
+            unit_seconds=d.unit_seconds,
+            starts=d.starts,
+            cold_starts=d.cold_starts,
+            days=1,
+            run_count=d.runs,
+        )
 
     def per_day(self, days: int) -> ConsumerRun:
         """Counts and task-seconds as a daily average over ``days`` simulated days."""
@@ -86,7 +113,8 @@ class ConsumerRun:
 
     @property
     def runs_per_day(self) -> float:
-        return len(self.waits) / self.days
+        runs = len(self.waits) if self.run_count is None else self.run_count
+        return runs / self.days
 
     def waits_of(self, task: str) -> list[float]:
         return [w for w, name in zip(self.waits, self.wait_tasks, strict=True) if name == task]
@@ -150,7 +178,10 @@ def simulate_lambda(
     idle: list[float] = []  # stack of times at which idle environments became free
     waits: list[float] = []
     cold = peak = 0
+    days: dict[int, list[int]] = {}  # day -> [runs, cold starts]
     for arrived, duration, _, delay in arrivals:
+        today = days.setdefault(int(arrived // DAY_SECONDS), [0, 0])
+        today[0] += 1
         ready = arrived + assumptions.lambda_poll_delay_seconds
         while busy and busy[0] <= ready:
             idle.append(heapq.heappop(busy))
@@ -161,6 +192,7 @@ def simulate_lambda(
             start = ready
         elif len(busy) + len(idle) < model.max_concurrency:
             cold += 1
+            today[1] += 1
             start = ready + assumptions.lambda_cold_start_seconds
         else:
             start = max(ready, heapq.heappop(busy))
@@ -173,6 +205,9 @@ def simulate_lambda(
         peak_units=peak,
         cold_starts=cold,
         wait_tasks=tuple(arrival.task for arrival in arrivals),
+        daily=tuple(
+            DayCounts(runs=runs, cold_starts=colds) for _, (runs, colds) in sorted(days.items())
+        ),
     )
 
 
@@ -299,6 +334,8 @@ def simulate_fleet(
     timeline: list[int] = []
     next_arrival, unit_seconds, peak = 0, 0.0, initial
     starts = waited = 0
+    # Per day: [task-seconds, launches]; the drain after the last day counts to that day.
+    daily: list[list[float]] = [[0.0, 0] for _ in range(max(1, math.ceil(horizon / DAY_SECONDS)))]
     # Past the horizon, no new work arrives; the last messages drain for up to an hour,
     # standing in for the tail the previous day leaves at midnight.
     last_step, drain_end = int(horizon / dt), int((horizon + _DRAIN_SECONDS) / dt)
@@ -309,7 +346,10 @@ def simulate_fleet(
         now, end = step * dt, (step + 1) * dt
         while changes and changes[0][0] <= now:
             desired = changes.popleft()[1]
-        starts += _reconcile(fleet, desired, now, threads, assumptions.fargate_start_seconds)
+        launched = _reconcile(fleet, desired, now, threads, assumptions.fargate_start_seconds)
+        starts += launched
+        today = daily[min(int(now // DAY_SECONDS), len(daily) - 1)]
+        today[1] += launched
         if scales and now % params.metric_period_seconds == 0:
             running = [task for task in fleet if task.ready_at <= now]
             visible = len(waiting)  # everything enqueued before ``now`` and not started
@@ -323,6 +363,7 @@ def simulate_fleet(
             next_arrival += 1
         waited += _dispatch(fleet, waiting, waits, names, end)
         unit_seconds += len(fleet) * dt
+        today[0] += len(fleet) * dt
         peak = max(peak, len(fleet))
         timeline.append(len(fleet))
     return ConsumerRun(
@@ -334,6 +375,7 @@ def simulate_fleet(
         starts=starts,
         wait_tasks=tuple(names),
         waited=waited,
+        daily=tuple(DayCounts(unit_seconds=u, starts=int(n)) for u, n in daily),
     )
 
 

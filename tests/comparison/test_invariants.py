@@ -6,6 +6,7 @@ Tests on the real stacks skip a stack that is still a placeholder, saying so: re
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -132,3 +133,84 @@ def test_adding_a_resource_changes_the_estimate(
     before, _, _ = monthly_cost(stack, workload, london, assumptions, free_tier=False, probe=False)
     after, _, _ = monthly_cost(bigger, workload, london, assumptions, free_tier=False, probe=False)
     assert after.total - before.total == pytest.approx(730 * london["elb.alb_hour"].unit_price)
+
+
+def test_cost_never_decreases_with_volume(real_templates, workload, london, assumptions) -> None:
+    from comparison.sweep import sweep
+
+    result = sweep(
+        list(real_templates.values()),
+        workload,
+        london,
+        assumptions,
+        free_tier=False,
+        volumes=(1e2, 1e3, 1e4, 1e5, 3e5),
+    )
+    for label in real_templates:
+        costs = [p.totals[label] for p in result.points if label in p.totals]
+        # Fargate task-hours come from a simulated day, which moves by up to 1% between
+        # seeds (test_stability.py); a drop beyond that is a modelling error.
+        for lower, higher in itertools.pairwise(costs):
+            assert higher >= lower * 0.99, (label, costs)
+
+
+def test_at_fixed_capacity_per_task_latency_never_decreases_with_volume(
+    workload, assumptions
+) -> None:
+    from comparison.scaling import ScalingMetric, ScalingParams
+    from comparison.simulation import FleetModel, merged_arrivals, percentile, simulate_fleet
+
+    fixed = ScalingParams(
+        min_capacity=2,
+        max_capacity=2,
+        desired_count=2,
+        metric=ScalingMetric.NONE,
+        target=0.0,
+        scale_in_cooldown_seconds=0.0,
+        scale_out_cooldown_seconds=0.0,
+        metric_period_seconds=60.0,
+        step_rules=(),
+        from_template=(),
+    )
+    model = FleetModel(threads_per_task=2, scaling=fixed)
+    previous: dict[str, float] = {}
+    for factor in (1, 3, 10):
+        loads = list(workload.scaled(factor).tasks)
+        run = simulate_fleet(merged_arrivals(loads, assumptions.seed, 1), model, assumptions)
+        for task in ("virus-scan-result", "generate-report"):
+            p95 = percentile(run.waits_of(task), 0.95)
+            assert p95 >= previous.get(task, 0.0), (task, factor)
+            previous[task] = p95
+
+
+@pytest.mark.parametrize("desired", [0, 1, 3])
+@pytest.mark.parametrize("running", [0, 1, 4])
+@pytest.mark.parametrize("pending", [0, 2])
+@pytest.mark.parametrize(("visible", "in_flight"), [(0, 0), (1, 0), (7, 3), (40, 8)])
+def test_simulated_backlog_metric_is_the_runtimes(
+    assumptions, visible: int, in_flight: int, running: int, pending: int, desired: int
+) -> None:
+    from comparison.scaling import ScalingMetric, ScalingParams, StepMetric
+    from comparison.simulation import _Autoscaler
+    from runtime.backlog_metric import compute_backlog
+
+    params = ScalingParams(
+        min_capacity=0,
+        max_capacity=10,
+        desired_count=0,
+        metric=ScalingMetric.BACKLOG,
+        target=2.5,
+        scale_in_cooldown_seconds=300.0,
+        scale_out_cooldown_seconds=60.0,
+        metric_period_seconds=60.0,
+        step_rules=(),
+        from_template=(),
+    )
+    value, readings = _Autoscaler(params, assumptions, desired=desired).readings(
+        visible, in_flight, running, pending, slots=2
+    )
+    runtime = compute_backlog(visible, in_flight, running, pending, desired=desired)
+    assert value == runtime.backlog_per_task
+    assert readings[StepMetric.WAKE_UP] == runtime.wake_up
+    # by hand: messages / max(running + pending, 1)
+    assert value == (visible + in_flight) / max(running + pending, 1)

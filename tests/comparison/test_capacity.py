@@ -1,0 +1,60 @@
+"""Capacity: where each task saturates, and that an option that cannot keep up has no cost."""
+
+from __future__ import annotations
+
+import pytest
+
+from comparison.report import compare
+from comparison.sweep import sweep
+
+SECONDS_PER_MONTH = 730 * 3600
+
+
+def test_lambda_generate_report_saturates_at_its_concurrency_cap(
+    real_templates, workload, london, assumptions
+) -> None:
+    result = compare([real_templates["lambdas"]], workload, london, assumptions, free_tier=False)
+    (lambdas,) = result.topologies
+    assert lambdas.latency is not None
+    report = next(s for s in lambdas.latency.saturations if s.task == "generate-report")
+    # MaximumConcurrency 2 x 2,628,000 s a month / 300 s a report = 17,520 reports a month
+    assert report.slots == 2
+    assert report.saturates_at == pytest.approx(2 * SECONDS_PER_MONTH / 300)
+
+
+def test_an_option_that_cannot_keep_up_has_no_cost_and_is_never_cheapest(
+    real_templates, workload, london, assumptions
+) -> None:
+    # generate-report is 900 / 21,500 of the mix: at 20 x the workload it needs
+    # 18,000 x 300 s / 2,628,000 s = 2.05 of its 2 Lambda slots
+    heavy = workload.scaled(20)
+    result = compare(list(real_templates.values()), heavy, london, assumptions, free_tier=False)
+    lambdas = next(t for t in result.topologies if t.label == "lambdas")
+    assert not lambdas.keeps_up
+    assert lambdas.monthly_total is None
+    assert "CANNOT KEEP UP" in lambdas.status
+    assert result.cheapest != "lambdas"
+
+
+def test_sweep_never_names_an_option_that_cannot_keep_up(
+    real_templates, workload, london, assumptions
+) -> None:
+    result = sweep(
+        list(real_templates.values()),
+        workload,
+        london,
+        assumptions,
+        free_tier=False,
+        volumes=(1e4, 1e6, 1e7),
+    )
+    for point in result.points:
+        assert not set(point.overloaded) & set(point.totals)
+        assert point.cheapest is None or point.cheapest not in point.overloaded
+    limits = {c.label: c for c in result.capacity_limits}
+    # 17,520 generate-report runs a month / (900 / 21,500 of the mix) = 418,533 tasks a month
+    assert limits["lambdas"].volume_per_month == pytest.approx(17_520 * 21_500 / 900)
+    assert limits["lambdas"].task == "generate-report"
+    for crossing in result.cross_overs:  # cost cross-overs only between options that keep up
+        assert crossing.from_label not in limits or (
+            crossing.volume_per_month < limits[crossing.from_label].volume_per_month
+        )
