@@ -31,7 +31,7 @@ def disable_event_source_mappings(stack: DeployedStack) -> list[str]:
 
 def apply_bucket_versioning(stack: DeployedStack, template_path: Any) -> list[str]:
     """moto's AWS::S3::Bucket ignores VersioningConfiguration; the scan-result handler
-    quarantines and deletes by version id, so apply what the template declares."""
+    judges one exact version by its id, so apply what the template declares."""
     s3 = boto3.client("s3")
     notes = []
     for logical_id, resource in template_resources(template_path).items():

@@ -2,8 +2,8 @@
 
 Environment: ``ASYNC_TASKS_TABLE`` (``pk``/``sk`` strings, TTL ``expires_at``) and
 ``ASYNC_TASKS_BUCKET``. Bucket layout: ``uploads/`` (property CSVs under
-``uploads/properties/``), ``results/`` (one JSON per processed upload), ``reports/``
-and ``quarantine/``.
+``uploads/properties/``), ``results/`` (one JSON per processed upload) and
+``reports/``.
 
 Items::
 
@@ -42,7 +42,6 @@ __all__ = [
     "NULL_VERSION",
     "PROPERTY_TYPES",
     "PROPERTY_UPLOADS_PREFIX",
-    "QUARANTINE_PREFIX",
     "REPORTS_PREFIX",
     "RESULTS_PREFIX",
     "TABLE_ENV",
@@ -58,7 +57,6 @@ __all__ = [
     "property_item",
     "property_key_for",
     "put_upload_status",
-    "quarantine_key_for",
     "result_key_for",
     "table_from_env",
     "table_name_from_env",
@@ -73,7 +71,6 @@ UPLOADS_PREFIX = "uploads/"
 PROPERTY_UPLOADS_PREFIX = "uploads/properties/"
 RESULTS_PREFIX = "results/"
 REPORTS_PREFIX = "reports/"
-QUARANTINE_PREFIX = "quarantine/"
 
 UPLOAD_PK_PREFIX = "upload#"
 UPLOAD_SK_PREFIX = "version#"
@@ -156,11 +153,6 @@ def property_key_for(uprn: str) -> dict[str, str]:
 def result_key_for(bucket_key: str) -> str:
     """Where the processing result of an upload goes: ``results/<key>.json``."""
     return f"{RESULTS_PREFIX}{bucket_key}.json"
-
-
-def quarantine_key_for(bucket_key: str) -> str:
-    """Where an infected object is moved: ``quarantine/<original key>``."""
-    return f"{QUARANTINE_PREFIX}{bucket_key}"
 
 
 def is_property_upload(bucket_key: str) -> bool:

@@ -28,8 +28,7 @@ when the tag equals the event's status:
   may arrive first; the retries' backoff gives the tag time. A plan with tagging off, or a
   tag GuardDuty could not write (its role lacks the permission, or the object already has
   10 tags: the "Post Scan Action Failed" event), ends in the DLQ with that reason;
-* the version no longer exists: :attr:`Verdict.VERSION_GONE`; the handler decides (a
-  version it quarantined itself is the idempotent redelivery path).
+* the version no longer exists: :attr:`Verdict.VERSION_GONE`; the handler ignores it.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ __all__ = [
 ]
 
 SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
-# A version that is not there: deleted (or quarantined) by version id, or never was.
+# A version that is not there: deleted by version id, or never was.
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 
 

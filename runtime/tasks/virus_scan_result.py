@@ -2,8 +2,12 @@
 
 The payload is the whole EventBridge event. By status:
 
-* ``THREATS_FOUND``: move the object version to ``quarantine/`` (see
-  ``_scan_quarantine`` for why a move and not a tag) and mark the upload ``infected``;
+* ``THREATS_FOUND``: mark the upload ``infected``. The version stays where it is: with
+  malware protection on, the bucket policy denies reading any ``uploads/`` object whose
+  ``GuardDutyMalwareScanStatus`` tag is not ``NO_THREATS_FOUND`` to every principal but
+  GuardDuty's ("Using tag-based access control (TBAC) with Malware Protection for S3").
+  A move would need a task role that can read infected bytes, and in the ECS
+  topologies that role also runs the bulk loader, so no task role can;
 * ``NO_THREATS_FOUND``: mark it ``clean`` and, for a property CSV, enqueue
   'property-bulk-upload';
 * ``UNSUPPORTED``, ``ACCESS_DENIED``, ``FAILED``: mark it ``needs-attention`` and log a
@@ -16,12 +20,11 @@ Before any effect the handler checks, in order:
   result for any other key is ignored with a WARNING (success, no effect, no retry);
 * the verdict is GuardDuty's: the version's ``GuardDutyMalwareScanStatus`` tag equals the
   event's status (``_scan_verdict``). A different tag dead-letters the message (forged or
-  stale); no tag yet retries it. A version that no longer exists is left alone, except
-  one this handler quarantined: that is a redelivery, and stays a no-op success.
+  stale); no tag yet retries it. A version that no longer exists is left alone.
 
 Every effect is keyed by bucket + key + version, not by the event, so a redelivery
-(or a second event for the same version) changes nothing: the quarantine copy is
-skipped when present, the status writes are the same, and the load is enqueued once
+(or a second event for the same version) changes nothing: the status writes are the
+same, and the load is enqueued once
 (its envelope id is kept on the upload item) under an idempotency key derived from
 the version, so even a re-send after a crash runs it once.
 """
@@ -44,7 +47,6 @@ from runtime.tasks._records import (
     table_from_env,
 )
 from runtime.tasks._scan_events import ScanResult, ScanStatus, parse_scan_event
-from runtime.tasks._scan_quarantine import is_quarantined, quarantine
 from runtime.tasks._scan_verdict import Verdict, confirm_verdict
 from runtime.tasks._upload_chunks import TASK as BULK_UPLOAD_TASK
 from runtime.tasks._upload_chunks import chunk_idempotency_key, task_payload
@@ -98,8 +100,8 @@ def process_scan_result(result: ScanResult, services: ScanServices) -> None:
             "or the malware protection plan to that bucket"
         )
     if not upload.key.startswith(UPLOADS_PREFIX):
-        # The plan scans only uploads/; anything else (quarantine/ copies included) is
-        # not ours to act on, and a retry would not change that.
+        # The plan scans only uploads/; anything else is not ours to act on, and a
+        # retry would not change that.
         logger.warning(
             f"scan result for s3://{upload.bucket}/{upload.key} ignored: outside "
             f"{UPLOADS_PREFIX}, the only prefix the malware protection plan scans",
@@ -108,10 +110,6 @@ def process_scan_result(result: ScanResult, services: ScanServices) -> None:
         return
     verdict = confirm_verdict(services.s3, upload, str(result.status), event_id=result.event_id)
     if verdict is Verdict.VERSION_GONE:
-        if result.status is ScanStatus.THREATS_FOUND and is_quarantined(services.s3, upload):
-            # Moved by an earlier delivery: its tag left with it; the rest is idempotent.
-            _on_threats(result, services)
-            return
         logger.warning(
             f"scan result for s3://{upload.bucket}/{upload.key} version "
             f"{upload.version_id or 'null'} ignored: that version no longer exists",
@@ -122,19 +120,17 @@ def process_scan_result(result: ScanResult, services: ScanServices) -> None:
 
 
 def _on_threats(result: ScanResult, services: ScanServices) -> None:
-    upload = result.upload
-    outcome = quarantine(services.s3, upload)
     put_upload_status(
         services.table,
-        upload,
+        result.upload,
         UploadStatus.INFECTED,
         scan_status=result.status,
         threats=list(result.threats),
-        fields={"quarantine": str(outcome)},
     )
     logger.warning(
-        "infected upload quarantined",
-        extra={**_where(result), "threats": list(result.threats), "quarantine": outcome},
+        "infected upload marked; the bucket policy keeps every task and the web app from "
+        "reading it",
+        extra={**_where(result), "threats": list(result.threats)},
     )
 
 

@@ -37,8 +37,10 @@ def run_every_task_type(
     producer = Producer(environ=producer_env)
     helpers.create_email_template()
     version = helpers.upload_clean_candidate(bucket)
-    producer.enqueue(
-        "virus-scan-result", helpers.scan_result_event(bucket, helpers.PROPERTY_KEY, version)
+    helpers.deliver_event(
+        producer_env,
+        "virus-scan-result",
+        helpers.scan_result_event(bucket, helpers.PROPERTY_KEY, version),
     )
     producer.enqueue(
         "send-bulk-email",
@@ -64,7 +66,13 @@ def run_every_task_type(
     assert dead == [poison_id]
 
     # SES's bounce for that recipient (its EventBridge event), and the report.
-    producer.enqueue("email-feedback", helpers.bounce_event(RECIPIENT, campaign="local-e2e"))
+    sent = helpers.table_item(table, "email#local-e2e", f"recipient#{RECIPIENT}")
+    assert sent is not None and sent["status"] == "sent", sent
+    helpers.deliver_event(
+        producer_env,
+        "email-feedback",
+        helpers.bounce_event(RECIPIENT, campaign="local-e2e", message_id=sent["message_id"]),
+    )
     period = helpers.report_payload()
     producer.enqueue("generate-report", period)
     settle()

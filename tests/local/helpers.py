@@ -32,9 +32,19 @@ EMAIL_TEMPLATE = "weekly-digest"
 
 
 def upload_clean_candidate(bucket: str, key: str = PROPERTY_KEY) -> str:
-    """Put the property CSV in the uploads bucket; returns its version id."""
-    response = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=PROPERTY_CSV.encode())
-    return str(response.get("VersionId", "null"))
+    """Put the property CSV in the uploads bucket and tag it as GuardDuty does after a
+    clean scan ("Monitoring S3 object scans with GuardDuty managed tags"); returns its
+    version id. The scan-result handler acts only on a verdict the tag confirms."""
+    s3 = boto3.client("s3")
+    response = s3.put_object(Bucket=bucket, Key=key, Body=PROPERTY_CSV.encode())
+    version = str(response.get("VersionId", "null"))
+    s3.put_object_tagging(
+        Bucket=bucket,
+        Key=key,
+        VersionId=version,
+        Tagging={"TagSet": [{"Key": "GuardDutyMalwareScanStatus", "Value": "NO_THREATS_FOUND"}]},
+    )
+    return version
 
 
 def scan_result_event(bucket: str, key: str, version_id: str) -> dict[str, Any]:
@@ -45,13 +55,29 @@ def scan_result_event(bucket: str, key: str, version_id: str) -> dict[str, Any]:
     return event
 
 
-def bounce_event(address: str, *, campaign: str) -> dict[str, Any]:
-    """SES's permanent bounce (the sample) for ``address``, tagged with ``campaign``."""
+def bounce_event(address: str, *, campaign: str, message_id: str) -> dict[str, Any]:
+    """SES's permanent bounce (the sample) for ``address``, tagged with ``campaign``, for
+    the message SES accepted as ``message_id`` (email-feedback checks it in the ledger)."""
     event: dict[str, Any] = json.loads((EVENTS / "ses_bounce.json").read_text())
     event["detail"]["bounce"]["bouncedRecipients"][0]["emailAddress"] = address
     event["detail"]["mail"]["destination"] = [address]
     event["detail"]["mail"]["tags"]["campaign"] = [campaign]
+    event["detail"]["mail"]["messageId"] = message_id
     return event
+
+
+def deliver_event(producer_env: Mapping[str, str], task: str, event: Mapping[str, Any]) -> str:
+    """Deliver an AWS event the way the task's EventBridge rule does: its input
+    transformer wraps the whole event in an envelope (id = the event id) and sends it to
+    the task's queue. The producer refuses event-only tasks, so tests stand in for the
+    rule here; returns the envelope id."""
+    from runtime.envelope import encode, new_envelope
+    from runtime.producer import QUEUE_URL_ENV, queue_url_env_for
+
+    queue_url = producer_env.get(queue_url_env_for(task)) or producer_env[QUEUE_URL_ENV]
+    envelope = new_envelope(task, event)
+    boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=encode(envelope))
+    return str(envelope["id"])
 
 
 def report_payload() -> dict[str, str]:

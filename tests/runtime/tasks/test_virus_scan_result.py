@@ -17,7 +17,6 @@ import pytest
 
 from runtime.dispatcher import Outcome
 from runtime.tasks._records import UploadRef, UploadStatus, get_upload, put_upload_status
-from runtime.tasks._scan_quarantine import quarantine
 from runtime.tasks._upload_chunks import chunk_idempotency_key
 from tests.runtime.helpers import load_event
 
@@ -68,7 +67,7 @@ def upload_item(table: Any, key: str, version_id: str) -> dict[str, Any]:
     return item
 
 
-def test_threats_found_moves_that_exact_version_to_quarantine_and_marks_it_infected(
+def test_threats_found_marks_that_exact_version_infected_and_leaves_it_in_place(
     s3_client: Any, task_table: Any, deliver: Callable[..., Any], scan_event: Callable[..., Any]
 ) -> None:
     # GIVEN two versions of an upload; GuardDuty found threats in the first
@@ -79,15 +78,11 @@ def test_threats_found_moves_that_exact_version_to_quarantine_and_marks_it_infec
     result = deliver(event)
 
     assert result.outcome is Outcome.SUCCEEDED, result.reason
-    copy = s3_client.get_object(Bucket="property-uploads", Key=f"quarantine/{PROPERTY_KEY}")
-    assert copy["Body"].read() == b"X5O!P%@AP EICAR"
-    assert copy["Metadata"]["quarantined-from-version"] == infected
-    # The copy carries no tags: writing GuardDuty's tag is for GuardDuty alone.
-    target = f"quarantine/{PROPERTY_KEY}"
-    assert s3_client.get_object_tagging(Bucket="property-uploads", Key=target)["TagSet"] == []
-    versions = s3_client.list_object_versions(Bucket="property-uploads", Prefix=PROPERTY_KEY)
-    assert [v["VersionId"] for v in versions.get("Versions", [])] == [later]
-    assert "DeleteMarkers" not in versions  # deleted by version id: the bytes are gone
+    # Nothing is moved or copied: the tag-based bucket policy keeps it unreadable
+    # (tests/stacks/test_deployability.py checks that policy on every topology).
+    versions = s3_client.list_object_versions(Bucket="property-uploads")
+    assert sorted(v["VersionId"] for v in versions["Versions"]) == sorted([infected, later])
+    assert {v["Key"] for v in versions["Versions"]} == {PROPERTY_KEY}
     item = upload_item(task_table, PROPERTY_KEY, infected)
     assert item["status"] == "infected"
     assert item["threats"] == ["EICAR-Test-File (not a virus)", "Trojan.GenericKD.46541"]
@@ -170,6 +165,7 @@ def test_no_verdict_marks_the_upload_needs_attention_with_a_warning(
 
 def test_second_delivery_of_the_same_message_changes_nothing(
     s3_client: Any,
+    task_table: Any,
     dispatch: Callable[..., Any],
     envelope_body: Callable[..., str],
     scan_event: Callable[..., Any],
@@ -198,11 +194,10 @@ def test_second_delivery_of_the_same_message_changes_nothing(
     assert [dispatch(body, attempt=2).outcome for body in bodies] == [Outcome.DUPLICATE] * 2
 
     assert len(drain_queue()) == 1
-    quarantined = s3_client.list_object_versions(Bucket="property-uploads", Prefix="quarantine/")
-    assert len(quarantined["Versions"]) == 1
+    assert upload_item(task_table, "uploads/properties/bad.csv", bad)["status"] == "infected"
 
 
-def test_a_new_event_for_an_already_handled_version_sends_no_second_load_or_copy(
+def test_a_new_event_for_an_already_handled_version_sends_no_second_load(
     s3_client: Any,
     deliver: Callable[..., Any],
     scan_event: Callable[..., Any],
@@ -222,8 +217,8 @@ def test_a_new_event_for_an_already_handled_version_sends_no_second_load_or_copy
         assert deliver(event).outcome is Outcome.SUCCEEDED
 
     assert len(drain_queue()) == 1
-    quarantined = s3_client.list_object_versions(Bucket="property-uploads", Prefix="quarantine/")
-    assert len(quarantined["Versions"]) == 1
+    versions = s3_client.list_object_versions(Bucket="property-uploads")["Versions"]
+    assert len(versions) == 2  # both uploads, untouched
 
 
 def test_late_clean_result_does_not_move_a_loaded_upload_backwards(
@@ -334,7 +329,7 @@ def test_a_forged_clean_result_for_an_infected_upload_changes_nothing(
     assert body["Body"].read() == b"EICAR"
 
 
-def test_a_forged_threats_result_for_a_clean_upload_quarantines_nothing(
+def test_a_forged_threats_result_for_a_clean_upload_changes_nothing(
     s3_client: Any, task_table: Any, deliver: Callable[..., Any], scan_event: Callable[..., Any]
 ) -> None:
     clean = scanned(s3_client, PROPERTY_KEY, "NO_THREATS_FOUND")
@@ -423,7 +418,7 @@ def test_a_result_for_a_version_that_no_longer_exists_is_ignored(
     ("sample", "key"),
     [
         ("guardduty_malware_scan_result.json", "reports/2026-11-27_2026-11-27/summary.json"),
-        ("guardduty_threats_found.json", f"quarantine/{PROPERTY_KEY}"),
+        ("guardduty_threats_found.json", f"other/{PROPERTY_KEY}"),
         ("guardduty_failed.json", "results/uploads/properties/x.csv.json"),
     ],
 )
@@ -454,26 +449,3 @@ def test_a_result_outside_uploads_is_ignored_with_a_warning(
     assert warning.__dict__["bucket"] == "property-uploads"
     assert warning.__dict__["key"] == key
     assert warning.__dict__["event_id"] == event["id"]
-
-
-# --- The quarantine copy writes no tags ---
-
-
-def test_the_quarantine_copy_asks_s3_to_write_no_tags(s3_client: Any) -> None:
-    # "CopyObject" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html):
-    # x-amz-tagging-directive defaults to COPY, which would copy GuardDuty's tag onto the
-    # destination; REPLACE with no x-amz-tagging writes an empty tag-set.
-    infected = scanned(s3_client, PROPERTY_KEY, "THREATS_FOUND", b"EICAR")
-    sent: list[dict[str, str]] = []
-
-    def record(request: Any, **_: Any) -> None:
-        sent.append({k.lower(): v for k, v in request.headers.items()})
-
-    s3_client.meta.events.register("before-sign.s3.CopyObject", record)
-    quarantine(s3_client, UploadRef("property-uploads", PROPERTY_KEY, infected))
-
-    [headers] = sent
-    assert headers["x-amz-tagging-directive"] == "REPLACE"
-    assert "x-amz-tagging" not in headers
-    copy = s3_client.get_object_tagging(Bucket="property-uploads", Key=f"quarantine/{PROPERTY_KEY}")
-    assert copy["TagSet"] == []
