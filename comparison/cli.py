@@ -40,7 +40,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workload",
         type=Path,
         default=DEFAULT_WORKLOAD_PATH,
-        help="workload TOML (default: docs/workload.toml)",
+        help="workload TOML (default: the one shipped in the package, comparison/workload.toml)",
     )
     parser.add_argument("--region", help="price region (default: the workload's region)")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="table")

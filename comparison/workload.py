@@ -17,7 +17,7 @@ from comparison import patterns
 from comparison.errors import WorkloadError
 from runtime.catalogue import CATALOGUE, TaskCatalogue
 
-DEFAULT_WORKLOAD_PATH = Path(__file__).resolve().parent.parent / "docs" / "workload.toml"
+DEFAULT_WORKLOAD_PATH = Path(__file__).resolve().parent / "workload.toml"
 DEFAULT_PAYLOAD_KIB = 2.0
 DEFAULT_ACCEPTABLE_LATENCY_SECONDS = 300.0
 # SQS accepts messages up to 1 MiB.

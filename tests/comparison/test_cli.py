@@ -96,8 +96,21 @@ def test_html_goes_to_the_output_file(cdk_out: Path, tmp_path: Path, capsys) -> 
 def test_footnotes_state_the_baseline_and_the_network_choice(cdk_out: Path, capsys) -> None:
     assert main(["--cdk-out", str(cdk_out)]) == 0
     out = capsys.readouterr().out
-    # docs/workload.toml's web app: 2 x (1 vCPU x $0.04656 + 2 GB x $0.00511) x 730 h = $82.8988;
+    # the shipped workload's web app: 2 x (1 vCPU x $0.04656 + 2 GB x $0.00511) x 730 h
+    # = $82.8988;
     # its network: a NAT gateway 730 h x $0.05 = $36.50 and its EIP 730 h x $0.005 = $3.65;
     # its CPU target tracking: 2 alarms x $0.10 = $0.20. Sum: $123.2488.
     assert "with its network, $123.25/month" in out
     assert "Network: shared." in out
+
+
+def test_default_workload_ships_in_the_package_and_works_outside_the_repository(
+    cdk_out: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import comparison
+    from comparison.workload import DEFAULT_WORKLOAD_PATH
+
+    assert DEFAULT_WORKLOAD_PATH.parent == Path(comparison.__file__).parent
+    monkeypatch.chdir(tmp_path)  # no docs/ here
+    assert main(["--cdk-out", str(cdk_out)]) == 0
+    assert "Workload: 21,500 tasks/month." in capsys.readouterr().out
