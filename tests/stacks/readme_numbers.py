@@ -1,6 +1,7 @@
 """The numbers README.md quotes about the templates, computed from the templates.
 
-README.md holds each one between ``<!-- generated:NAME -->`` and ``<!-- /generated -->``.
+README.md, docs/web.md and docs/container.md hold each one between
+``<!-- generated:NAME -->`` and ``<!-- /generated -->``.
 ``scripts/readme-numbers`` rewrites them from fresh templates; tests/stacks/
 test_readme_numbers.py fails when one drifts. Resources are found generically, by type
 and by the project's ``Metadata.AsyncTasks.role`` mark, never by logical id. Prices come
@@ -20,6 +21,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 README = PROJECT_ROOT / "README.md"
+# Every file holding generated numbers.
+DOCUMENTS = (README, PROJECT_ROOT / "docs" / "web.md", PROJECT_ROOT / "docs" / "container.md")
 PRICES = PROJECT_ROOT / "comparison" / "prices" / "eu-west-2.json"
 HOURS_PER_MONTH = 730  # the cost model's month (comparison/assumptions.py)
 MARKER = re.compile(r"<!-- generated:([\w.-]+) -->(.*?)<!-- /generated -->", re.DOTALL)
@@ -222,6 +225,21 @@ def compute(
     )
     out["endpoint-cpu"] = f"{cpu['TargetTrackingScalingPolicyConfiguration']['TargetValue']:g}"
 
+    # Container stop budget and the endpoints' target group (docs/web.md, docs/container.md).
+    stop_timeouts = {
+        container["StopTimeout"]
+        for stack in defaults.values()
+        for task_definition in resources(stack, "AWS::ECS::TaskDefinition").values()
+        for container in task_definition["Properties"]["ContainerDefinitions"]
+    }
+    out["stop-timeout"] = str(one(list(stop_timeouts), "container stopTimeout"))
+    group = one(
+        resources(endpoints_stack, "AWS::ElasticLoadBalancingV2::TargetGroup"), "target group"
+    )["Properties"]
+    out["health-interval"] = str(group["HealthCheckIntervalSeconds"])
+    attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+    out["deregistration-delay"] = attributes["deregistration_delay.timeout_seconds"]
+
     # Totals over the four default stacks.
     out["resources-total"] = str(sum(len(t["Resources"]) for t in defaults.values()))
     return out
@@ -273,18 +291,21 @@ def synth_templates(variants: Iterable[str] = VARIANTS) -> dict[str, dict[str, T
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if README.md would change")
+    parser.add_argument("--check", action="store_true", help="fail if a document would change")
     args = parser.parse_args(argv)
     values = compute(synth_templates(), json.loads(PRICES.read_text()))
-    old = README.read_text()
-    new = rewrite(old, values)
-    if args.check:
+    stale = []
+    for document in DOCUMENTS:
+        old = document.read_text()
+        new = rewrite(old, values)
         if new != old:
-            print("readme-numbers: README.md is stale; run scripts/readme-numbers", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(new)
-    print(f"readme-numbers: {len(markers(new))} numbers written", file=sys.stderr)
+            stale.append(document.name)
+            if not args.check:
+                document.write_text(new)
+    if args.check and stale:
+        print(f"readme-numbers: {stale} stale; run scripts/readme-numbers", file=sys.stderr)
+        return 1
+    print(f"readme-numbers: {len(values)} numbers, {stale or 'nothing'} rewritten", file=sys.stderr)
     return 0
 
 

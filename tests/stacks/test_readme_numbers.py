@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,18 +32,22 @@ def values(templates: dict[str, dict[str, Any]]) -> dict[str, str]:
     return rn.compute(templates, json.loads(rn.PRICES.read_text()))
 
 
-def test_every_generated_number_matches_the_templates(values: dict[str, str]) -> None:
+@pytest.mark.parametrize("document", rn.DOCUMENTS, ids=lambda path: path.name)
+def test_every_generated_number_matches_the_templates(
+    document: Path, values: dict[str, str]
+) -> None:
     stale = [
-        f"{name}: README has {quoted!r}, templates give {values.get(name)!r}"
-        for name, quoted in rn.markers(README)
+        f"{name}: {document.name} has {quoted!r}, templates give {values.get(name)!r}"
+        for name, quoted in rn.markers(document.read_text())
         if quoted != values.get(name)
     ]
     assert not stale, "run scripts/readme-numbers:\n" + "\n".join(stale)
 
 
 def test_every_generated_number_is_quoted(values: dict[str, str]) -> None:
-    unused = sorted(set(values) - {name for name, _ in rn.markers(README)})
-    assert not unused, f"numbers computed but quoted nowhere in README.md: {unused}"
+    quoted = {name for document in rn.DOCUMENTS for name, _ in rn.markers(document.read_text())}
+    unused = sorted(set(values) - quoted)
+    assert not unused, f"numbers computed but quoted nowhere: {unused}"
 
 
 def test_a_drifted_template_changes_the_numbers(
