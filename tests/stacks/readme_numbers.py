@@ -240,9 +240,48 @@ def compute(
     attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
     out["deregistration-delay"] = attributes["deregistration_delay.timeout_seconds"]
 
+    # Retention of every terminal DLQ, and Scheduler's delivery retries.
+    terminal = {
+        r["Properties"]["MessageRetentionPeriod"] // 86400
+        for r in queues
+        if "RedrivePolicy" not in r["Properties"]
+    }
+    out["dlq-retention-days"] = str(one(list(terminal), "DLQ retention"))
+    retries = {
+        r["Properties"]["Target"]["RetryPolicy"]["MaximumRetryAttempts"]
+        for r in resources(lambdas, "AWS::Scheduler::Schedule").values()
+    }
+    out["schedule-retries"] = str(one(list(retries), "schedule retry count"))
+
+    # Task sizes: the worker's and the endpoints' task definitions.
+    out["worker-size"] = _task_size(worker_stack, worker)
+    out["endpoint-size"] = _task_size(endpoints_stack, endpoints_stack["Resources"][endpoint_id])
+
+    # The Lambda runtime and the Powertools layer of every runtime function.
+    runtime_functions = [
+        r["Properties"]
+        for stack in defaults.values()
+        for r in resources(stack, "AWS::Lambda::Function").values()
+        if role_of(r) in {"task", "backlog-metric", "invoker"}
+    ]
+    pythons = {p["Runtime"].removeprefix("python") for p in runtime_functions}
+    out["python-version"] = one(list(pythons), "Python runtime")
+    layers = {
+        json.dumps(layer).rsplit(":", 1)[1].strip('"]}')
+        for p in runtime_functions
+        for layer in p["Layers"]
+    }
+    out["powertools-layer-version"] = one(list(layers), "Powertools layer version")
+
     # Totals over the four default stacks.
     out["resources-total"] = str(sum(len(t["Resources"]) for t in defaults.values()))
     return out
+
+
+def _task_size(template: Template, service: Mapping[str, Any]) -> str:
+    task_definition = template["Resources"][service["Properties"]["TaskDefinition"]["Ref"]]
+    props = task_definition["Properties"]
+    return f"{int(props['Cpu']) / 1024:g} vCPU / {int(props['Memory']) / 1024:g} GiB"
 
 
 def _service_suffix(service_name: Any) -> str:
