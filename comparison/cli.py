@@ -65,7 +65,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--refresh-prices",
         action="store_true",
-        help="update the region's price table from the AWS Price List API first",
+        help="update the region's price table from the public Price List bulk offer files",
     )
     return parser.parse_args(argv)
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> str:
             )
         workload = workload.with_region(args.region)
     if args.refresh_prices:
-        from comparison.price_refresh import refresh_region  # needs AWS credentials
+        from comparison.price_refresh import refresh_region  # public HTTPS, no credentials
 
         unchanged = refresh_region(workload.region)
         if unchanged:

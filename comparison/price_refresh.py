@@ -1,23 +1,28 @@
-"""``--refresh-prices``: update a region's price table from the AWS Price List API.
+"""``--refresh-prices``: update a region's price table from the public AWS Price List
+bulk offer files, over HTTPS, with no credentials.
 
-Each price key maps to an offer (service code) and a usage type; ``get_products`` is
-filtered server-side on ``regionCode`` (and product family where that keeps the list
-small) and the product is picked client-side by its usage type, whose region prefix
-(``EUW2-``, ``USE1-``...) differs by region. The first non-zero on-demand tier is taken.
-Keys that match no product keep their old entry and are reported.
+The files form a chain: the offer index (``/offers/v1.0/aws/index.json``) names each
+service's region index; the region index names the region's current offer file; the
+offer file lists ``products`` (by SKU, with ``attributes.usagetype``) and
+``terms.OnDemand`` (by SKU, with price dimensions). Each price key maps to a service
+code and a usage type, whose region prefix (``EUW2-``, ``USE1-``...) differs by region;
+the first non-zero on-demand tier is taken. Keys that match no product keep their old
+entry and are reported. (https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/using-the-aws-price-list-bulk-api.html)
+
+The AmazonEC2 offer (NAT gateways) is large, hundreds of MB for one region: a refresh
+downloads it once.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable, Mapping
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from comparison.errors import PriceTableError
 from comparison.prices import (
@@ -28,8 +33,17 @@ from comparison.prices import (
     save_price_table,
 )
 
-# The Price List API answers in us-east-1 (also eu-central-1 and ap-south-1).
-PRICING_REGION = "us-east-1"
+OFFERS_HOST = "https://pricing.us-east-1.amazonaws.com"
+OFFER_INDEX = "/offers/v1.0/aws/index.json"
+
+Fetch = Callable[[str], Mapping[str, Any]]
+"""Reads one JSON document by its path on OFFERS_HOST."""
+
+
+def https_fetch(path: str) -> Mapping[str, Any]:
+    with urllib.request.urlopen(OFFERS_HOST + path, timeout=300) as response:
+        document: Mapping[str, Any] = json.load(response)
+        return document
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ SPECS: tuple[OfferSpec, ...] = (
 
 
 def first_paid_tier(product: Mapping[str, Any]) -> float | None:
-    """USD per unit of the lowest non-free on-demand tier of one Price List product."""
+    """USD per unit of the lowest non-free on-demand tier of one product with its terms."""
     tiers: list[tuple[float, float]] = []
     for term in product.get("terms", {}).get("OnDemand", {}).values():
         for dimension in term.get("priceDimensions", {}).values():
@@ -81,19 +95,29 @@ def first_paid_tier(product: Mapping[str, Any]) -> float | None:
 
 
 def matches(product: Mapping[str, Any], spec: OfferSpec) -> bool:
-    attributes = product.get("product", {}).get("attributes", {})
+    details = product.get("product", {})
+    attributes = details.get("attributes", {})
     usagetype = str(attributes.get("usagetype", ""))
     # 'EUW2-Lambda-GB-Second' matches 'Lambda-GB-Second', not 'Lambda-GB-Second-ARM'.
     bare = usagetype.split("-", 1)[1] if "-" in usagetype else usagetype
-    return (bare == spec.usagetype_suffix or usagetype == spec.usagetype_suffix) and all(
-        attributes.get(name) == value for name, value in spec.attributes
+    family = not spec.product_family or details.get("productFamily") == spec.product_family
+    return (
+        family
+        and (bare == spec.usagetype_suffix or usagetype == spec.usagetype_suffix)
+        and all(attributes.get(name) == value for name, value in spec.attributes)
     )
 
 
-def select_price(price_list: Iterable[str], spec: OfferSpec) -> float | None:
-    """The USD per unit of the product in a ``PriceList`` (JSON strings) that ``spec`` names."""
-    for entry in price_list:
-        product = json.loads(entry)
+def offer_products(offer: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each product of an offer file joined with its on-demand terms."""
+    on_demand = offer.get("terms", {}).get("OnDemand", {})
+    for sku, product in offer.get("products", {}).items():
+        yield {"product": product, "terms": {"OnDemand": on_demand.get(sku, {})}}
+
+
+def select_price(products: Iterable[Mapping[str, Any]], spec: OfferSpec) -> float | None:
+    """The USD per unit of the product that ``spec`` names."""
+    for product in products:
         if matches(product, spec):
             price = first_paid_tier(product)
             if price is not None:
@@ -101,41 +125,34 @@ def select_price(price_list: Iterable[str], spec: OfferSpec) -> float | None:
     return None
 
 
-def fetch_products(client: Any, service_code: str, region: str, product_family: str) -> list[str]:
-    filters = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}]
-    if product_family:
-        filters.append({"Type": "TERM_MATCH", "Field": "productFamily", "Value": product_family})
-    products: list[str] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {
-            "ServiceCode": service_code,
-            "Filters": filters,
-            "FormatVersion": "aws_v1",
-        }
-        if token:
-            kwargs["NextToken"] = token
-        page = client.get_products(**kwargs)
-        products.extend(page.get("PriceList", []))
-        token = page.get("NextToken")
-        if not token:
-            return products
+def region_offer(
+    fetch: Fetch, index: Mapping[str, Any], code: str, region: str
+) -> Mapping[str, Any]:
+    """The current offer file of one service in one region, through its region index."""
+    offer = index.get("offers", {}).get(code)
+    if offer is None:
+        return {}
+    regions = fetch(offer["currentRegionIndexUrl"]).get("regions", {})
+    if region not in regions:
+        return {}
+    return fetch(regions[region]["currentVersionUrl"])
 
 
-def refreshed(table: PriceTable, client: Any, today: datetime.date) -> tuple[PriceTable, list[str]]:
-    """A copy of ``table`` with every price the API returned; the keys it could not find."""
-    cache: dict[tuple[str, str], list[str]] = {}
+def refreshed(
+    table: PriceTable, fetch: Fetch, today: datetime.date
+) -> tuple[PriceTable, list[str]]:
+    """A copy of ``table`` with every price the offer files gave; the keys not found."""
+    index = fetch(OFFER_INDEX)
+    offers: dict[str, Mapping[str, Any]] = {}
     prices: dict[str, Price] = dict(table.prices)
     missing: list[str] = []
     for spec in SPECS:
         if spec.key not in prices:
             continue
-        query = (spec.service_code, spec.product_family)
-        if query not in cache:
-            cache[query] = fetch_products(
-                client, spec.service_code, table.region, spec.product_family
-            )
-        per_unit = select_price(cache[query], spec)
+        if spec.service_code not in offers:
+            offers[spec.service_code] = region_offer(fetch, index, spec.service_code, table.region)
+        offer = offers[spec.service_code]
+        per_unit = select_price(offer_products(offer), spec)
         if per_unit is None:
             missing.append(spec.key)
             continue
@@ -143,7 +160,10 @@ def refreshed(table: PriceTable, client: Any, today: datetime.date) -> tuple[Pri
         prices[spec.key] = replace(
             old,
             usd=round(per_unit * old.per, 10),
-            source=f"AWS Price List API: {spec.service_code} *{spec.usagetype_suffix}",
+            source=(
+                f"AWS Price List bulk offer {spec.service_code} {table.region} "
+                f"version {offer.get('version', '?')}: *{spec.usagetype_suffix}"
+            ),
             date=today.isoformat(),
         )
     return PriceTable(region=table.region, prices=prices), missing
@@ -151,21 +171,19 @@ def refreshed(table: PriceTable, client: Any, today: datetime.date) -> tuple[Pri
 
 def refresh_region(
     region: str,
-    client: Any = None,
+    fetch: Fetch = https_fetch,
     today: datetime.date | None = None,
     directory: Path = PRICES_DIR,
 ) -> list[str]:
     """Rewrite ``<directory>/<region>.json``; return the keys left unchanged."""
     table = load_price_table(region, directory)
     try:
-        if client is None:
-            client = boto3.client("pricing", region_name=PRICING_REGION)
-        updated, missing = refreshed(table, client, today or datetime.date.today())
-    except (BotoCoreError, ClientError) as error:
+        updated, missing = refreshed(table, fetch, today or datetime.date.today())
+    except (urllib.error.URLError, OSError, KeyError, ValueError) as error:
         raise PriceTableError(
             [
-                f"the Price List API refused the refresh ({error}); check AWS credentials "
-                "(pricing:GetProducts) or run without --refresh-prices"
+                f"could not read the AWS Price List bulk offer files ({error}); check the "
+                f"connection to {OFFERS_HOST} or run without --refresh-prices"
             ]
         ) from error
     save_price_table(updated, directory)

@@ -1,113 +1,96 @@
-"""--refresh-prices parses recorded Price List API responses (no network in tests)."""
+"""--refresh-prices reads the public Price List bulk offer files; tests replay recorded
+excerpts (offer index -> region index -> offer file), with no network."""
 
 from __future__ import annotations
 
 import datetime
 import json
 import shutil
+import urllib.error
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
 
 from comparison.errors import PriceTableError
-from comparison.price_refresh import SPECS, first_paid_tier, refresh_region, select_price
+from comparison.price_refresh import (
+    OFFER_INDEX,
+    SPECS,
+    first_paid_tier,
+    offer_products,
+    refresh_region,
+    select_price,
+)
 from comparison.prices import PRICES_DIR, load_price_table
 
-FIXTURES = Path(__file__).parent / "fixtures"
+BULK = Path(__file__).parent / "fixtures" / "bulk"
 TODAY = datetime.date(2026, 11, 27)
 _SPEC = {spec.key: spec for spec in SPECS}
 
 
-def _page(name: str) -> dict:  # type: ignore[type-arg]
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+def _offer(code: str) -> Mapping[str, Any]:
+    return json.loads((BULK / f"{code}-eu-west-2.json").read_text())
 
 
-def _empty() -> dict:  # type: ignore[type-arg]
-    return {"FormatVersion": "aws_v1", "PriceList": []}
+class Recorded:
+    """Answers the paths the refresh asks for from the recorded files, and counts them."""
 
+    def __init__(self) -> None:
+        self.asked: list[str] = []
 
-@pytest.fixture
-def pricing(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    client = boto3.client("pricing", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
+    def __call__(self, path: str) -> Mapping[str, Any]:
+        self.asked.append(path)
+        if path == OFFER_INDEX:
+            return json.loads((BULK / "index.json").read_text())
+        code = path.split("/")[4]
+        name = "region_index" if path.endswith("region_index.json") else "eu-west-2"
+        return json.loads((BULK / f"{code}-{name}.json").read_text())
 
 
 def test_first_paid_tier_skips_the_free_tier_dimension() -> None:
-    product = json.loads(_page("pricelist_sqs")["PriceList"][1])
+    # SQS: 0-1M requests at $0 (the free tier), then $0.0000004
+    (product,) = [
+        p
+        for p in offer_products(_offer("AWSQueueService"))
+        if p["product"]["attributes"].get("queueType") == "Standard"
+    ]
     assert first_paid_tier(product) == pytest.approx(0.0000004)
 
 
 def test_usage_type_selects_the_product_whatever_the_region_prefix() -> None:
-    lambda_list = _page("pricelist_lambda")["PriceList"]
-    assert select_price(lambda_list, _SPEC["lambda.gb_second.x86_64"]) == pytest.approx(
-        0.0000166667
-    )
-    assert select_price(lambda_list, _SPEC["lambda.gb_second.arm64"]) == pytest.approx(0.0000133334)
-    sqs_list = _page("pricelist_sqs")["PriceList"]
-    assert select_price(sqs_list, _SPEC["sqs.request"]) == pytest.approx(0.0000004)  # not FIFO
+    lambdas = list(offer_products(_offer("AWSLambda")))
+    assert select_price(lambdas, _SPEC["lambda.gb_second.x86_64"]) == pytest.approx(0.0000166667)
+    assert select_price(lambdas, _SPEC["lambda.gb_second.arm64"]) == pytest.approx(0.0000133334)
+    queues = list(offer_products(_offer("AWSQueueService")))
+    assert select_price(queues, _SPEC["sqs.request"]) == pytest.approx(0.0000004)  # not FIFO
 
 
-def test_refresh_rewrites_found_prices_with_source_and_date_and_keeps_the_rest(
-    pricing, tmp_path: Path
-) -> None:
-    client, stubber = pricing
+def test_refresh_follows_the_index_chain_and_keeps_what_it_cannot_find(tmp_path: Path) -> None:
     shutil.copy(PRICES_DIR / "eu-west-2.json", tmp_path / "eu-west-2.json")
-    region_filter = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-2"}
-    # GIVEN recorded pages for ECS (two pages), Lambda and SQS, and nothing for the others
-    stubber.add_response(
-        "get_products",
-        _page("pricelist_ecs_page1"),
-        {"ServiceCode": "AmazonECS", "Filters": [region_filter], "FormatVersion": "aws_v1"},
-    )
-    stubber.add_response(
-        "get_products",
-        _page("pricelist_ecs_page2"),
-        {
-            "ServiceCode": "AmazonECS",
-            "Filters": [region_filter],
-            "FormatVersion": "aws_v1",
-            "NextToken": "page-2",
-        },
-    )
-    stubber.add_response(
-        "get_products",
-        _page("pricelist_lambda"),
-        {"ServiceCode": "AWSLambda", "Filters": ANY, "FormatVersion": "aws_v1"},
-    )
-    stubber.add_response(
-        "get_products",
-        _page("pricelist_sqs"),
-        {"ServiceCode": "AWSQueueService", "Filters": ANY, "FormatVersion": "aws_v1"},
-    )
-    for _ in range(6):  # AWSEvents, AmazonCloudWatch, AWSELB, AmazonEC2, AmazonVPC, AmazonDynamoDB
-        stubber.add_response(
-            "get_products",
-            _empty(),
-            {"ServiceCode": ANY, "Filters": ANY, "FormatVersion": "aws_v1"},
-        )
-    # WHEN the table is refreshed
-    missing = refresh_region("eu-west-2", client=client, today=TODAY, directory=tmp_path)
-    stubber.assert_no_pending_responses()
-    # THEN the found prices change, carry the API as source and today's date
+    fetch = Recorded()
+    missing = refresh_region("eu-west-2", fetch=fetch, today=TODAY, directory=tmp_path)
+    # each recorded service is read once: offer index, then its region index, then its file
+    assert fetch.asked[0] == OFFER_INDEX
+    assert "/offers/v1.0/aws/AmazonECS/current/region_index.json" in fetch.asked
+    assert fetch.asked.count("/offers/v1.0/aws/AmazonECS/current/region_index.json") == 1
     table = load_price_table("eu-west-2", tmp_path)
     vcpu = table["fargate.vcpu_hour.x86_64"]
     assert (vcpu.usd, vcpu.date) == (0.047, "2026-11-27")
-    assert vcpu.source == "AWS Price List API: AmazonECS *Fargate-vCPU-Hours:perCPU"
+    assert vcpu.source.startswith("AWS Price List bulk offer AmazonECS eu-west-2 version ")
+    assert vcpu.source.endswith("*Fargate-vCPU-Hours:perCPU")
     assert table["fargate.gb_hour.arm64"].usd == pytest.approx(0.00413)
     assert table["sqs.request"].usd == pytest.approx(0.40)  # per million, as published
-    # AND the others keep the shipped entry and are reported
+    # services with no recorded offer keep the shipped entry and are reported
     assert "nat.hour" in missing and "fargate.vcpu_hour.x86_64" not in missing
     assert table["nat.hour"] == load_price_table("eu-west-2")["nat.hour"]
 
 
-def test_api_error_becomes_a_clear_price_table_error(pricing, tmp_path: Path) -> None:
-    client, stubber = pricing
+def test_unreachable_offer_files_become_a_clear_price_table_error(tmp_path: Path) -> None:
     shutil.copy(PRICES_DIR / "eu-west-2.json", tmp_path / "eu-west-2.json")
-    stubber.add_client_error("get_products", "AccessDeniedException", "not authorised")
-    with pytest.raises(PriceTableError, match=r"check AWS credentials \(pricing:GetProducts\)"):
-        refresh_region("eu-west-2", client=client, today=TODAY, directory=tmp_path)
+
+    def offline(path: str) -> Mapping[str, Any]:
+        raise urllib.error.URLError("no route to host")
+
+    with pytest.raises(PriceTableError, match="could not read the AWS Price List bulk offer"):
+        refresh_region("eu-west-2", fetch=offline, today=TODAY, directory=tmp_path)
