@@ -10,6 +10,7 @@ from pathlib import Path
 from comparison.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.errors import ComparisonError
 from comparison.prices import known_regions, load_price_table
+from comparison.progress import Progress
 from comparison.report import Comparison, compare
 from comparison.report_json import render_json
 from comparison.report_text import render_markdown, render_text
@@ -92,11 +93,16 @@ def run(args: argparse.Namespace) -> str:
             )
     table = load_price_table(workload.region)
     templates = load_templates(args.cdk_out)
+    progress = Progress()
+    progress("simulating the topologies")
     comparison = compare(templates, workload, table, DEFAULT_ASSUMPTIONS, free_tier=args.free_tier)
     if args.sweep or args.format == "html":
         from comparison.sweep import with_sweep
 
-        comparison = with_sweep(comparison, templates, table, DEFAULT_ASSUMPTIONS)
+        comparison = with_sweep(
+            comparison, templates, table, DEFAULT_ASSUMPTIONS, progress=progress
+        )
+    progress.done()
     return RENDERERS[args.format](comparison)
 
 

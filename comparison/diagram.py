@@ -58,7 +58,7 @@ def _label(resource: Resource) -> str:
     return (name[:26] + "…" if len(name) > 27 else name) + role
 
 
-def _carries_work(template: StackTemplate, resource: Resource, dead: set[str]) -> bool:
+def _carries_work(template: StackTemplate, resource: Resource, dead: frozenset[str]) -> bool:
     if resource.type not in _KINDS or resource.logical_id in dead:
         return False
     if resource.type != "AWS::Lambda::Function" or resource.role:

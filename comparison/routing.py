@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from comparison.templates import Resource, StackTemplate, ref_target, referenced_ids
+from comparison.templates import Resource, StackTemplate, per_template, ref_target, referenced_ids
 
 
 class ConsumerKind(StrEnum):
@@ -70,13 +70,14 @@ def _failure_targets(value: object) -> set[str]:
     return found
 
 
-def dead_letter_queue_ids(template: StackTemplate) -> set[str]:
+@per_template
+def dead_letter_queue_ids(template: StackTemplate) -> frozenset[str]:
     """Queues that only ever receive failures: redrive DLQs, delivery and invocation DLQs."""
     queues = {q.logical_id for q in template.of_type("AWS::SQS::Queue")}
     found: set[str] = set()
     for resource in template.resources.values():
         found |= _failure_targets(resource.properties)
-    return found & queues
+    return frozenset(found & queues)
 
 
 def work_queue_ids(template: StackTemplate) -> list[str]:
@@ -182,6 +183,7 @@ def _service_consumer(
     return Consumer(service, kind, remaining, tuple(queues), int(threads) if threads else default)
 
 
+@per_template
 def web_app_ids(template: StackTemplate) -> frozenset[str]:
     """The web-app services and the scaling resources and alarms that act on them: the
     web app as it runs today, part of the baseline in every topology."""

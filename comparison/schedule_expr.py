@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 
 from comparison.errors import ComparisonError
@@ -23,6 +24,7 @@ class ScheduleExpressionError(ComparisonError, ValueError):
     """The expression is not a cron(), rate() or at() expression this module can count."""
 
 
+@functools.lru_cache(maxsize=512)
 def runs_per_month(expression: str) -> float:
     """Average runs per month: rate() exactly, cron() over a reference year, at() as 0."""
     text = expression.strip()

@@ -263,6 +263,21 @@ class _Autoscaler:
             StepMetric.WAKE_UP: float(sample.wake_up),
         }
 
+    def idle_for(self, periods: int, slots: int = 1) -> None:
+        """Advance the alarm streaks over ``periods`` idle datapoints without evaluating
+        them one by one (nothing can scale: the fleet is at its floor)."""
+        if not periods:
+            return
+        tasks = self.desired
+        value, readings = self.readings(0, 0, tasks, 0, slots)
+        p, a = self.params, self.assumptions
+        if p.metric is not ScalingMetric.NONE:
+            self.high = self.high + periods if value > p.target else 0
+            self.low = self.low + periods if value < a.target_tracking_in_ratio * p.target else 0
+        for index, rule in enumerate(p.step_rules):
+            breached = rule.breached(readings[rule.metric])
+            self.streaks[index] = self.streaks.get(index, 0) + periods if breached else 0
+
     def _wanted(self, value: float, tasks: int) -> int:
         """Target tracking's proportional answer: capacity x metric / target. The backlog
         metric divides by max(tasks, 1), so the same divisor turns it back into messages."""
@@ -366,6 +381,19 @@ def simulate_fleet(
         today[0] += len(fleet) * dt
         peak = max(peak, len(fleet))
         timeline.append(len(fleet))
+        if not waiting and not changes and _quiet(fleet, desired, params, end):
+            # Nothing changes until the next arrival: account for the idle steps at once.
+            upto = (
+                int(arrivals[next_arrival][0] // dt) if next_arrival < len(arrivals) else last_step
+            )
+            first, stop = step + 1, min(upto, last_step)
+            if stop > first:
+                _account_idle(daily, first, stop, dt, len(fleet) * dt)
+                unit_seconds += len(fleet) * dt * (stop - first)
+                timeline.extend([len(fleet)] * (stop - first))
+                if scales:
+                    scaler.idle_for(_multiples(first, stop, params.metric_period_seconds / dt))
+                step = stop - 1
     return ConsumerRun(
         waits=tuple(waits),
         unit_seconds=unit_seconds,
@@ -376,6 +404,34 @@ def simulate_fleet(
         wait_tasks=tuple(names),
         waited=waited,
         daily=tuple(DayCounts(unit_seconds=u, starts=int(n)) for u, n in daily),
+    )
+
+
+def _account_idle(
+    daily: list[list[float]], first: int, stop: int, dt: float, per_step: float
+) -> None:
+    """Add ``per_step`` task-seconds for steps first..stop-1 to the days they fall in."""
+    per_day = int(DAY_SECONDS // dt)
+    while first < stop:
+        day = first // per_day
+        until = min(stop, (day + 1) * per_day)
+        daily[min(day, len(daily) - 1)][0] += per_step * (until - first)
+        first = until
+
+
+def _multiples(first: int, stop: int, every: float) -> int:
+    """How many steps in first..stop-1 fall on a datapoint (every ``every`` steps)."""
+    if every != int(every) or every < 1:
+        return sum(1 for i in range(first, stop) if i % every == 0)
+    k = int(every)
+    return (stop - 1) // k - (first - 1) // k
+
+
+def _quiet(fleet: list[_Task], desired: int, params: ScalingParams, at: float) -> bool:
+    """Idle at its floor: every task up and free, nothing to scale in or out."""
+    floor = params.desired_count if params.metric is ScalingMetric.NONE else params.min_capacity
+    return desired == len(fleet) == max(floor, 0) and all(
+        t.ready_at <= at and all(f <= at for f in t.slots) for t in fleet
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from comparison.schedule_expr import runs_per_month
-from comparison.templates import Resource, StackTemplate, referenced_ids
+from comparison.templates import Resource, StackTemplate, per_template, referenced_ids
 from comparison.workload import Workload
 
 _TASK_IN_INPUT = re.compile(r'"task"\s*:\s*"([A-Za-z0-9_-]+)"')
@@ -55,7 +55,8 @@ def _task_named(target: Mapping[str, Any]) -> str | None:
     return found.group(1) if found else None
 
 
-def triggers(template: StackTemplate) -> list[Trigger]:
+@per_template
+def triggers(template: StackTemplate) -> tuple[Trigger, ...]:
     """Every enabled schedule and rule target, with its task and its monthly runs."""
     found = []
     for resource in template.resources.values():
@@ -74,7 +75,7 @@ def triggers(template: StackTemplate) -> list[Trigger]:
                     runs_per_month=runs,
                 )
             )
-    return found
+    return tuple(found)
 
 
 def scheduled_runs(template: StackTemplate, task: str) -> float:

@@ -106,7 +106,8 @@ def container_insights(cluster: Resource, context: UsageContext) -> list[Usage]:
             continue
         if consumer.resource.logical_id in context.web_app:
             continue  # the web app's own service reports anyway: baseline
-        active = sum(1 for n in run.timeline if n) / len(run.timeline) if run.timeline else 1.0
+        steps = run.timeline
+        active = (len(steps) - steps.count(0)) / len(steps) if steps else 1.0
         metrics = CONTAINER_INSIGHTS_METRICS_PER_SERVICE * active
         per_service = CONTAINER_INSIGHTS_METRICS_PER_SERVICE
         note = f"Container Insights: {per_service} metrics x {active:.0%} of hours"

@@ -1,0 +1,63 @@
+"""How long `compare --sweep` takes for the four topologies, against its 3 s goal.
+
+    .venv/bin/python benchmarks/compare_sweep.py [CDK_OUT]   # default: cdk.out
+
+Prints the best of three runs of the default report and of the sweep, and their ratio
+to the goal (below 1.0 meets it). A benchmark, not a test: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from comparison.assumptions import DEFAULT_ASSUMPTIONS
+from comparison.prices import known_regions, load_price_table
+from comparison.report import compare
+from comparison.sweep import with_sweep
+from comparison.templates import load_templates
+from comparison.workload import DEFAULT_WORKLOAD_PATH, load_workload
+
+GOAL_SECONDS = 3.0
+
+
+def best_of(runs: int, action) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    cdk_out = Path(sys.argv[1] if len(sys.argv) > 1 else "cdk.out")
+    templates = load_templates(cdk_out)
+    workload = load_workload(DEFAULT_WORKLOAD_PATH, known_regions=known_regions())
+    table = load_price_table(workload.region)
+
+    def report():  # type: ignore[no-untyped-def]
+        return compare(templates, workload, table, DEFAULT_ASSUMPTIONS, free_tier=False)
+
+    def swept() -> None:
+        with_sweep(report(), templates, table, DEFAULT_ASSUMPTIONS)
+
+    # Arrivals are cached per process; clear them so each run pays for its own.
+    from comparison.simulation import task_arrivals
+
+    def cold(action):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            task_arrivals.cache_clear()
+            action()
+
+        return run
+
+    plain, full = best_of(3, cold(report)), best_of(3, cold(swept))
+    print(f"report: {plain:.2f} s")
+    print(f"report + sweep ({len(templates)} topologies): {full:.2f} s")
+    print(f"ratio to the {GOAL_SECONDS:g} s goal: {full / GOAL_SECONDS:.2f}")
+
+
+if __name__ == "__main__":
+    main()
