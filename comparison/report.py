@@ -15,9 +15,10 @@ from comparison.assumptions import Assumptions
 from comparison.baseline import baseline_breakdown
 from comparison.costing import CostBreakdown, price_usage
 from comparison.latency import LatencySummary, run_consumers, web_app_baselines
+from comparison.model import topology_model
 from comparison.prices import PriceTable
 from comparison.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
-from comparison.routing import ConsumerKind, Routing, build_routing
+from comparison.routing import ConsumerKind, Routing
 from comparison.templates import StackTemplate
 from comparison.usage import UsageContext, extract_usage
 from comparison.workload import Network, Workload
@@ -129,12 +130,13 @@ def monthly_cost(
     simulate_overloaded: bool = True,
 ) -> tuple[CostBreakdown, LatencySummary | None, Routing]:
     """One topology's monthly cost under ``workload``, and its simulated latency."""
-    routing = build_routing(
+    model = topology_model(
         template,
         tuple(task.name for task in workload.tasks),
         poller_threads=assumptions.default_poller_threads,
         endpoint_workers=assumptions.endpoint_workers_per_task,
     )
+    routing = model.routing
     runs, latency = run_consumers(
         template,
         routing,
@@ -144,7 +146,7 @@ def monthly_cost(
         simulate_overloaded=simulate_overloaded,
     )
     baselines = web_app_baselines(template, routing, workload, assumptions)
-    context = UsageContext(template, workload, assumptions, routing, runs, baselines)
+    context = UsageContext(template, workload, assumptions, routing, runs, baselines, model)
     cost = price_usage(extract_usage(context), table, free_tier=free_tier)
     return replace(cost, spread=_spread(context, table, free_tier)), latency, routing
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from comparison.assumptions import DAYS_PER_MONTH, Assumptions
-from comparison.routing import Consumer, ConsumerKind, Routing, web_app_ids
+from comparison.model import TopologyModel, model_of
+from comparison.routing import Consumer, ConsumerKind, Routing
 from comparison.simulation import ConsumerRun
 from comparison.templates import Resource, StackTemplate
 from comparison.workload import Workload
@@ -37,6 +38,8 @@ class UsageContext:
     """Simulated day per consumer logical id."""
     baseline_runs: Mapping[str, ConsumerRun] = field(default_factory=dict)
     """The same consumers simulated with no task work: what the web app runs anyway."""
+    prebuilt: TopologyModel | None = None
+    """The topology model, when the caller has read it already."""
 
     def volume(self, tasks: tuple[str, ...]) -> float:
         """Task runs per month of the named tasks."""
@@ -49,9 +52,14 @@ class UsageContext:
         return per_day * DAYS_PER_MONTH
 
     @cached_property
+    def model(self) -> TopologyModel:
+        """The topology model: the caller's, else read from the template and routing."""
+        return self.prebuilt or model_of(self.template, self.routing)
+
+    @property
     def web_app(self) -> frozenset[str]:
         """The web app's service, scaling and alarms: baseline, charged to no topology."""
-        return web_app_ids(self.template)
+        return self.model.web_app
 
     def idle_receives(self, consumer: Consumer) -> float:
         """Long-poll receives a month of an ECS consumer: one receiving loop per queue per

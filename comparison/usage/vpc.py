@@ -10,32 +10,15 @@ stack has any, otherwise through the NAT gateways.
 
 from __future__ import annotations
 
-import json
-
 from comparison.assumptions import HOURS_PER_MONTH
+from comparison.model import network_model
 from comparison.routing import ConsumerKind, in_vpc
-from comparison.templates import Resource, StackTemplate
+from comparison.templates import StackTemplate
 from comparison.usage.registry import Usage, UsageContext, extracts_stack
 from comparison.workload import Network
 
 _GB = 1e9
 _MIB = 1024 * 1024
-
-
-def _interface_endpoints(template: StackTemplate) -> list[Resource]:
-    return [
-        r
-        for r in template.of_type("AWS::EC2::VPCEndpoint")
-        if r.properties.get("VpcEndpointType") == "Interface"
-    ]
-
-
-def _reaches(template: StackTemplate, service: str) -> bool:
-    """Whether a VPC endpoint's ServiceName (a string or an Fn::Join) ends in ``.service``."""
-    return any(
-        f'.{service}"' in json.dumps(e.properties.get("ServiceName"))
-        for e in template.of_type("AWS::EC2::VPCEndpoint")
-    )
 
 
 def network_hours(template: StackTemplate) -> list[Usage]:
@@ -50,10 +33,7 @@ def network_hours(template: StackTemplate) -> list[Usage]:
             usages.append(
                 Usage("ipv4.hour", HOURS_PER_MONTH, resource.logical_id, "an Elastic IP all month")
             )
-        elif (
-            resource.type == "AWS::EC2::VPCEndpoint"
-            and resource.properties.get("VpcEndpointType") == "Interface"
-        ):  # gateway endpoints (S3, DynamoDB) are free
+        elif resource in network_model(template).interface_endpoints:
             subnets = resource.properties.get("SubnetIds", [])
             zones = len(subnets) if isinstance(subnets, list) and subnets else 1
             usages.append(
@@ -93,8 +73,7 @@ def vpc_traffic_gb(context: UsageContext) -> float:
 def image_pull_gb(context: UsageContext) -> float:
     """Every Fargate task start pulls the image: through the NAT gateway, unless ECR and S3
     (where ECR keeps the layers) are reached through endpoints."""
-    template = context.template
-    if _reaches(template, "ecr.dkr") and _reaches(template, "s3"):
+    if context.model.network.pulls_through_endpoints:
         return 0.0
     starts = sum(context.extra_starts(c) for c in context.routing.consumers)
     return starts * context.workload.image_mib * _MIB / _GB
@@ -102,10 +81,9 @@ def image_pull_gb(context: UsageContext) -> float:
 
 @extracts_stack
 def network_usage(context: UsageContext) -> list[Usage]:
-    template = context.template
-    nats = template.of_type("AWS::EC2::NatGateway")
-    endpoints = _interface_endpoints(template)
-    usages = network_hours(template) if brings_own_network(context) else []
+    network = context.model.network
+    nats, endpoints = network.nat_gateways, network.interface_endpoints
+    usages = network_hours(context.template) if brings_own_network(context) else []
     traffic = vpc_traffic_gb(context)
     if endpoints:
         usages += [
@@ -114,11 +92,10 @@ def network_usage(context: UsageContext) -> list[Usage]:
         ]
     elif nats:
         usages += [
-            Usage("nat.gb", traffic / len(nats), n.logical_id, "AWS API traffic of tasks")
-            for n in nats
+            Usage("nat.gb", traffic / len(nats), n, "AWS API traffic of tasks") for n in nats
         ]
     pulls = image_pull_gb(context)
     if nats and pulls:
         note = f"image pulls: {context.workload.image_mib:g} MiB per task start"
-        usages += [Usage("nat.gb", pulls / len(nats), n.logical_id, note) for n in nats]
+        usages += [Usage("nat.gb", pulls / len(nats), n, note) for n in nats]
     return usages
