@@ -61,3 +61,36 @@ def test_web_app_pays_only_for_capacity_beyond_its_own_baseline(workload) -> Non
 def test_web_app_without_poller_threads_is_not_a_consumer(workload) -> None:
     usages = extracted(_service_stack("webapp", desired=2), workload)
     assert usage_of(usages, "logs.ingestion_gb") == 0
+
+
+def test_arm64_task_definitions_are_priced_at_the_arm_fargate_rates(workload, london) -> None:
+    from comparison.costing import price_usage
+
+    usages = extracted(_service_stack("endpoint", desired=2), workload.scaled(0))
+    costs = {i.price_key: i.cost for i in price_usage(usages, london, free_tier=False).items}
+    # eu-west-2 Linux/ARM: 2 tasks x 730 h x 0.5 vCPU x $0.03725 = $27.1925
+    assert costs["fargate.vcpu_hour.arm64"] == pytest.approx(2 * 730 * 0.5 * 0.03725)
+    # and 2 x 730 h x 1 GB x $0.00409 = $5.9714
+    assert costs["fargate.gb_hour.arm64"] == pytest.approx(2 * 730 * 1.0 * 0.00409)
+    assert "fargate.vcpu_hour.x86_64" not in costs
+
+
+def test_service_without_desired_count_runs_its_minimum_capacity(workload) -> None:
+    stack = template(
+        {
+            "Definition": resource("AWS::ECS::TaskDefinition", {"Cpu": "256", "Memory": "512"}),
+            "Service": resource(
+                "AWS::ECS::Service", {"TaskDefinition": ref("Definition")}, role="endpoint"
+            ),
+            "Target": resource(
+                "AWS::ApplicationAutoScaling::ScalableTarget",
+                {
+                    "MinCapacity": 1,
+                    "MaxCapacity": 4,
+                    "ResourceId": {"Fn::GetAtt": ["Service", "Name"]},
+                },
+            ),
+        }
+    )
+    usages = extracted(stack, workload.scaled(0))
+    assert usage_of(usages, "fargate.vcpu_hour.x86_64") == pytest.approx(1 * 730 * 0.25)
