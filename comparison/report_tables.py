@@ -231,5 +231,11 @@ def footnotes(comparison: Comparison) -> list[str]:
     if cheapest:
         notes.append(f"Cheapest complete topology that keeps up with this workload: {cheapest}.")
     notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.keeps_up)
+    notes.extend(
+        f"{t.label}: about {t.latency.refused:,.0f} requests a month find every web worker "
+        "busy and are answered 503; their callers retry (counted in the waits)."
+        for t in comparison.topologies
+        if t.latency is not None and t.latency.refused >= 1
+    )
     notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.complete)
     return notes

@@ -91,3 +91,29 @@ def test_lambda_reuses_warm_environments_and_queues_at_its_cap(assumptions) -> N
     assert run.waits[2] == pytest.approx(cold + 100 - 0.0)  # waits for the first to finish
     assert run.waits[3] == assumptions.lambda_poll_delay_seconds  # warm again
     assert (run.cold_starts, run.peak_units) == (2, 2)
+
+
+def test_wake_up_step_does_not_ratchet_while_its_task_starts(worker, assumptions) -> None:
+    # GIVEN one message and a start slower than the step's 60 s cooldown: the alarm stays
+    # in ALARM for a datapoint while the task starts, and Auto Scaling would act again
+    slow = replace(assumptions, fargate_start_seconds=150)
+    run = simulate_fleet([Arrival(600.001, 30.0)], worker, slow, horizon=3_600)
+    # THEN WakeUpSignal is 0 once the desired count is 1 (the runtime's formula): one task
+    assert run.peak_units == 1
+    assert run.starts == 1
+
+
+def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
+    real_templates, workload, assumptions
+) -> None:
+    from comparison.latency import run_consumers
+    from comparison.model import topology_model
+
+    stack = real_templates["worker-service"]
+    model = topology_model(stack, tuple(t.name for t in workload.tasks))
+    runs, _ = run_consumers(stack, model.routing, workload, assumptions, probe=False)
+    (worker,) = (runs[c.logical_id] for c in model.routing.consumers)
+    # The hand simulation with BacklogPerTask = messages / max(tasks, 1): about
+    # 290 task-hours a month and 162 wake-ups a day (the old model: 502 and 61).
+    assert worker.unit_seconds * 730 / 24 / 3600 == pytest.approx(290, rel=0.1)
+    assert worker.starts == pytest.approx(162, rel=0.1)
