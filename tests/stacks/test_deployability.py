@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -619,3 +621,24 @@ def test_account_with_ecs_topology_says_how_to_synthesize_offline(
     )
     zones = {subnet["Properties"]["AvailabilityZone"] for subnet in subnets.values()}
     assert zones == {"eu-west-2a", "eu-west-2b"}
+
+
+# 11. Validators --------------------------------------------------------------------------
+
+
+def test_cfn_lint_finds_no_error_in_any_combination() -> None:
+    # cfn-lint checks each template against the CloudFormation resource specification;
+    # one process for every combination's templates (start-up dominates per file).
+    paths = [
+        str(path)
+        for options in COMBINATIONS
+        for path in sorted(synth(options).outdir.glob("*.template.json"))
+    ]
+    assert len(paths) == len(COMBINATIONS) * len(STACKS)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--non-zero-exit-code", "error", *paths],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
