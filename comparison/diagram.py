@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from comparison.routing import build_routing, dead_letter_queue_ids
+from comparison.model import TopologyModel
 from comparison.svg import Svg
-from comparison.templates import Resource, StackTemplate, ref_target, referenced_ids
+from comparison.templates import Resource, ref_target
 
 WEB_APP = "(web app)"
 _KINDS = {
@@ -58,40 +58,34 @@ def _label(resource: Resource) -> str:
     return (name[:26] + "…" if len(name) > 27 else name) + role
 
 
-def _carries_work(template: StackTemplate, resource: Resource, dead: frozenset[str]) -> bool:
-    if resource.type not in _KINDS or resource.logical_id in dead:
+def _carries_work(model: TopologyModel, resource: Resource) -> bool:
+    if resource.type not in _KINDS or resource.logical_id in model.dead_letter_queues:
         return False
     if resource.type != "AWS::Lambda::Function" or resource.role:
         return True
     # CDK's own custom-resource functions carry no tasks: keep fed or triggered ones only.
-    return bool(template.referrers(resource.logical_id, "AWS::Lambda::EventSourceMapping")) or any(
-        resource.logical_id
-        in referenced_ids(r.properties.get("Target") or r.properties.get("Targets"))
-        for r in template.resources.values()
-        if r.type in ("AWS::Scheduler::Schedule", "AWS::Events::Rule")
-    )
+    fed = model.template.referrers(resource.logical_id, "AWS::Lambda::EventSourceMapping")
+    return bool(fed) or any(resource.logical_id in t.target_ids for t in model.triggers)
 
 
-def build_graph(template: StackTemplate) -> Graph:
-    dead = dead_letter_queue_ids(template)
+def build_graph(model: TopologyModel) -> Graph:
+    """Triggers -> queues -> consumers, from the topology model."""
+    template = model.template
     nodes = {
         r.logical_id: Node(r.logical_id, _KINDS[r.type], _label(r))
         for r in template.resources.values()
-        if _carries_work(template, r, dead)
+        if _carries_work(model, r)
     }
-    edges: set[tuple[str, str]] = set()
+    edges: set[tuple[str, str]] = {
+        (t.resource.logical_id, target) for t in model.triggers for target in t.target_ids
+    }
     for r in template.resources.values():
-        if r.type in ("AWS::Scheduler::Schedule", "AWS::Events::Rule"):
-            targets = r.properties.get("Target") or r.properties.get("Targets")
-            for target in targets if isinstance(targets, list) else [targets]:
-                if isinstance(target, dict):
-                    edges |= {(r.logical_id, t) for t in referenced_ids(target.get("Arn"))}
-        elif r.type == "AWS::Lambda::EventSourceMapping":
+        if r.type == "AWS::Lambda::EventSourceMapping":
             source = ref_target(r.properties.get("EventSourceArn"))
             function = ref_target(r.properties.get("FunctionName"))
             if source and function:
                 edges.add((source, function))
-    routing = build_routing(template, ())
+    routing = model.routing
     for consumer in routing.consumers:
         edges |= {(queue, consumer.logical_id) for queue in consumer.queues}
     balancers = [
@@ -129,8 +123,9 @@ def _columns(graph: Graph) -> dict[str, int]:
     return column
 
 
-def render_diagram(template: StackTemplate) -> str:
-    graph = build_graph(template)
+def render_diagram(model: TopologyModel) -> str:
+    template = model.template
+    graph = build_graph(model)
     if not graph.nodes:
         return "<p>No triggers, queues or consumers in this stack.</p>"
     column = _columns(graph)

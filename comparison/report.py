@@ -15,7 +15,7 @@ from comparison.assumptions import Assumptions
 from comparison.baseline import baseline_breakdown
 from comparison.costing import CostBreakdown, price_usage
 from comparison.latency import LatencySummary, run_consumers, web_app_baselines
-from comparison.model import topology_model
+from comparison.model import TopologyModel, topology_model
 from comparison.prices import PriceTable
 from comparison.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
 from comparison.routing import ConsumerKind, Routing
@@ -43,6 +43,7 @@ class TopologyReport:
     latency: LatencySummary | None
     qualities: Qualities | None
     template: StackTemplate
+    model: TopologyModel
 
     @property
     def keeps_up(self) -> bool:
@@ -196,6 +197,12 @@ def estimate_topology(
         latency=latency,
         qualities=QUALITIES.get(kind) if kind else None,
         template=template,
+        model=topology_model(
+            template,
+            tuple(task.name for task in workload.tasks),
+            poller_threads=assumptions.default_poller_threads,
+            endpoint_workers=assumptions.endpoint_workers_per_task,
+        ),
     )
 
 

@@ -62,7 +62,7 @@ def render_html(comparison: Comparison) -> str:
         sections += [
             f"<h3>{escape(topology.label)} <small>({escape(topology.stack_id)})</small></h3>",
             f"<p{css}>{status}</p>",
-            render_diagram(topology.template),
+            render_diagram(topology.model),
             f"<details><summary>Line items</summary>{_table(line_item_table(topology))}</details>",
         ]
     sections.append(

@@ -9,7 +9,7 @@ from typing import Any
 
 from comparison.report import Comparison
 
-_OMIT = {"template", "profile", "waits", "timeline", "wait_tasks"}
+_OMIT = {"template", "model", "profile", "waits", "timeline", "wait_tasks", "daily"}
 # Derived values the readers want next to the fields.
 _DERIVED = ("total", "p50_seconds", "p95_seconds", "max_seconds", "keeps_up", "monthly_total")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from comparison.diagram import WEB_APP, build_graph
+from comparison.model import topology_model
 from tests.comparison.helpers import arn, event_source, resource, template
 
 
@@ -22,14 +23,14 @@ def test_schedule_queue_and_function_are_linked_by_their_references() -> None:
             "CdkHelper": resource("AWS::Lambda::Function", {}),
         }
     )
-    graph = build_graph(stack)
+    graph = build_graph(topology_model(stack, ()))
     ids = {node.node_id for node in graph.nodes}
     assert ids == {"Queue", "Nightly", "Fn", WEB_APP}  # no DLQ, no helper function
     assert set(graph.edges) == {("Nightly", "Queue"), ("Queue", "Fn"), (WEB_APP, "Queue")}
 
 
 def test_fixture_endpoint_is_reached_through_its_load_balancer(fixture_templates) -> None:
-    graph = build_graph(fixture_templates["Fixture-PrivateEndpoints"])
+    graph = build_graph(topology_model(fixture_templates["Fixture-PrivateEndpoints"], ()))
     kinds = {node.node_id: node.kind for node in graph.nodes}
     pairs = {(kinds[a], kinds[b]) for a, b in graph.edges}
     assert ("internal ALB", "Fargate service") in pairs
