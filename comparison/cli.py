@@ -15,7 +15,7 @@ from comparison.report import Comparison, compare
 from comparison.report_json import render_json
 from comparison.report_text import render_markdown, render_text
 from comparison.templates import load_templates
-from comparison.workload import DEFAULT_WORKLOAD_PATH, load_workload
+from comparison.workload import DEFAULT_WORKLOAD_PATH, Network, load_workload
 
 
 def _render_html(comparison: Comparison) -> str:
@@ -44,6 +44,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="workload TOML (default: the one shipped in the package, comparison/workload.toml)",
     )
     parser.add_argument("--region", help="price region (default: the workload's region)")
+    parser.add_argument(
+        "--network",
+        choices=[n.value for n in Network],
+        help="where task compute reaches AWS APIs, for all four (default: the workload's)",
+    )
     parser.add_argument("--format", choices=sorted(RENDERERS), default="table")
     parser.add_argument(
         "--cdk-out",
@@ -81,6 +86,8 @@ def run(args: argparse.Namespace) -> str:
                 f"{', '.join(sorted(regions))}"
             )
         workload = workload.with_region(args.region)
+    if args.network:
+        workload = workload.with_network(Network(args.network))
     if args.refresh_prices:
         from comparison.price_refresh import refresh_region  # public HTTPS, no credentials
 

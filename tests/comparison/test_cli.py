@@ -114,3 +114,11 @@ def test_default_workload_ships_in_the_package_and_works_outside_the_repository(
     monkeypatch.chdir(tmp_path)  # no docs/ here
     assert main(["--cdk-out", str(cdk_out)]) == 0
     assert "Workload: 21,500 tasks/month." in capsys.readouterr().out
+
+
+def test_network_option_overrides_the_workload_and_the_report_says_so(
+    cdk_out: Path, capsys
+) -> None:
+    assert main(["--cdk-out", str(cdk_out), "--network", "dedicated"]) == 0
+    out = capsys.readouterr().out
+    assert "Network: dedicated." in out
