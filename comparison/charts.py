@@ -79,8 +79,8 @@ def cost_volume_chart(comparison: Comparison) -> str:
 
 
 def breakdown_chart(comparison: Comparison) -> str:
-    """One stacked bar per topology: its monthly cost split by service."""
-    topologies = list(comparison.topologies)
+    """One stacked bar per topology that keeps up: its monthly cost split by service."""
+    topologies = [t for t in comparison.topologies if t.keeps_up]
     services = sorted({s for t in topologies for s in t.cost.by_service()})
     largest = max((t.cost.total for t in topologies), default=0.0) or 1.0
     row, right = 34.0, 200.0

@@ -37,6 +37,9 @@ def _plain(value: Any) -> Any:
 def to_data(comparison: Comparison) -> dict[str, Any]:
     data: dict[str, Any] = _plain(comparison)
     data["cheapest"] = comparison.cheapest
+    for entry, topology in zip(data["topologies"], comparison.topologies, strict=True):
+        if not topology.keeps_up:  # no cost for an option that cannot keep up
+            entry["cost"] = None
     return data
 
 

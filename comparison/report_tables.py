@@ -109,6 +109,8 @@ def baseline_table(comparison: Comparison) -> Table:
 
 
 def line_item_table(topology: TopologyReport) -> Table:
+    if not topology.keeps_up:  # no cost is given for an option that cannot keep up
+        return Table(f"{topology.label}: no cost ({topology.status})", ("service",), ())
     rows = tuple(
         (
             item.service,

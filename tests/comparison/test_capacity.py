@@ -34,6 +34,12 @@ def test_an_option_that_cannot_keep_up_has_no_cost_and_is_never_cheapest(
     assert lambdas.monthly_total is None
     assert "CANNOT KEEP UP" in lambdas.status
     assert result.cheapest != "lambdas"
+    from comparison.report_json import to_data
+    from comparison.report_text import render_text
+
+    data = next(t for t in to_data(result)["topologies"] if t["label"] == "lambdas")
+    assert data["cost"] is None and data["monthly_total"] is None
+    assert "lambdas: no cost (complete; CANNOT KEEP UP" in render_text(result)
 
 
 def test_sweep_never_names_an_option_that_cannot_keep_up(
