@@ -29,8 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
-import boto3
-
 from runtime._log import logger
 from runtime.errors import ConfigurationError
 
@@ -183,6 +181,8 @@ def publish_backlog(
     Clients default to new boto3 clients, created per call so nothing is held
     between invocations.
     """
+    import boto3  # here, not at import: the cost model imports this module's formula
+
     sqs = sqs if sqs is not None else boto3.client("sqs")
     ecs = ecs if ecs is not None else boto3.client("ecs")
     cloudwatch = cloudwatch if cloudwatch is not None else boto3.client("cloudwatch")

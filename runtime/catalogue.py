@@ -16,6 +16,8 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from runtime.schedule_expression import violations
+
 __all__ = [
     "CATALOGUE",
     "LAMBDA_MAX_DURATION_SECONDS",
@@ -46,11 +48,6 @@ TASK_NAME_MAX_LENGTH = 40
 def is_task_name(name: str) -> bool:
     """Kebab-case, at most 40 characters: also what makes a name safe in a URL path."""
     return len(name) <= TASK_NAME_MAX_LENGTH and _NAME_PATTERN.fullmatch(name) is not None
-
-
-_RATE_PATTERN = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
-_AT_PATTERN = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$")
-_CRON_PATTERN = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 
 
 class CatalogueError(ValueError):
@@ -224,56 +221,13 @@ class TaskCatalogue(Mapping[str, TaskType]):
 
 
 def _schedule_violations(schedule: ScheduleTrigger) -> list[str]:
-    found: list[str] = []
-    expression = schedule.expression.strip()
-    if expression != schedule.expression:
-        found.append(f"schedule '{schedule.expression}' has surrounding whitespace")
-    rate = _RATE_PATTERN.match(expression)
-    cron = _CRON_PATTERN.match(expression)
-    if rate:
-        value = int(rate.group("value"))
-        singular = rate.group("unit").rstrip("s")
-        if value < 1:
-            found.append(f"schedule '{expression}': a rate must be at least 1")
-        elif (value == 1) != (rate.group("unit") == singular):
-            found.append(
-                f"schedule '{expression}': use the singular unit for 1 and the plural "
-                f"otherwise, e.g. rate(1 {singular}) or rate(5 {singular}s)"
-            )
-    elif cron:
-        found.extend(_cron_violations(expression, cron.group("fields").split()))
-    elif not _AT_PATTERN.match(expression):
-        found.append(
-            f"schedule '{expression}' is not a Scheduler expression; use "
-            "cron(min hour day-of-month month day-of-week year), rate(N unit) or "
-            "at(yyyy-mm-ddThh:mm:ss)"
-        )
+    found = violations(schedule.expression)
     if not _is_time_zone(schedule.time_zone):
         found.append(
-            f"schedule '{expression}': unknown time zone '{schedule.time_zone}'; use an "
-            "IANA name such as 'Europe/London'"
+            f"schedule '{schedule.expression.strip()}': unknown time zone "
+            f"'{schedule.time_zone}'; use an IANA name such as 'Europe/London'"
         )
     return found
-
-
-def _cron_violations(expression: str, fields: list[str]) -> list[str]:
-    if len(fields) != 6:
-        return [
-            f"schedule '{expression}': a cron expression has 6 fields "
-            f"(min hour day-of-month month day-of-week year), got {len(fields)}"
-        ]
-    day_of_month, day_of_week = fields[2], fields[4]
-    # Scheduler (like EventBridge) requires '?' in exactly one of the two day fields.
-    if (day_of_month == "?") == (day_of_week == "?"):
-        return [
-            f"schedule '{expression}': put '?' in exactly one of day-of-month and "
-            "day-of-week, e.g. cron(0 2 * * ? *)"
-        ]
-    allowed = re.compile(r"^[0-9A-Za-z*?,/#L\-]+$")
-    bad = [value for value in fields if not allowed.match(value)]
-    if bad:
-        return [f"schedule '{expression}': invalid cron field(s) {bad}"]
-    return []
 
 
 def _is_time_zone(name: str) -> bool:
