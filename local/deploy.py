@@ -1,14 +1,23 @@
-"""``python -m local.deploy <topology>``: synthesize, deploy into a local moto server, report.
+"""``python -m local.deploy <topology>``: synthesize, deploy into a local moto server,
+run the topology's consumers against it, until Ctrl-C.
 
-Prints what the emulator created and skipped (by logical id and type) and the
-environment that points the runtime at it, then serves until Ctrl-C (``--once``: stop
-after printing, for tests and CI).
+Prints what the emulator created, skipped and changed, starts the consumers
+(local.consumers), then prints the ``export`` lines that point a shell's producer at
+it and a ``ready`` line. ``--once`` stops after the deploy report (tests, CI).
+Ctrl-C (or SIGTERM) stops the consumers, then the emulator, and exits 0; any error
+is one line on stderr and exit 1 (2 for bad arguments).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -16,16 +25,21 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from local import adjust, assets
-from local.cloudformation import deploy_stack
-from local.emulator import MotoServer, aws_env
+from local.cloudformation import DeployError, deploy_stack
+from local.consumers import ConsumerError, consumers_for
+from local.emulator import EmulatorError, MotoServer, aws_env
+from local.fire import FireError, fire
 from local.model import LocalDeployment
+from local.names import stack_ids, topology_names
+from local.processes import PROJECT_ROOT, venv_executable
 from local.runtime_env import producer_environment
-from local.synth import LOCAL_EMAIL_SENDER, synthesize
-from stacks.topologies import TOPOLOGIES
+from local.synth import LOCAL_EMAIL_SENDER, SynthError, synthesize
 
 
 @contextmanager
@@ -45,7 +59,7 @@ def deploy(topology: str, endpoint_url: str, cloud_assembly: Path) -> LocalDeplo
 
     boto3 must already point at ``endpoint_url`` (see :func:`aws_environment`).
     """
-    stack_name = TOPOLOGIES[topology].stack_id
+    stack_name = stack_ids()[topology]
     if not (cloud_assembly / f"{stack_name}.template.json").exists():
         synthesize(topology, cloud_assembly)
     assets.bootstrap()
@@ -82,42 +96,167 @@ def report(deployment: LocalDeployment) -> str:
     lines += [f"  {r.logical_id}  {r.type}" for r in stack.skipped]
     lines.append("outputs:")
     lines += [f"  {key} = {value}" for key, value in sorted(stack.outputs.items())]
-    lines.append("environment for the producer and the runtime:")
+    return "\n".join(lines)
+
+
+def shell_environment(deployment: LocalDeployment, extra: dict[str, str]) -> dict[str, str]:
+    """What a shell needs to enqueue into the running topology (and run the runtime)."""
     env = {**aws_env(deployment.endpoint_url), **producer_environment(deployment)}
-    env["ASYNC_TASKS_BUCKET"] = stack.outputs["UploadsBucketName"]
+    env["ASYNC_TASKS_BUCKET"] = deployment.stack.outputs["UploadsBucketName"]
     env["ASYNC_TASKS_EMAIL_SENDER"] = LOCAL_EMAIL_SENDER
+    return {**env, **extra}
+
+
+def exports(env: dict[str, str]) -> str:
+    lines = ["export lines for another shell (the producer, python -m local.fire):"]
     lines += [f"  export {key}={value}" for key, value in sorted(env.items())]
     return "\n".join(lines)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="scripts/local-deploy", description=__doc__)
-    parser.add_argument("topology", choices=sorted(TOPOLOGIES))
+    parser = argparse.ArgumentParser(
+        prog="scripts/local-deploy",
+        description="Deploy one topology into a local AWS emulator (moto, 127.0.0.1) and "
+        "run its consumers until Ctrl-C. See docs/local.md.",
+    )
+    parser.add_argument("topology", choices=topology_names())
     parser.add_argument("--port", type=int, default=None, help="moto port (default: free)")
     parser.add_argument(
-        "--once", "--no-wait", action="store_true", help="stop the emulator after printing"
+        "--once", "--no-wait", action="store_true", help="stop after the deploy report"
+    )
+    parser.add_argument(
+        "--fire",
+        action="append",
+        default=[],
+        metavar="TASK",
+        help="fire a schedule or rule target once the consumers run (repeatable); from "
+        "another shell: python -m local.fire TASK",
+    )
+    parser.add_argument(
+        "--minute-seconds",
+        type=float,
+        default=1.0,
+        help="worker-service: real seconds per simulated minute of scaling (default 1)",
     )
     parser.add_argument("--outdir", type=Path, default=None, help="cloud assembly directory")
     return parser.parse_args(argv)
 
 
+class StartError(RuntimeError):
+    """local-deploy cannot start (dependency, second instance); one line."""
+
+
+def check_dependencies(topology: str) -> None:
+    needed = ["moto_server"] + ([] if topology == "lambdas" else ["gunicorn"])
+    for name in needed:
+        if not Path(venv_executable(name)).exists():
+            raise StartError(f"{name} not found beside {sys.executable}; run scripts/setup")
+    if shutil.which("node") is None:
+        raise StartError(
+            "node not found on PATH (synth needs it); run scripts/setup and use "
+            "scripts/local-deploy, which puts .venv/bin first"
+        )
+    if importlib.util.find_spec("aws_cdk") is None:
+        raise StartError(f"aws-cdk-lib is not installed for {sys.executable}; run scripts/setup")
+
+
+@contextmanager
+def single_instance(topology: str) -> Iterator[None]:
+    """One local-deploy per topology and checkout: a second would print exports that
+    point at a different emulator than the running consumers'."""
+    root = hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"async-tasks-local-deploy-{root}-{topology}.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "?"
+            raise StartError(
+                f"scripts/local-deploy {topology} is already running (pid {pid}); use its "
+                "exports, or stop it with Ctrl-C first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """The first Ctrl-C (or SIGTERM) stops; further ones are ignored while stopping."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def run(args: argparse.Namespace, outdir: Path) -> int:
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(single_instance(args.topology))
+        check_dependencies(args.topology)
+        server = stack.enter_context(MotoServer(args.port))
+        stack.enter_context(aws_environment(server.url))
+        deployment = deploy(args.topology, server.url, outdir)
+        _say(report(deployment))
+        if args.once:
+            _say(exports(shell_environment(deployment, {})))
+            return 0
+        consumers = consumers_for(deployment, _say, args.minute_seconds)
+        stack.callback(consumers.stop)
+        consumers.start()
+        env = shell_environment(deployment, consumers.exports)
+        _say(exports(env))
+        os.environ.update(consumers.exports)
+        for task in args.fire:
+            for line in fire(task):
+                _say(line)
+        _say(
+            f"ready in {time.monotonic() - started:.1f}s: {args.topology} is running against "
+            f"the emulator at {server.url}; Ctrl-C to stop"
+        )
+        while True:
+            consumers.tick()
+            time.sleep(0.2)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="local-cdk.out-") as scratch:
-        outdir = args.outdir or Path(scratch)
-        with MotoServer(args.port) as server, aws_environment(server.url):
-            try:
-                deployment = deploy(args.topology, server.url, outdir)
-                print(report(deployment), flush=True)
-                if args.once:
-                    return 0
-                print(f"moto server running at {server.url}; Ctrl-C to stop", flush=True)
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                # Ctrl-C at any point, even mid-deploy, stops the server (the with).
-                print("stopping", file=sys.stderr)
-    return 0
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="local-cdk.out-") as scratch:
+            return run(args, args.outdir or Path(scratch))
+    except KeyboardInterrupt:
+        # Ctrl-C at any point, even mid-deploy: everything above has been stopped.
+        print("stopped", file=sys.stderr)
+        return 0
+    except (
+        StartError,
+        EmulatorError,
+        SynthError,
+        DeployError,
+        ConsumerError,
+        FireError,
+        LookupError,
+        ClientError,
+        BotoCoreError,
+    ) as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if isinstance(error, SynthError):
+        # app.py's own last line says what is wrong (settings errors are one line).
+        return f"{lines[0]} {lines[-1]}" if len(lines) > 1 else lines[0]
+    return lines[0] if lines else type(error).__name__
 
 
 if __name__ == "__main__":

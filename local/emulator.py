@@ -20,6 +20,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class EmulatorError(RuntimeError):
+    """The emulator could not start; the message is one line."""
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def aws_env(endpoint_url: str) -> dict[str, str]:
     """Dummy credentials and the endpoint: every boto3 client then talks to moto."""
     return {
@@ -41,10 +54,23 @@ class MotoServer:
 
     def start(self, timeout: float = 30.0) -> MotoServer:
         executable = Path(sys.executable).with_name("moto_server")
+        if not executable.exists():
+            raise EmulatorError(
+                f"moto_server not found beside {sys.executable}; run scripts/setup "
+                "(it installs the pinned moto[server])"
+            )
+        if not port_is_free(self.port):
+            raise EmulatorError(
+                f"port {self.port} on 127.0.0.1 is busy; pick another with --port N, "
+                "or leave --port out for a free one"
+            )
         self._process = subprocess.Popen(
             [str(executable), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C reaches local-deploy, which
+            # stops the server itself (no traceback from the server's own handler).
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -54,7 +80,9 @@ class MotoServer:
             except OSError:
                 if time.monotonic() > deadline or self._process.poll() is not None:
                     self.stop()
-                    raise RuntimeError(f"moto_server did not start on port {self.port}") from None
+                    raise EmulatorError(
+                        f"moto_server did not start on 127.0.0.1:{self.port} within {timeout:.0f}s"
+                    ) from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

@@ -20,17 +20,22 @@ from runtime.producer import ENDPOINT_URL_ENV, QUEUE_URL_ENV, queue_url_env_for
 
 def lambda_environments(deployment: LocalDeployment) -> dict[str, dict[str, str]]:
     """Each task function's environment, by its TASK_NAME."""
-    lambda_client = boto3.client("lambda")
-    template = template_resources(deployment.template_path)
     environments: dict[str, dict[str, str]] = {}
     for function in deployment.stack.of_type("AWS::Lambda::Function"):
-        config = lambda_client.get_function_configuration(FunctionName=function.physical_id)
-        variables: dict[str, str] = dict(config.get("Environment", {}).get("Variables", {}))
-        declared = template[function.logical_id]["Properties"].get("Environment", {})
-        variables = _fill(deployment, declared.get("Variables", {}), variables)
+        variables = function_environment(deployment, function.logical_id)
         if "TASK_NAME" in variables:
             environments[variables["TASK_NAME"]] = variables
     return environments
+
+
+def function_environment(deployment: LocalDeployment, logical_id: str) -> dict[str, str]:
+    """One function's environment as deployed (GetFunctionConfiguration)."""
+    config = boto3.client("lambda").get_function_configuration(
+        FunctionName=deployment.stack.physical_id(logical_id)
+    )
+    variables: dict[str, str] = dict(config.get("Environment", {}).get("Variables", {}))
+    declared = template_resources(deployment.template_path)[logical_id]["Properties"]
+    return _fill(deployment, declared.get("Environment", {}).get("Variables", {}), variables)
 
 
 def container_environment(

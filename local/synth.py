@@ -44,6 +44,9 @@ def synthesize(topology: str, outdir: Path) -> Path:
         capture_output=True,
         text=True,
         check=False,
+        # Out of the terminal's process group: Ctrl-C must not reach the CDK's
+        # JavaScript process (it prints a long traceback); run() kills it instead.
+        start_new_session=True,
     )
     if result.returncode != 0:
         raise SynthError(f"synth of {topology} failed:\n{result.stdout}\n{result.stderr}")

@@ -5,9 +5,14 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
+from local import deploy, names
 from tests.local.helpers import PROJECT_ROOT
 
 COMMAND = str(PROJECT_ROOT / "scripts" / "local-deploy")
@@ -70,3 +75,83 @@ def test_unknown_topology_is_refused_with_the_valid_names() -> None:
 
     assert result.returncode == 2
     assert "lambdas" in result.stderr and "worker-service" in result.stderr
+
+
+def test_help_and_a_bad_topology_answer_without_starting_the_cdk() -> None:
+    # The topology names are read from stacks/topologies.py, not imported with aws_cdk.
+    code = (
+        "import sys, local.deploy\n"
+        "try:\n    local.deploy.parse_args(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules, 'cdk imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "lambdas" in result.stdout
+
+    started = time.monotonic()
+    result = subprocess.run([COMMAND, "lamdas"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "invalid choice: 'lamdas'" in result.stderr
+    assert time.monotonic() - started < 15  # no synth, no jsii
+
+
+def test_the_names_read_without_the_cdk_are_the_apps_topologies() -> None:
+    from stacks.topologies import TOPOLOGIES
+
+    assert dict(names.stack_ids()) == {n: t.stack_id for n, t in TOPOLOGIES.items()}
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_busy_port_is_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [COMMAND, "lambdas", "--once", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert f"error: port {port} on 127.0.0.1 is busy" in _one_error_line(result)
+
+
+def test_a_second_instance_of_a_topology_is_one_line() -> None:
+    # GIVEN one instance holding the topology's lock (it is deploying)
+    first = subprocess.Popen([COMMAND, "webapp-poller", "--once"], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)
+        assert first.poll() is None
+        # WHEN a second one starts THEN it refuses in one line, naming the first
+        result = subprocess.run(
+            [COMMAND, "webapp-poller", "--once"], capture_output=True, text=True, timeout=60
+        )
+        line = _one_error_line(result)
+        assert "already running" in line and f"pid {first.pid}" in line, line
+    finally:
+        first.send_signal(signal.SIGINT)
+        assert first.wait(60) == 0
+
+
+def test_a_missing_dependency_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A virtual environment without moto_server beside its python.
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert deploy.main(["lambdas", "--once"]) == 1
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: moto_server not found beside {sys.executable}; run scripts/setup"]

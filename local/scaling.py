@@ -1,0 +1,163 @@
+"""The worker service's scaling, run locally: the real metric function decides, the
+template's policies act, one decision per simulated minute.
+
+Every simulated minute (``minute_seconds`` of real time) :func:`runtime.backlog_metric.
+publish_backlog` observes the deployed queue and the local service (the worker
+processes local-deploy runs stand for the ECS service's tasks) and publishes to the
+emulator's CloudWatch, as the every-minute metric Lambda does. The decision then
+follows the template, read from it, not restated here:
+
+- the wake-up alarm (``WakeUpSignal`` compared with its threshold) triggers the step
+  policy's adjustment, within its cooldown;
+- target tracking on ``BacklogPerTask`` with the policy's ``TargetValue``: scale out
+  to ceil(capacity x metric / target) at once (after ``ScaleOutCooldown``), scale in
+  only after ``ScaleInCooldown`` and 15 consecutive minutes below the target (the
+  alarm target tracking creates for scale-in);
+- the scalable target's ``MinCapacity``..``MaxCapacity``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.backlog_metric import BACKLOG_PER_TASK, WAKE_UP_SIGNAL, BacklogTarget, publish_backlog
+
+# Target tracking's scale-in alarm: 15 datapoints of one minute below the target.
+SCALE_IN_MINUTES = 15
+_COMPARISONS: Mapping[str, Callable[[float, float], bool]] = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+
+
+@dataclass(frozen=True)
+class ScalingRules:
+    min_capacity: int
+    max_capacity: int
+    target_value: float
+    scale_out_cooldown_minutes: int
+    scale_in_cooldown_minutes: int
+    wake_threshold: float
+    wake_compare: Callable[[float, float], bool]
+    wake_adjustment: int
+    wake_cooldown_minutes: int
+
+
+def rules_from_template(template: Mapping[str, Mapping[str, Any]], prefix: str) -> ScalingRules:
+    """The scaling rules of the service whose construct ids start with ``prefix``."""
+
+    def one(resource_type: str, test: Callable[[Mapping[str, Any]], bool]) -> Mapping[str, Any]:
+        found = [
+            r["Properties"]
+            for logical_id, r in template.items()
+            if r["Type"] == resource_type and logical_id.startswith(prefix) and test(r)
+        ]
+        if len(found) != 1:
+            raise LookupError(f"expected one {resource_type} for {prefix}*, found {len(found)}")
+        return found[0]
+
+    target = one("AWS::ApplicationAutoScaling::ScalableTarget", lambda r: True)
+    tracking = one(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        lambda r: r["Properties"]["PolicyType"] == "TargetTrackingScaling",
+    )["TargetTrackingScalingPolicyConfiguration"]
+    step = one(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        lambda r: r["Properties"]["PolicyType"] == "StepScaling",
+    )["StepScalingPolicyConfiguration"]
+    alarm = one(
+        "AWS::CloudWatch::Alarm", lambda r: r["Properties"].get("MetricName") == WAKE_UP_SIGNAL
+    )
+    assert tracking["CustomizedMetricSpecification"]["MetricName"] == BACKLOG_PER_TASK
+    return ScalingRules(
+        min_capacity=int(target["MinCapacity"]),
+        max_capacity=int(target["MaxCapacity"]),
+        target_value=float(tracking["TargetValue"]),
+        scale_out_cooldown_minutes=math.ceil(int(tracking.get("ScaleOutCooldown", 300)) / 60),
+        scale_in_cooldown_minutes=math.ceil(int(tracking.get("ScaleInCooldown", 300)) / 60),
+        wake_threshold=float(alarm["Threshold"]),
+        wake_compare=_COMPARISONS[alarm["ComparisonOperator"]],
+        wake_adjustment=int(step["StepAdjustments"][0]["ScalingAdjustment"]),
+        wake_cooldown_minutes=math.ceil(int(step.get("Cooldown", 60)) / 60),
+    )
+
+
+class LocalService:
+    """What ``describe_services`` answers for the local service: its worker processes.
+
+    moto's ECS service runs no tasks (its running count is a constant), so the metric
+    function is given this view of the processes local-deploy actually runs."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int, int]]) -> None:
+        self._counts = counts
+
+    def describe_services(self, cluster: str, services: list[str]) -> dict[str, Any]:
+        running, pending, desired = self._counts()
+        return {
+            "services": [
+                {
+                    "serviceName": services[0],
+                    "runningCount": running,
+                    "pendingCount": pending,
+                    "desiredCount": desired,
+                }
+            ]
+        }
+
+
+class Autoscaler:
+    """One decision per call of :meth:`decide` (one simulated minute)."""
+
+    def __init__(self, rules: ScalingRules, target: BacklogTarget) -> None:
+        self.rules = rules
+        self.target = target
+        self.minute = 0
+        self._last_out = -(10**6)
+        self._last_in = -(10**6)
+        self._last_wake = -(10**6)
+        self._below = 0
+
+    def decide(self, running: int, pending: int, desired: int) -> tuple[int, str]:
+        """The new desired count, and a line saying why (empty when unchanged)."""
+        self.minute += 1
+        rules = self.rules
+        published = publish_backlog(
+            self.target, ecs=LocalService(lambda: (running, pending, desired))
+        )
+        metric = published["backlog_per_task"]
+        messages = published["visible"] + published["in_flight"]
+        new, why = desired, ""
+        if (
+            rules.wake_compare(published["wake_up"], rules.wake_threshold)
+            and self.minute - self._last_wake >= rules.wake_cooldown_minutes
+        ):
+            new = desired + rules.wake_adjustment
+            self._last_wake = self.minute
+            why = f"wake-up alarm ({WAKE_UP_SIGNAL}={published['wake_up']})"
+        capacity = max(desired, running + pending)
+        wanted = math.ceil(capacity * metric / rules.target_value) if capacity else 0
+        self._below = self._below + 1 if metric < rules.target_value else 0
+        if wanted > new and self.minute - self._last_out >= rules.scale_out_cooldown_minutes:
+            new, why = wanted, f"target tracking ({BACKLOG_PER_TASK}={metric:.2f})"
+            self._last_out = self.minute
+        elif (
+            wanted < new
+            and not why
+            and self._below >= SCALE_IN_MINUTES
+            and self.minute - max(self._last_out, self._last_in) >= rules.scale_in_cooldown_minutes
+        ):
+            new, why = wanted, f"target tracking scale-in ({BACKLOG_PER_TASK}={metric:.2f})"
+            self._last_in = self.minute
+        new = min(max(new, rules.min_capacity), rules.max_capacity)
+        if new == desired:
+            return desired, ""
+        return new, (
+            f"minute {self.minute}: {messages} messages, {running} running -> desired {new} "
+            f"by {why}"
+        )
