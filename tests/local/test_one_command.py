@@ -173,3 +173,77 @@ def test_one_command_runs_the_topology_and_a_task_enqueued_from_another_shell(
 
     # WHEN Ctrl-C: THEN everything stops, exit 0, no traceback
     stop_cleanly(running)
+
+
+def fire_from_another_shell(exports: dict[str, str], task: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.fire", task],
+        env={"PATH": os.environ["PATH"], **exports},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def table_items(exports: dict[str, str], prefix: str) -> list[dict[str, object]]:
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=exports["AWS_ENDPOINT_URL"],
+        region_name=exports["AWS_REGION"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table(exports["ASYNC_TASKS_TABLE"])
+    return [i for i in table.scan()["Items"] if str(i["pk"]).startswith(prefix)]
+
+
+def wait_for_items(running: Running, prefix: str, test: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(test in json.dumps(i, default=str) for i in table_items(running.exports, prefix)):
+        assert time.monotonic() < deadline, f"no {prefix} {test}:\n{running.output[-4000:]}"
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize("topology", ["lambdas", "private-endpoints"])
+def test_fire_delivers_each_trigger_as_its_schedule_or_rule_would(
+    launch: list[Running], topology: str
+) -> None:
+    # GIVEN the topology running, a scan result fired with the command itself
+    running = start(launch, topology, "--fire", "virus-scan-result")
+    assert "tagged it GuardDutyMalwareScanStatus=NO_THREATS_FOUND" in running.output
+
+    # THEN the scan result marked the sample clean and its bulk upload loaded the rows
+    wait_for_items(running, "property#200", "record")
+
+    # WHEN email-feedback is fired before any email was sent: one line says what to do
+    early = fire_from_another_shell(running.exports, "email-feedback")
+    assert early.returncode == 1
+    assert early.stderr.strip().splitlines() == [
+        "error: email-feedback: no email has been sent yet, so there is nothing SES could "
+        "bounce; send one first (enqueue send-bulk-email, or --fire send-bulk-email)"
+    ]
+
+    # WHEN the weekly digest's schedule fires, then SES's bounce for what it sent
+    sent = fire_from_another_shell(running.exports, "send-bulk-email")
+    assert sent.returncode == 0, sent.stderr
+    wait_for_items(running, "email#", '"status": "sent"')
+    bounced = fire_from_another_shell(running.exports, "email-feedback")
+    assert bounced.returncode == 0, bounced.stderr
+
+    # THEN the recipient is marked bounced and suppressed
+    wait_for_items(running, "email#", '"status": "bounced"')
+    wait_for_items(running, "suppressed#subscriber@example.com", "email")
+    stop_cleanly(running)
+
+
+def test_ctrl_c_during_the_deploy_stops_without_a_traceback() -> None:
+    process = subprocess.Popen(
+        [COMMAND, "webapp-poller"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(4)  # synthesizing: the CDK's JavaScript process is running
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in out + err and "node:" not in err, err
+    assert err.strip() == "stopped", err
