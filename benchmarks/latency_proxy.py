@@ -5,6 +5,11 @@
     ...
     proxy.stop()
 
+or as a process of its own (so its CPU does not compete with the measured loop for
+the GIL), printing its URL on the first line:
+
+    python benchmarks/latency_proxy.py http://127.0.0.1:5000 --delay-ms 15
+
 Put in front of a moto server, it gives each AWS call the round trip of a real
 in-region call (10-20 ms for SQS), which moto alone does not have. Each request
 waits ``delay_seconds`` before it is forwarded; connections to the upstream are kept
@@ -13,7 +18,10 @@ alive per proxy thread, as boto3 keeps its own to the proxy.
 
 from __future__ import annotations
 
+import argparse
 import http.client
+import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -28,6 +36,9 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encodin
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as boto3's connection pool expects
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+    # algorithm and the client's delayed ACK would add ~40 ms to every response.
+    disable_nagle_algorithm = True
     server: _ProxyServer
 
     def _forward(self) -> None:
@@ -73,7 +84,10 @@ class _ProxyServer(ThreadingHTTPServer):
 
     def connection(self) -> http.client.HTTPConnection:
         if getattr(self._local, "connection", None) is None:
-            self._local.connection = http.client.HTTPConnection(self._host, self._port, timeout=60)
+            fresh = http.client.HTTPConnection(self._host, self._port, timeout=60)
+            fresh.connect()
+            fresh.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._local.connection = fresh
         connection: http.client.HTTPConnection = self._local.connection
         return connection
 
@@ -102,3 +116,18 @@ class LatencyProxy:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("upstream", help="the URL to forward to, e.g. a moto server's")
+    parser.add_argument("--delay-ms", type=float, default=15.0, help="per request (default 15)")
+    args = parser.parse_args()
+    server = _ProxyServer(args.upstream, args.delay_ms / 1000)
+    print(f"http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

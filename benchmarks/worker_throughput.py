@@ -6,9 +6,9 @@
 Measures messages per second, in one run against the same moto server, twice: with
 moto directly, and with every SQS call crossing a local proxy that adds
 ``--latency-ms`` (default 15 ms, an in-region SQS round trip) per request
-(``benchmarks/latency_proxy.py``). moto's per-message CPU cost caps every loop at
-about 140 msg/s, which hides what batching buys on real SQS; the latency variant
-shows it. For each:
+(``benchmarks/latency_proxy.py``, run as a process of its own). moto's per-message
+CPU cost caps every loop at about 140 msg/s, which hides what batching buys on real
+SQS; the latency variant shows it. For each:
 
 (a) the runtime's queue loop (``QueueConsumer``, 10 threads) with a no-op handler and
     no idempotency ledger, so the loop itself is measured, not DynamoDB;
@@ -41,8 +41,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-from latency_proxy import LatencyProxy  # noqa: E402
 
 from runtime import TaskContext, register  # noqa: E402
 
@@ -90,6 +88,23 @@ def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("moto_server did not start")
+
+
+def _start_proxy(upstream: str, latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+    """The latency proxy in a process of its own, so it does not take the loop's GIL."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("latency_proxy.py")),
+            upstream,
+            "--delay-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
 
 
 def _fill(sqs: Any, queue_url: str, bodies: list[str]) -> None:
@@ -249,13 +264,14 @@ def main() -> int:
     # Keep the per-message log line (it is part of the loop's cost) but off the terminal.
     logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
 
-    proxy = LatencyProxy(endpoint, delay_seconds=args.latency_ms / 1000).start()
+    proxy, proxy_url = _start_proxy(endpoint, args.latency_ms)
     try:
         control = boto3.client("sqs")
         direct = _measure(args, control, endpoint, "direct")
-        delayed = _measure(args, control, proxy.url, "latency")
+        delayed = _measure(args, control, proxy_url, "latency")
     finally:
-        proxy.stop()
+        proxy.terminate()
+        proxy.wait(10)
         moto.terminate()
         moto.wait(10)
 

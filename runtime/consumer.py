@@ -41,6 +41,9 @@ __all__ = ["ConsumerConfig", "DrainReport", "QueueConsumer", "StopSignal"]
 SQS_BATCH = 10
 _RECEIVE_ERROR_PAUSE_SECONDS = 2.0
 _POLL_STOP_SECONDS = 0.2
+# How long a free thread waits for others to free up before the receive (see
+# _InHand.wait_for_room): short against a task, long against a no-op handler.
+_RECEIVE_LINGER_SECONDS = 0.01
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,12 +160,23 @@ class _InHand:
         with self.lock:
             return len(self.entries)
 
-    def wait_for_room(self, limit: int, at_least: int, stop: StopSignal) -> int:
-        """Block until ``at_least`` more messages fit, or stop; returns the room (0 = stop)."""
+    def wait_for_room(self, limit: int, stop: StopSignal, linger: float) -> int:
+        """Block until a thread is free, or stop; returns the room (0 = stop).
+
+        Once one is free, wait up to ``linger`` seconds for more (threads that finish
+        together), so one receive fetches them all instead of one receive each.
+        """
         with self.lock:
             while not stop.is_set():
                 room = limit - len(self.entries)
-                if room >= at_least:
+                if room >= 1:
+                    linger_until = time.monotonic() + linger
+                    while room < min(limit, SQS_BATCH) and not stop.is_set():
+                        left = linger_until - time.monotonic()
+                        if left <= 0:
+                            break
+                        self.lock.wait(left)
+                        room = limit - len(self.entries)
                     return room
                 self.lock.wait(_POLL_STOP_SECONDS)
         return 0
@@ -239,7 +253,7 @@ class QueueConsumer:
         # here is one an idle consumer elsewhere could be running.
         limit = self._config.concurrency
         while True:
-            room = in_hand.wait_for_room(limit, 1, stop)
+            room = in_hand.wait_for_room(limit, stop, _RECEIVE_LINGER_SECONDS)
             if not room:
                 return
             try:

@@ -32,11 +32,22 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["on_exit", "poller_command", "when_ready"]
+__all__ = [
+    "CONCURRENCY_ENV",
+    "DRAIN_ENV",
+    "STOP_PARENT_ENV",
+    "on_exit",
+    "poller_command",
+    "when_ready",
+]
 
 _ATTRIBUTE = "async_tasks_poller"
 CONCURRENCY_ENV = "ASYNC_TASKS_POLLER_CONCURRENCY"
 DRAIN_ENV = "ASYNC_TASKS_POLLER_DRAIN_SECONDS"
+# The master's pid, given to the poller: if the poller fails (a configuration error,
+# a task past its maximum duration) it stops the master, so the container exits and
+# ECS replaces the task instead of a web app serving on without its poller.
+STOP_PARENT_ENV = "ASYNC_TASKS_STOP_PARENT_PID"
 # Extra wait in on_exit beyond the drain budget, for the process to flush and exit.
 _EXIT_SLACK_SECONDS = 5.0
 
@@ -57,7 +68,9 @@ def poller_command(environ: Mapping[str, str] | None = None) -> list[str]:
 
 def when_ready(server: Any) -> None:
     """gunicorn hook: start the poller process and forward shutdown signals to it."""
-    process = subprocess.Popen(poller_command())
+    process = subprocess.Popen(
+        poller_command(), env={**os.environ, STOP_PARENT_ENV: str(os.getpid())}
+    )
     setattr(server, _ATTRIBUTE, process)
     server.log.info("async-task poller started (pid %s)", process.pid)
     for name in ("handle_term", "handle_int", "handle_quit"):

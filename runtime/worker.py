@@ -15,7 +15,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +24,7 @@ from runtime._compose import build_consumer
 from runtime._log import logger
 from runtime.consumer import ConsumerConfig, StopSignal
 from runtime.errors import ConfigurationError
+from runtime.gunicorn_hooks import STOP_PARENT_ENV
 from runtime.producer import QUEUE_URL_ENV
 from runtime.settlement import Backoff
 
@@ -115,8 +116,22 @@ def main(argv: Sequence[str] | None = None, *, sqs: Any = None, dynamodb: Any = 
     return EXIT_ABANDONED if report.abandoned or report.overdue else EXIT_OK
 
 
+def stop_parent_on_failure(code: int, environ: Mapping[str, str] | None = None) -> None:
+    """Under the gunicorn hook, a failed poller stops the master (see gunicorn_hooks)."""
+    env = os.environ if environ is None else environ
+    parent = env.get(STOP_PARENT_ENV, "")
+    # Only the parent that asked: a variable inherited further down names another pid.
+    if code != EXIT_OK and parent == str(os.getppid()):
+        logger.error(
+            "poller failed; stopping the web app so ECS replaces the task",
+            extra={"exit_code": code, "parent_pid": parent},
+        )
+        os.kill(int(parent), signal.SIGTERM)
+
+
 if __name__ == "__main__":
     code = main()
+    stop_parent_on_failure(code)
     sys.stdout.flush()
     # Abandoned handler threads cannot be joined; leave without waiting for them.
     os._exit(code)

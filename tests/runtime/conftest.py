@@ -39,6 +39,7 @@ _ROUTING_AND_RUNTIME_VARS = (
     "ASYNC_TASKS_ENDPOINT_URL",
     "ASYNC_TASKS_TABLE",
     "ASYNC_TASKS_MODULES",
+    "ASYNC_TASKS_TASK_NAMES",
     "ASYNC_TASKS_DLQ_URL",
     "ASYNC_TASKS_IDEMPOTENCY",
     "TASK_NAME",
@@ -144,8 +145,12 @@ def table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def probe_env(table: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register the probe task (a test module) the way a deployer would."""
+    """Register the probe task (a test module) the way a deployer would.
+
+    Consumers import the module; producers only need the task's name.
+    """
     monkeypatch.setenv("ASYNC_TASKS_MODULES", PROBE_MODULE)
+    monkeypatch.setenv("ASYNC_TASKS_TASK_NAMES", "probe")
     return table
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +97,28 @@ def test_gunicorn_hooks_run_one_poller_process_and_forward_sigterm(
     assert arbiter.terms == 1
     assert process.wait(30) == 0
     gunicorn_hooks.on_exit(arbiter)  # waits for an exited poller without error
+
+
+def test_a_failed_poller_stops_the_gunicorn_master(
+    make_queue: Callable[..., QueuePair], probe_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a misconfigured table, and this process standing in for the master
+    monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", make_queue().url)
+    monkeypatch.setenv("ASYNC_TASKS_TABLE", "no-such-table")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.chdir(REPO)
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        arbiter = _FakeArbiter()
+        gunicorn_hooks.when_ready(arbiter)
+        process: subprocess.Popen[bytes] = arbiter.async_tasks_poller  # type: ignore[attr-defined]
+        # WHEN the poller fails at start-up, THEN it exits 2 and SIGTERMs the master, so
+        # the container stops and ECS replaces it (no web app left without its poller)
+        assert process.wait(60) == 2
+        assert stopped.wait(10)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_gunicorn_poller_command_is_the_worker_with_its_own_settings() -> None:
