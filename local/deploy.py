@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from local import adjust, assets
 from local.cloudformation import DeployError, deploy_stack
 from local.consumers import ConsumerError, consumers_for
+from local.differences import differences, report_lines
 from local.emulator import EmulatorError, MotoServer, aws_env
 from local.fire import FireError, fire
 from local.model import LocalDeployment
@@ -74,8 +75,15 @@ def deploy(topology: str, endpoint_url: str, cloud_assembly: Path) -> LocalDeplo
         *adjust.apply_bucket_versioning(stack, template_path),
         *created,
     ]
+    changed = report_lines(differences(stack, template_path))
     return LocalDeployment(
-        topology, endpoint_url, cloud_assembly, stack, tuple(adjustments), substitutes
+        topology,
+        endpoint_url,
+        cloud_assembly,
+        stack,
+        adjustments=tuple(adjustments),
+        substitutes=substitutes,
+        differences=tuple(changed),
     )
 
 
@@ -92,6 +100,11 @@ def report(deployment: LocalDeployment) -> str:
             "Docker); local.deploy did the handler's work and answered for it"
         )
     lines += [f"  {note}" for note in deployment.adjustments]
+    lines.append(
+        f"changed or dropped by the emulator {len(deployment.differences)} (the template "
+        "compared with what its describe calls report):"
+    )
+    lines += [f"  {line}" for line in deployment.differences]
     lines.append(f"skipped by the emulator {len(stack.skipped)} (checked on the template):")
     lines += [f"  {r.logical_id}  {r.type}" for r in stack.skipped]
     lines.append("outputs:")

@@ -17,6 +17,8 @@ class LocalDeployment:
     stack: DeployedStack
     # Post-deploy adjustments for emulator gaps (local.adjust), as printed.
     adjustments: tuple[str, ...] = ()
+    # What the emulator holds other than the template says (local.differences), as printed.
+    differences: tuple[str, ...] = ()
     # Physical ids of skipped resources local.adjust created through their own API,
     # by logical id: a Ref to them resolves to nothing in moto's CloudFormation.
     substitutes: Mapping[str, str] = field(default_factory=dict)
