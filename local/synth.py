@@ -32,11 +32,13 @@ def local_context(topology: str) -> dict[str, object]:
 
 def synthesize(topology: str, outdir: Path) -> Path:
     """Run app.py directly (seconds; the CLI adds nothing the emulator needs)."""
-    env = {
-        **os.environ,
-        "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps(local_context(topology)),
-    }
+    return synthesize_with(local_context(topology), outdir)
+
+
+def synthesize_with(context: dict[str, object], outdir: Path) -> Path:
+    """app.py with this context, as the CDK CLI passes it; raises SynthError."""
+    topology = context.get("topology")
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=PROJECT_ROOT,
