@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import importlib.util
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -35,7 +36,7 @@ from local.cloudformation import DeployError, deploy_stack
 from local.consumers import ConsumerError, consumers_for
 from local.differences import differences, report_lines
 from local.emulator import EmulatorError, MotoServer, aws_env
-from local.fire import FireError, fire
+from local.fire import FIRABLE, FireError, fire
 from local.model import LocalDeployment
 from local.names import stack_ids, topology_names
 from local.processes import PROJECT_ROOT, venv_executable
@@ -120,9 +121,20 @@ def shell_environment(deployment: LocalDeployment, extra: dict[str, str]) -> dic
     return {**env, **extra}
 
 
-def exports(env: dict[str, str]) -> str:
-    lines = ["export lines for another shell (the producer, python -m local.fire):"]
-    lines += [f"  export {key}={value}" for key, value in sorted(env.items())]
+def exports(env: dict[str, str], *, running: bool = True) -> str:
+    """The lines to paste into another shell, then what to run there."""
+    lines = [
+        f"in another shell, paste (from {PROJECT_ROOT}):",
+        f'  export PATH="{PROJECT_ROOT / ".venv" / "bin"}:$PATH"',
+    ]
+    lines += [f"  export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
+    if running:
+        lines += [
+            "then enqueue, and watch the task run here:",
+            "  python -c 'from runtime.producer import enqueue; "
+            'print(enqueue("generate-report", {"period": "previous-day"}))\'',
+            "  python -m local.fire <task>   # a schedule or rule now: " + ", ".join(FIRABLE),
+        ]
     return "\n".join(lines)
 
 
@@ -217,7 +229,7 @@ def run(args: argparse.Namespace, outdir: Path) -> int:
         deployment = deploy(args.topology, server.url, outdir)
         _say(report(deployment))
         if args.once:
-            _say(exports(shell_environment(deployment, {})))
+            _say(exports(shell_environment(deployment, {}), running=False))
             return 0
         consumers = consumers_for(deployment, _say, args.minute_seconds)
         stack.callback(consumers.stop)

@@ -33,6 +33,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Attr
 
+from runtime.catalogue import CATALOGUE, OnDemand
 from runtime.envelope import encode, new_envelope
 from runtime.invoker import InvokerSettings, post_envelope
 from runtime.producer import ENDPOINT_URL_ENV
@@ -47,6 +48,12 @@ SAMPLE_CSV = (
     "201,2 Sample St,,,Leeds,LS1 1AB,terraced,,\n"
 )
 SAMPLE_RECIPIENT = "subscriber@example.com"
+# Tasks with a schedule or a rule: the catalogue's triggers other than on demand.
+FIRABLE = tuple(
+    name
+    for name, task in CATALOGUE.items()
+    if any(not isinstance(trigger, OnDemand) for trigger in task.triggers)
+)
 
 
 class FireError(RuntimeError):

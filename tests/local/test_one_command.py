@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -89,8 +90,8 @@ def start(launch: list[Running], *args: str) -> Running:
     threading.Thread(target=_read, args=(running,), daemon=True).start()
     running.wait_for("Ctrl-C to stop", READY_TIMEOUT)
     for line in running.lines:
-        if match := EXPORT.match(line):
-            running.exports[match.group(1)] = match.group(2)
+        if (match := EXPORT.match(line)) and match.group(1) != "PATH":
+            running.exports[match.group(1)] = shlex.split(match.group(2))[0]
     return running
 
 
