@@ -42,6 +42,7 @@ from local.names import stack_ids, topology_names
 from local.processes import PROJECT_ROOT, venv_executable
 from local.runtime_env import producer_environment
 from local.synth import LOCAL_EMAIL_SENDER, SynthError, synthesize
+from runtime.producer import ENDPOINT_URL_ENV
 
 
 @contextmanager
@@ -229,7 +230,14 @@ def run(args: argparse.Namespace, outdir: Path) -> int:
         deployment = deploy(args.topology, server.url, outdir)
         _say(report(deployment))
         if args.once:
-            _say(exports(shell_environment(deployment, {}), running=False))
+            env = shell_environment(deployment, {})
+            if env.pop(ENDPOINT_URL_ENV, None):
+                _say(
+                    f"({ENDPOINT_URL_ENV} is left out: it names the internal load balancer, "
+                    "which moto does not forward to; without --once it points at the local "
+                    "endpoint service)"
+                )
+            _say(exports(env, running=False))
             return 0
         consumers = consumers_for(deployment, _say, args.minute_seconds)
         stack.callback(consumers.stop)
