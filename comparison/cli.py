@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,12 +31,19 @@ RENDERERS: dict[str, Callable[[Comparison], str]] = {
     "markdown": render_markdown,
     "html": _render_html,
 }
+FORMATS = (*RENDERERS, "adr")
+"""``adr`` also searches what would change the decision, so it is rendered in :func:`run`."""
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+PROG = "compare"
+"""The console script; ``python -m comparison`` is the same command."""
+
+
+def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="compare",
-        description="Monthly cost and latency of each synthesized async-task topology.",
+        prog=prog,
+        description="Monthly cost and latency of each synthesized async-task topology. "
+        "Run it as `python -m comparison` or as the `compare` console script.",
     )
     parser.add_argument(
         "--workload",
@@ -49,7 +57,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=[n.value for n in Network],
         help="where task compute reaches AWS APIs, for all four (default: the workload's)",
     )
-    parser.add_argument("--format", choices=sorted(RENDERERS), default="table")
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default="table",
+        help="adr: ADR-0033 regenerated for the workload (default: table)",
+    )
     parser.add_argument(
         "--cdk-out",
         type=Path,
@@ -109,21 +122,55 @@ def run(args: argparse.Namespace) -> str:
         comparison = with_sweep(
             comparison, templates, table, DEFAULT_ASSUMPTIONS, progress=progress
         )
+    if args.format == "adr":
+        from comparison.decision import evaluator, search_assumptions, what_would_change
+        from comparison.report_adr import render_adr
+
+        progress("searching what would change the decision")
+        evaluate = evaluator(
+            templates, table, search_assumptions(DEFAULT_ASSUMPTIONS), free_tier=args.free_tier
+        )
+        changes = what_would_change(workload, evaluate)
+        progress.done()
+        return render_adr(comparison, changes)
     progress.done()
     return RENDERERS[args.format](comparison)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def check_output(path: Path) -> None:
+    """Refuse an --output that cannot be written before any work is done."""
+    if path.is_dir():
+        raise ComparisonError(f"--output {path} is a directory; name a file, e.g. {path}/report")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ComparisonError(f"--output {path}: {parent} is not a writable directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ComparisonError(f"--output {path}: the file is not writable")
+
+
+def write_output(path: Path, text: str) -> None:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as error:
+        raise ComparisonError(
+            f"--output {path}: cannot write it ({error.strerror or error})"
+        ) from error
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    args = parse_args(argv, prog)
+    try:
+        if args.output:
+            check_output(args.output)
         rendered = run(args)
+        if args.output:
+            write_output(args.output, rendered)
     except ComparisonError as error:
-        print(f"compare: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return 2
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(rendered)
-        print(f"compare: wrote {args.output}", file=sys.stderr)
+        print(f"{prog}: wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(rendered)
     return 0

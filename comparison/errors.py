@@ -14,7 +14,10 @@ class _ProblemListError(ComparisonError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
-        super().__init__(f"{self.heading}:\n  - " + "\n  - ".join(self.problems))
+        if len(self.problems) == 1:  # one problem, one line
+            super().__init__(f"{self.heading}: {self.problems[0]}")
+        else:
+            super().__init__(f"{self.heading}:\n  - " + "\n  - ".join(self.problems))
 
 
 class WorkloadError(_ProblemListError):

@@ -110,3 +110,14 @@ def si(value: float) -> str:
         if value >= limit:
             return f"{value / limit:g}{suffix}"
     return f"{value:g}"
+
+
+def sig(value: float, figures: int = 2) -> str:
+    """Two significant figures with a k/M/G suffix: 3162277 -> '3.2M', 17520 -> '18k'."""
+    if value == 0:
+        return "0"
+    rounded = float(f"{value:.{figures}g}")
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(rounded) >= limit:
+            return f"{float(f'{rounded / limit:.{figures}g}'):g}{suffix}"
+    return f"{rounded:g}"

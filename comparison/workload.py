@@ -52,17 +52,14 @@ class TaskLoad:
     """1440 per-minute shares of the daily volume, summing to 1."""
 
     pattern_label: str
+    max_wait_seconds: float | None = None
+    """The latency target: the longest acceptable p95 wait (enqueue to start), if stated."""
 
     def scaled(self, factor: float) -> TaskLoad:
-        return TaskLoad(
-            name=self.name,
-            volume_per_month=self.volume_per_month * factor,
-            duration_seconds=self.duration_seconds,
-            memory_mib=self.memory_mib,
-            payload_kib=self.payload_kib,
-            profile=self.profile,
-            pattern_label=self.pattern_label,
-        )
+        return replace(self, volume_per_month=self.volume_per_month * factor)
+
+    def lengthened(self, factor: float) -> TaskLoad:
+        return replace(self, duration_seconds=self.duration_seconds * factor)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +94,15 @@ class Workload:
         """The same workload with every task's volume multiplied by ``factor``."""
         return replace(self, tasks=tuple(task.scaled(factor) for task in self.tasks))
 
+    def lengthened(self, factor: float) -> Workload:
+        """The same workload with every task's duration multiplied by ``factor``."""
+        return replace(self, tasks=tuple(task.lengthened(factor) for task in self.tasks))
+
+    @property
+    def active_tasks(self) -> tuple[TaskLoad, ...]:
+        """The task types the workload runs (volume above 0)."""
+        return tuple(task for task in self.tasks if task.volume_per_month > 0)
+
     def with_region(self, region: str) -> Workload:
         return replace(self, region=region)
 
@@ -115,6 +121,7 @@ _TASK_FIELDS = {
     "burst_at",
     "burst_minutes",
     "burst_share",
+    "max_wait",
 }
 _TOP_FIELDS = {"region", "acceptable_latency_seconds", "network", "image_mib", "webapp", "tasks"}
 
@@ -130,6 +137,18 @@ def load_workload(
         data = tomllib.loads(path.read_text())
     except FileNotFoundError as error:
         raise WorkloadError([f"{path}: no such file; pass --workload with a TOML file"]) from error
+    except IsADirectoryError as error:
+        raise WorkloadError(
+            [f"{path}: is a directory; pass --workload with a TOML file"]
+        ) from error
+    except PermissionError as error:
+        raise WorkloadError(
+            [f"{path}: cannot be read (permission denied); make it readable or copy it"]
+        ) from error
+    except UnicodeDecodeError as error:
+        raise WorkloadError([f"{path}: not UTF-8 text; a workload is a TOML file"]) from error
+    except OSError as error:
+        raise WorkloadError([f"{path}: cannot be read ({error.strerror or error})"]) from error
     except tomllib.TOMLDecodeError as error:
         raise WorkloadError([f"{path}: not valid TOML ({error})"]) from error
     return parse_workload(data, known_regions=known_regions, catalogue=catalogue)
@@ -187,6 +206,16 @@ def parse_workload(
         task = _task(name, raw, task_type.expected_duration_seconds, task_type.memory_mib, problems)
         if task is not None:
             tasks.append(task)
+    if not problems and not raw_tasks:
+        problems.append(
+            "no [tasks.<name>] section: a workload with no tasks cannot decide anything; "
+            "add one, e.g. [tasks.generate-report] with volume_per_month = 900"
+        )
+    elif not problems and not any(task.volume_per_month > 0 for task in tasks):
+        problems.append(
+            "every task's volume_per_month is 0: a workload with no tasks cannot decide "
+            "anything; give at least one task a volume_per_month above 0"
+        )
     if problems:
         raise WorkloadError(problems)
     return Workload(
@@ -279,6 +308,9 @@ def _task(
             f"{where}.payload_kib is {payload:g}; SQS accepts at most {MAX_PAYLOAD_KIB:g} KiB. "
             "Put the data in S3 and send its key"
         )
+    max_wait = None
+    if "max_wait" in raw:
+        max_wait = _number(raw, "max_wait", 0.0, problems, f"{where}.max_wait", positive=True)
     profile, label = _profile(raw, where, problems)
     if len(problems) > before or profile is None:
         return None
@@ -290,6 +322,7 @@ def _task(
         payload_kib=payload,
         profile=profile,
         pattern_label=label,
+        max_wait_seconds=max_wait,
     )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,88 @@ def test_network_option_overrides_the_workload_and_the_report_says_so(
     assert main(["--cdk-out", str(cdk_out), "--network", "dedicated"]) == 0
     out = capsys.readouterr().out
     assert "Network: dedicated." in out
+
+
+# -- error edges, each through a real process: one line on stderr, exit 2, no traceback --
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _compare(*args: str, module: bool = True) -> subprocess.CompletedProcess[str]:
+    command = (
+        [sys.executable, "-m", "comparison"]
+        if module
+        else [str(Path(sys.executable).parent / "compare")]
+    )
+    return subprocess.run([*command, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _refused(done: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("python -m comparison: ")
+    for phrase in phrases:
+        assert phrase in lines[0]
+    assert done.stdout == ""
+
+
+def test_a_directory_as_workload_is_refused(tmp_path: Path) -> None:
+    _refused(_compare("--workload", str(tmp_path)), f"{tmp_path}: is a directory")
+
+
+def test_a_path_through_a_file_as_workload_is_refused(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.toml"
+    plain.write_text("")
+    _refused(_compare("--workload", str(plain / "w.toml")), "cannot be read")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_an_unreadable_workload_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.toml"
+    secret.write_text("[tasks.generate-report]\nvolume_per_month = 1\n")
+    secret.chmod(0)
+    _refused(_compare("--workload", str(secret)), "permission denied")
+
+
+def test_an_empty_workload_cannot_decide_anything(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    _refused(_compare("--workload", str(empty)), "a workload with no tasks cannot decide")
+
+
+def test_a_workload_whose_tasks_never_run_cannot_decide_anything(tmp_path: Path) -> None:
+    idle = tmp_path / "idle.toml"
+    idle.write_text("[tasks.generate-report]\nvolume_per_month = 0\n")
+    _refused(_compare("--workload", str(idle)), "every task's volume_per_month is 0")
+
+
+def test_a_directory_as_output_is_refused(tmp_path: Path) -> None:
+    _refused(_compare("--output", str(tmp_path)), f"--output {tmp_path} is a directory")
+
+
+def test_an_output_under_a_file_is_refused(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    _refused(_compare("--output", str(plain / "report.md")), "is not a writable directory")
+
+
+def test_an_unwritable_output_is_refused(synthesized) -> None:  # type: ignore[no-untyped-def]
+    # /proc refuses new files even to root: the report is made, then cannot be written.
+    done = _compare("--cdk-out", str(synthesized.outdir), "--output", "/proc/comparison.md")
+    _refused(done, "--output /proc/comparison.md")
+
+
+def test_usage_names_the_command_it_was_run_as() -> None:
+    as_module = _compare("--help")
+    assert as_module.stdout.startswith("usage: python -m comparison ")
+    assert "`compare` console script" in as_module.stdout
+    script = Path(sys.executable).parent / "compare"
+    if not script.exists():
+        pytest.skip(f"{script} is not installed (pip install -e .)")
+    as_script = _compare("--help", module=False)
+    assert as_script.stdout.startswith("usage: compare ")
+    assert "python -m comparison" in as_script.stdout
+    wrong = _compare("--format", "pdf", module=False)
+    assert wrong.returncode == 2 and wrong.stderr.splitlines()[-1].startswith("compare: error:")

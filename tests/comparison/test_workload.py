@@ -41,7 +41,12 @@ def test_burst_puts_its_share_in_the_burst_window() -> None:
     workload = parse_workload(
         {
             "tasks": {
-                "generate-report": {"burst_at": "09:00", "burst_minutes": 10, "burst_share": 0.5}
+                "generate-report": {
+                    "burst_at": "09:00",
+                    "burst_minutes": 10,
+                    "burst_share": 0.5,
+                    "volume_per_month": 9,
+                }
             }
         },
         known_regions=REGIONS,
@@ -53,7 +58,8 @@ def test_burst_puts_its_share_in_the_burst_window() -> None:
 
 def test_business_hours_carry_most_of_the_volume() -> None:
     workload = parse_workload(
-        {"tasks": {"virus-scan-result": {"pattern": "business-hours"}}}, known_regions=REGIONS
+        {"tasks": {"virus-scan-result": {"pattern": "business-hours", "volume_per_month": 9}}},
+        known_regions=REGIONS,
     )
     shares = hourly_shares(workload.task("virus-scan-result").profile)
     assert sum(shares[8:18]) == pytest.approx(0.9)
