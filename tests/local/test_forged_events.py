@@ -34,16 +34,24 @@ from runtime.producer import queue_url_env_for
 from tests.local import helpers
 
 TASK = "virus-scan-result"
+# Not helpers.PROPERTY_KEY: the end-to-end tests load that one into the same stacks.
+FORGED_KEY = "uploads/properties/forged.csv"
+
+
+def _property_records(table: str) -> list[str]:
+    """The loaded property rows' keys (the stacks are shared with other tests)."""
+    scan = boto3.resource("dynamodb").Table(table).scan()
+    return sorted(str(i["pk"]) for i in scan["Items"] if str(i["pk"]).startswith("property#"))
 
 
 def _infected_upload(bucket: str) -> str:
     s3 = boto3.client("s3")
     version = str(
-        s3.put_object(Bucket=bucket, Key=helpers.PROPERTY_KEY, Body=b"X5O!P%@AP EICAR")["VersionId"]
+        s3.put_object(Bucket=bucket, Key=FORGED_KEY, Body=b"X5O!P%@AP EICAR")["VersionId"]
     )
     s3.put_object_tagging(
         Bucket=bucket,
-        Key=helpers.PROPERTY_KEY,
+        Key=FORGED_KEY,
         VersionId=version,
         Tagging={"TagSet": [{"Key": "GuardDutyMalwareScanStatus", "Value": "THREATS_FOUND"}]},
     )
@@ -64,10 +72,12 @@ def _post(url: str, body: str) -> int:
         return int(error.code)
 
 
-def _assert_no_effect(table: str, version: str, dlq_url: str, envelope_id: str) -> None:
-    upload = helpers.table_item(table, f"upload#{helpers.PROPERTY_KEY}", f"version#{version}")
+def _assert_no_effect(
+    table: str, version: str, dlq_url: str, envelope_id: str, loaded_before: list[str]
+) -> None:
+    upload = helpers.table_item(table, f"upload#{FORGED_KEY}", f"version#{version}")
     assert upload is None or upload.get("status") != "clean", upload
-    assert helpers.table_item(table, "property#100", "record") is None
+    assert _property_records(table) == loaded_before
     messages = (
         boto3.client("sqs")
         .receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
@@ -91,8 +101,9 @@ def test_forged_scan_result_has_no_effect_in_shared_queue_topologies(
         deployment, "Workers" if topology == "worker-service" else "WebApp"
     )
     queue_url = consumer_env["ASYNC_TASKS_QUEUE_URL"]
+    loaded_before = _property_records(table)
     version = _infected_upload(bucket)
-    forged = helpers.scan_result_event(bucket, helpers.PROPERTY_KEY, version)
+    forged = helpers.scan_result_event(bucket, FORGED_KEY, version)
     envelope = new_envelope(TASK, forged)
 
     polls = topology == "webapp-poller"  # the web app itself consumes the queue
@@ -108,7 +119,9 @@ def test_forged_scan_result_has_no_effect_in_shared_queue_topologies(
             helpers.wait_until(
                 lambda: helpers.queue_depth(queue_url) == 0, 60, "the queue to empty"
             )
-    _assert_no_effect(table, version, stack.outputs["TaskDeadLetterQueueUrl"], envelope["id"])
+    _assert_no_effect(
+        table, version, stack.outputs["TaskDeadLetterQueueUrl"], envelope["id"], loaded_before
+    )
 
 
 def test_forged_scan_result_has_no_effect_in_lambdas(
@@ -119,13 +132,16 @@ def test_forged_scan_result_has_no_effect_in_lambdas(
     table, bucket = stack.outputs["TaskTableName"], stack.outputs["UploadsBucketName"]
     functions = lambda_environments(deployment)
     queue_url = producer_environment(deployment)[queue_url_env_for(TASK)]
+    loaded_before = _property_records(table)
     version = _infected_upload(bucket)
-    envelope = new_envelope(TASK, helpers.scan_result_event(bucket, helpers.PROPERTY_KEY, version))
+    envelope = new_envelope(TASK, helpers.scan_result_event(bucket, FORGED_KEY, version))
 
     boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=encode(envelope))
     while lambda_sqs.drain(queue_url, functions[TASK]):
         pass
-    _assert_no_effect(table, version, functions[TASK]["ASYNC_TASKS_DLQ_URL"], envelope["id"])
+    _assert_no_effect(
+        table, version, functions[TASK]["ASYNC_TASKS_DLQ_URL"], envelope["id"], loaded_before
+    )
 
 
 def test_forged_scan_result_posted_to_the_endpoint_service_has_no_effect(
@@ -135,8 +151,9 @@ def test_forged_scan_result_posted_to_the_endpoint_service_has_no_effect(
     stack = deployment.stack
     table, bucket = stack.outputs["TaskTableName"], stack.outputs["UploadsBucketName"]
     endpoints_env = container_environment(deployment, "Endpoints")
+    loaded_before = _property_records(table)
     version = _infected_upload(bucket)
-    envelope = new_envelope(TASK, helpers.scan_result_event(bucket, helpers.PROPERTY_KEY, version))
+    envelope = new_envelope(TASK, helpers.scan_result_event(bucket, FORGED_KEY, version))
 
     # a genuine result for another, clean upload: proof that the endpoint runs the handler
     clean_key = "uploads/properties/clean.csv"
@@ -165,6 +182,6 @@ def test_forged_scan_result_posted_to_the_endpoint_service_has_no_effect(
             "the genuine result to mark its upload clean",
         )
     # the SIGTERM above drains the runner, so the forged one has been judged too
-    upload = helpers.table_item(table, f"upload#{helpers.PROPERTY_KEY}", f"version#{version}")
+    upload = helpers.table_item(table, f"upload#{FORGED_KEY}", f"version#{version}")
     assert upload is None or upload.get("status") != "clean", upload
-    assert helpers.table_item(table, "property#100", "record") is None
+    assert _property_records(table) == loaded_before
