@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from comparison.decision import Decision, decide, main_driver
 from comparison.report import Comparison, TopologyReport
+from comparison.svg import sig
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,140 @@ def _total(t: TopologyReport) -> str:
         return "cannot keep up"
     spread = f" ±{t.cost.spread:.0%}" if t.cost.spread >= 0.005 else ""
     return money(t.cost.total) + spread
+
+
+def cheapest_bands(comparison: Comparison) -> dict[str, list[tuple[float, float]]]:
+    """Per option, the monthly volumes (the workload's mix) where it is the cheapest that
+    keeps up, from the sweep: each band runs between the sampled volumes' boundaries, a
+    boundary being the cost cross-over or capacity limit between two samples."""
+    sweep = comparison.sweep
+    if sweep is None or not sweep.points:
+        return {}
+    points = sweep.points
+    limits = {c.label: c.volume_per_month for c in sweep.capacity_limits}
+
+    def boundary(i: int) -> float:
+        before, after = points[i], points[i + 1]
+        low, high = before.volume_per_month, after.volume_per_month
+        for crossing in sweep.cross_overs:
+            if crossing.from_label == before.cheapest and low <= crossing.volume_per_month <= high:
+                return crossing.volume_per_month
+        limit = limits.get(before.cheapest or "")
+        if limit is not None and low <= limit <= high:
+            return limit
+        return float((low * high) ** 0.5)
+
+    bands: dict[str, list[tuple[float, float]]] = {}
+    start = points[0].volume_per_month
+    for i, point in enumerate(points):
+        last = i == len(points) - 1
+        if last or points[i + 1].cheapest != point.cheapest:
+            end = point.volume_per_month if last else boundary(i)
+            if point.cheapest is not None:
+                bands.setdefault(point.cheapest, []).append((start, end))
+            start = end
+            if not last and points[i + 1].cheapest is None and point.cheapest is not None:
+                # Past the cheapest's capacity limit, before the next sample where none
+                # keeps up: the cheapest of those that keep up further, up to its limit.
+                further = [
+                    label
+                    for label in point.totals
+                    if limits.get(label, float("inf")) > end and label != point.cheapest
+                ]
+                if further:
+                    label = min(further, key=point.totals.__getitem__)
+                    top = min(limits.get(label, float("inf")), points[i + 1].volume_per_month)
+                    bands.setdefault(label, []).append((end, top))
+                    start = top
+    return bands
+
+
+def band_text(comparison: Comparison, label: str) -> str:
+    sweep = comparison.sweep
+    if sweep is None or not sweep.points:
+        return "n/a (no sweep)"
+    first, last = sweep.points[0].volume_per_month, sweep.points[-1].volume_per_month
+    searched = f"{sig(first)}..{sig(last)}"
+    bands = cheapest_bands(comparison).get(label)
+    if not bands:
+        return f"never (in {searched})"
+
+    def one(low: float, high: float) -> str:
+        left = f"<={sig(high)}" if low <= first else f"{sig(low)}"
+        if low <= first:
+            return left if high < last else f"all of {searched}"
+        return f">={left}" if high >= last else f"{left}-{sig(high)}"
+
+    return ", ".join(one(low, high) for low, high in bands)
+
+
+def decision_headline(comparison: Comparison, decision: Decision | None = None) -> str:
+    """One sentence: the recommendation and why, or why there is none."""
+    decision = decision or decide(comparison)
+    volume = f"{comparison.workload.volume_per_month:,.0f} tasks/month"
+    targets = (
+        "meets every max_wait" if decision.targets else "meets every latency target (none stated)"
+    )
+    chosen = decision.chosen_verdict
+    if chosen is None or chosen.cost is None:
+        return (
+            f"Decision for {volume}: no option keeps up and meets the latency targets; "
+            + "; ".join(f"{v.label}: {v.why_not}" for v in decision.ranked)
+        )
+    runner = decision.runner_up
+    margin = (
+        f", {money((runner.cost or 0.0) - chosen.cost)} a month less than {runner.label}"
+        if runner is not None
+        else ", the only eligible option"
+    )
+    return (
+        f"Decision for {volume}: {chosen.label}, the cheapest option that keeps up and "
+        f"{targets}: {money(chosen.cost)} a month over the baseline{margin}."
+    )
+
+
+def decision_table(comparison: Comparison, decision: Decision | None = None) -> Table:
+    """The options ranked: cost, delta to the cheapest, fixed and usage cost, main driver,
+    where each is cheapest, and why one is not eligible."""
+    decision = decision or decide(comparison)
+    by_label = {t.label: t for t in comparison.topologies}
+    cheapest = decision.chosen_verdict.cost if decision.chosen_verdict else None
+    rows = []
+    for rank, verdict in enumerate(decision.ranked, start=1):
+        t = by_label[verdict.label]
+        driver = main_driver(t) if verdict.cost is not None else None
+        rows.append(
+            (
+                str(rank),
+                verdict.label + (" (chosen)" if verdict.label == decision.chosen else ""),
+                money(verdict.cost) if verdict.cost is not None else "cannot keep up",
+                (
+                    f"+{money(verdict.cost - cheapest)}"
+                    if verdict.cost is not None and cheapest is not None
+                    else "n/a"
+                ),
+                money(t.idle.total),
+                money(verdict.cost - t.idle.total) if verdict.cost is not None else "n/a",
+                f"{driver[0]} {driver[1]:.0%}" if driver else "n/a",
+                band_text(comparison, verdict.label),
+                "eligible" if verdict.eligible else verdict.why_not,
+            )
+        )
+    return Table(
+        "Decision: the options ranked (cheapest that keeps up and meets the targets first)",
+        (
+            "rank",
+            "option",
+            "per month",
+            "vs chosen",
+            "fixed (idle)",
+            "usage",
+            "main driver",
+            "cheapest by cost at tasks/month",
+            "verdict",
+        ),
+        tuple(rows),
+    )
 
 
 def summary_table(comparison: Comparison) -> Table:

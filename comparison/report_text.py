@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from comparison.report import Comparison
-from comparison.report_tables import Table, all_tables, footnotes
+from comparison.report_tables import (
+    Table,
+    all_tables,
+    decision_headline,
+    decision_table,
+    footnotes,
+)
 
 
 def _text_table(table: Table) -> str:
@@ -30,11 +36,13 @@ def _markdown_table(table: Table) -> str:
 
 
 def render_text(comparison: Comparison) -> str:
+    head = decision_headline(comparison) + "\n\n" + _text_table(decision_table(comparison))
     body = "\n\n".join(_text_table(t) for t in all_tables(comparison))
-    return body + "\n\n" + "\n".join(footnotes(comparison)) + "\n"
+    return head + "\n\n" + body + "\n\n" + "\n".join(footnotes(comparison)) + "\n"
 
 
 def render_markdown(comparison: Comparison) -> str:
+    head = f"**{decision_headline(comparison)}**\n\n{_markdown_table(decision_table(comparison))}"
     body = "\n\n".join(_markdown_table(t) for t in all_tables(comparison))
     notes = "\n".join(f"- {note}" for note in footnotes(comparison))
-    return f"## Async-task topologies: cost and latency\n\n{body}\n\n{notes}\n"
+    return f"## Async-task topologies: cost and latency\n\n{head}\n\n{body}\n\n{notes}\n"
