@@ -100,6 +100,9 @@ class TaskType:
     timeout and the basis of queue visibility timeouts. ``expected_duration_seconds``
     is the typical run time used for scaling targets and the cost model.
     ``handler`` is the dotted path ``package.module:function`` that runs the task.
+    ``max_receive_count`` is the retry budget: failed handler attempts before the
+    runtime dead-letters the task with its last reason (``runtime/retry_budget.py``);
+    the queue's SQS ``maxReceiveCount`` is a backstop above it.
     """
 
     name: str

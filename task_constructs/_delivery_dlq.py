@@ -15,6 +15,8 @@ def delivery_dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue
         retention_period=_defaults.DEAD_LETTER_RETENTION,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
+        # whatever an envelope may weigh (task_queue.MAX_MESSAGE_BYTES)
+        max_message_size_bytes=1_048_576,
     )
     reason = (
         "Terminal DLQ for envelopes Scheduler or EventBridge could not deliver; a DLQ "

@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runtime.catalogue import MAX_RECEIVE_COUNT_LIMIT, TaskType
+from runtime.retry_budget import redrive_max_receive_count
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
 from task_constructs._defaults import given
@@ -21,6 +22,10 @@ from task_constructs._validation import fail_if_any, fail_props, seconds
 
 # SQS hard limits.
 _MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+# SQS accepts messages up to 1 MiB ("Amazon SQS message quotas"); set it, so a queue
+# created from an older template default does not cap envelopes at 256 KiB. The
+# runtime's envelope limits (runtime/payload_limits.py) stay below it.
+MAX_MESSAGE_BYTES = 1_048_576
 _RETENTION_RANGE_SECONDS = (60, 14 * 24 * 60 * 60)
 
 
@@ -48,8 +53,12 @@ class TaskQueueProps:
     ``max_duration_seconds`` plus 60 s."""
 
     max_receive_count: int | None = None
-    """Receives before SQS moves a message to the DLQ. Default: the largest
-    ``max_receive_count`` among ``tasks`` in the catalogue."""
+    """Receives before SQS moves a message to the DLQ: a backstop, since the runtime
+    dead-letters a task itself after ``max_receive_count`` failed handler attempts and
+    receives that are not failures (deploys, lease waits) do not count. Default:
+    ``runtime.retry_budget.redrive_max_receive_count`` of the largest catalogue
+    ``max_receive_count`` among ``tasks`` (that count plus 10), the same rule the
+    runtime documents."""
 
     retention_period: Duration | None = None
     """How long the main queue keeps a message. Default: 4 days (the SQS default)."""
@@ -135,7 +144,7 @@ class TaskQueue(Construct):
         self.max_receive_count: int = (
             props.max_receive_count
             if props.max_receive_count is not None
-            else max(task.max_receive_count for task in props.tasks)
+            else redrive_max_receive_count(max(task.max_receive_count for task in props.tasks))
         )
         self.visibility_timeout: Duration = (
             props.visibility_timeout
@@ -161,6 +170,7 @@ class TaskQueue(Construct):
                 encryption_master_key=props.encryption_key,
                 enforce_ssl=True,
                 removal_policy=props.removal_policy,
+                max_message_size_bytes=MAX_MESSAGE_BYTES,
             )
         )
         if props.dead_letter_queue is None:
@@ -178,6 +188,7 @@ class TaskQueue(Construct):
             encryption_master_key=props.encryption_key,
             enforce_ssl=True,
             removal_policy=props.removal_policy,
+            max_message_size_bytes=MAX_MESSAGE_BYTES,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=self.max_receive_count
             ),

@@ -99,6 +99,7 @@ def _catalogue_rows() -> dict[str, list[str]]:
 
 def test_catalogue_table_matches_the_lambdas_template(synthesized: SynthesizedApp) -> None:
     from runtime.catalogue import CATALOGUE
+    from runtime.retry_budget import redrive_max_receive_count
 
     lambdas = synthesized.templates["AsyncTasks-Lambdas"]
     rows = _catalogue_rows()
@@ -119,7 +120,11 @@ def test_catalogue_table_matches_the_lambdas_template(synthesized: SynthesizedAp
         queue = lambdas["Resources"][queue_id]["Properties"]
         got_cap = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
         assert memory == f"{props['MemorySize']} MiB", name
-        assert receives == str(queue["RedrivePolicy"]["maxReceiveCount"]), name
+        # the runtime's retry budget, and the queue's backstop from the one rule
+        attempts, backstop = receives.replace("(", "").replace(")", "").split()
+        assert int(attempts) == CATALOGUE[name].max_receive_count, name
+        assert int(backstop) == queue["RedrivePolicy"]["maxReceiveCount"], name
+        assert int(backstop) == redrive_max_receive_count(int(attempts)), name
         assert cap == (str(got_cap) if got_cap else "none"), name
         # The function's timeout is its batch of maximum durations.
         assert max_duration == f"{props['Timeout'] // mapping['BatchSize']} s", name

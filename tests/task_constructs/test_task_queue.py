@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
+from runtime.retry_budget import redrive_max_receive_count
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 from tests.task_constructs.conftest import TaskFactory
 
@@ -24,24 +25,29 @@ def _ids(stack: Stack, queue: TaskQueue) -> tuple[str, str]:
     return main, dlq
 
 
-def test_redrives_to_dlq_after_the_catalogue_max_receive_count(
+def test_redrive_is_a_backstop_above_the_catalogue_retry_budget(
     stack: Stack, make_task: TaskFactory
 ) -> None:
+    # The runtime dead-letters after 7 failed attempts; SQS's count also includes
+    # receives that are not failures, so the backstop is the runtime's own rule.
     queue = TaskQueue(stack, "Tasks", TaskQueueProps(tasks=(make_task(max_receive_count=7),)))
     template = Template.from_stack(stack)
     main, dlq = _ids(stack, queue)
     assert _queue_props(template, main)["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
-        "maxReceiveCount": 7,
+        "maxReceiveCount": redrive_max_receive_count(7),
     }
-    assert queue.max_receive_count == 7
+    assert queue.max_receive_count == redrive_max_receive_count(7) == 17
+    assert _queue_props(template, main)["MaximumMessageSize"] == 1_048_576
+    assert _queue_props(template, dlq)["MaximumMessageSize"] == 1_048_576
 
 
 def test_shared_queue_uses_the_largest_max_receive_count(
     stack: Stack, make_task: TaskFactory
 ) -> None:
     tasks = (make_task(name="a", max_receive_count=2), make_task(name="b", max_receive_count=9))
-    assert TaskQueue(stack, "Tasks", TaskQueueProps(tasks=tasks)).max_receive_count == 9
+    queue = TaskQueue(stack, "Tasks", TaskQueueProps(tasks=tasks))
+    assert queue.max_receive_count == redrive_max_receive_count(9)
 
 
 def test_both_queues_are_encrypted_with_sse_sqs_by_default(
