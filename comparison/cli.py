@@ -25,8 +25,15 @@ def _render_html(comparison: Comparison) -> str:
     return render_html(comparison)
 
 
+def _render_csv(comparison: Comparison) -> str:
+    from comparison.line_items import render_csv
+
+    return render_csv(comparison)
+
+
 RENDERERS: dict[str, Callable[[Comparison], str]] = {
     "table": render_text,
+    "csv": _render_csv,
     "json": render_json,
     "markdown": render_markdown,
     "html": _render_html,
@@ -61,7 +68,8 @@ def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespa
         "--format",
         choices=sorted(FORMATS),
         default="table",
-        help="adr: ADR-0033 regenerated for the workload (default: table)",
+        help="adr: ADR-0033 regenerated for the workload; csv: the line items per resource "
+        "(default: table)",
     )
     parser.add_argument(
         "--cdk-out",

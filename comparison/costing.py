@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from comparison.prices import PriceTable
 from comparison.usage import Usage
@@ -23,6 +24,19 @@ class LineItem:
     cost: float
     resources: tuple[str, ...]
     notes: tuple[str, ...]
+    parts: tuple[ResourceUsage, ...] = ()
+    """The quantity per resource, with how it was derived; they sum to ``quantity``."""
+
+    def part_cost(self, part: ResourceUsage) -> float:
+        """A resource's share of the cost (free allowances shared pro rata)."""
+        return self.cost * part.quantity / self.quantity if self.quantity else 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceUsage:
+    resource: str
+    quantity: float
+    note: str
 
 
 @dataclass(frozen=True)
@@ -50,8 +64,13 @@ def price_usage(usages: Iterable[Usage], table: PriceTable, *, free_tier: bool) 
     quantities: dict[str, float] = defaultdict(float)
     resources: dict[str, list[str]] = defaultdict(list)
     notes: dict[str, list[str]] = defaultdict(list)
+    parts: dict[str, dict[str, list[Any]]] = defaultdict(dict)
     for usage in usages:
         quantities[usage.price_key] += usage.quantity
+        part = parts[usage.price_key].setdefault(usage.resource, [0.0, []])
+        part[0] += usage.quantity
+        if usage.note not in part[1]:
+            part[1].append(usage.note)
         if usage.resource not in resources[usage.price_key]:
             resources[usage.price_key].append(usage.resource)
         if usage.note not in notes[usage.price_key]:
@@ -76,6 +95,10 @@ def price_usage(usages: Iterable[Usage], table: PriceTable, *, free_tier: bool) 
                 cost=(quantities[key] - free) * price.unit_price,
                 resources=tuple(resources[key]),
                 notes=tuple(notes[key]),
+                parts=tuple(
+                    ResourceUsage(resource=resource, quantity=q, note="; ".join(n))
+                    for resource, (q, n) in parts[key].items()
+                ),
             )
         )
     return CostBreakdown(tuple(items))

@@ -25,8 +25,15 @@ def test_schedule_queue_and_function_are_linked_by_their_references() -> None:
     )
     graph = build_graph(topology_model(stack, ()))
     ids = {node.node_id for node in graph.nodes}
-    assert ids == {"Queue", "Nightly", "Fn", WEB_APP}  # no DLQ, no helper function
-    assert set(graph.edges) == {("Nightly", "Queue"), ("Queue", "Fn"), (WEB_APP, "Queue")}
+    assert ids == {"Queue", "Dlq", "Nightly", "Fn", WEB_APP}  # no helper function
+    kinds = {node.node_id: node.kind for node in graph.nodes}
+    assert kinds["Dlq"] == "dead-letter queue"
+    assert set(graph.edges) == {
+        ("Nightly", "Queue"),
+        ("Queue", "Fn"),
+        ("Queue", "Dlq"),
+        (WEB_APP, "Queue"),
+    }
 
 
 def test_fixture_endpoint_is_reached_through_its_load_balancer(fixture_templates) -> None:

@@ -1,7 +1,10 @@
-"""The HTML report: self-contained, and drawn by a real browser (headless Chromium)."""
+"""The HTML report: self-contained, decision first, and drawn by a real browser (headless
+Chromium) at 1400 and 390 px without overlapping or clipped labels."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
@@ -9,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from comparison.report import compare
+from comparison.decision import decide
+from comparison.line_items import SUB_CENT, line_item_rows, render_csv
+from comparison.report import Comparison, compare
 from comparison.report_html import render_html
 from comparison.sweep import with_sweep
 from comparison.templates import load_templates
@@ -19,11 +24,19 @@ CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
 ]
+# Screenshots are kept here (gitignored: build/), or under $COMPARISON_ARTIFACTS.
+ARTIFACTS = Path(
+    os.environ.get(
+        "COMPARISON_ARTIFACTS",
+        Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "comparison",
+    )
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +44,18 @@ def report_html(fixture_out, workload, london, assumptions) -> str:  # type: ign
     templates = load_templates(fixture_out)
     comparison = compare(templates, workload, london, assumptions, free_tier=False)
     return render_html(with_sweep(comparison, templates, london, assumptions))
+
+
+@pytest.fixture(scope="module")
+def real_comparison(real_templates, workload, london, assumptions) -> Comparison:  # type: ignore[no-untyped-def]
+    templates = list(real_templates.values())
+    comparison = compare(templates, workload, london, assumptions, free_tier=False)
+    return with_sweep(comparison, templates, london, assumptions)
+
+
+@pytest.fixture(scope="module")
+def real_html(real_comparison: Comparison) -> str:
+    return render_html(real_comparison)
 
 
 def test_report_is_self_contained(report_html: str) -> None:
@@ -44,7 +69,70 @@ def test_report_has_every_chart_and_a_diagram_per_topology(report_html: str) -> 
     assert report_html.count('class="chart"') == 3
     assert report_html.count('class="diagram"') == 3
     assert report_html.count('class="series"') == 3  # one cost line per topology
-    assert 'class="crossover"' in report_html or "Cross-over points" in report_html
+
+
+def test_the_decision_block_comes_first(real_html: str, real_comparison: Comparison) -> None:
+    body = real_html.split("<body>", 1)[1]
+    assert body.index('class="decision"') < body.index("<svg")
+    chosen = decide(real_comparison).chosen
+    block = body.split('class="decision"', 1)[1].split("</section>", 1)[0]
+    assert f"Decision for 21,500 tasks/month: {chosen}," in block
+    assert f"<td>{chosen} (chosen)</td>" in block
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in real_html
+
+
+def test_volumes_are_written_to_two_significant_figures(real_html: str) -> None:
+    assert not re.search(r"\d\.\d{3,}[kM]", real_html)  # no "3.16228M"
+    assert "cannot keep up above 420k" in real_html  # the lambdas' 418,533
+
+
+def test_every_service_has_its_own_fill(real_html: str) -> None:
+    chart = real_html.split("Monthly cost per option, by service", 1)[1].split("</svg>", 1)[0]
+    legend = re.findall(
+        r'<rect [^>]*fill="([^"]+)"[^>]*class="swatch"/><text [^>]*>([^<]+)</text>', chart
+    )
+    fills = [fill for fill, _ in legend]
+    assert len(legend) >= 8
+    assert len(set(fills)) == len(fills), legend
+
+
+def test_line_items_write_out_their_calculation_and_fold_sub_cent_rows(
+    real_html: str, real_comparison: Comparison
+) -> None:
+    rows = line_item_rows(real_comparison)
+    alb = next(r for r in rows if r.scope == "private-endpoints" and r.price_key == "elb.alb_hour")
+    assert alb.calculation == "an ALB all month: 730 ALB-hours x $0.02646 per ALB-hours = $19.32"
+    assert f'<td class="calc">{alb.calculation}</td>' in real_html
+    small = [r for r in rows if r.cost < SUB_CENT]
+    assert small
+    assert "rows under a cent" in real_html
+    for topology in real_comparison.topologies:  # rows add up to each total
+        mine = sum(r.cost for r in rows if r.scope == topology.label)
+        assert mine == pytest.approx(topology.cost.total if topology.keeps_up else 0.0)
+
+
+def test_csv_carries_the_same_rows(real_comparison: Comparison) -> None:
+    text = render_csv(real_comparison)
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    rows = line_item_rows(real_comparison)
+    assert [(p["scope"], p["logical_id"], p["price_key"]) for p in parsed] == [
+        (r.scope, r.logical_id, r.price_key) for r in rows
+    ]
+    assert [p["calculation"] for p in parsed] == [r.calculation for r in rows]
+    assert text == render_csv(real_comparison)
+
+
+def test_the_html_is_the_same_bytes_every_time(
+    real_templates, workload, london, assumptions, real_html: str
+) -> None:  # type: ignore[no-untyped-def]
+    templates = list(real_templates.values())
+    again = with_sweep(
+        compare(templates, workload, london, assumptions, free_tier=False),
+        templates,
+        london,
+        assumptions,
+    )
+    assert render_html(again) == real_html
 
 
 def _require_browser() -> None:
@@ -65,15 +153,46 @@ def _require_browser() -> None:
         pytest.skip(problem)
 
 
-def test_headless_chromium_draws_the_charts_without_console_errors(
-    report_html: str, tmp_path: Path
+# Per chart: text boxes that overlap one another, or leave the chart's own box.
+_LABEL_PROBLEMS = """
+() => {
+  const problems = [];
+  for (const svg of document.querySelectorAll('svg.chart, svg.diagram')) {
+    const name = (svg.querySelector('title') || {}).textContent;
+    const box = svg.getBoundingClientRect();
+    const texts = [...svg.querySelectorAll('text')]
+      .map(t => [t.textContent, t.getBoundingClientRect()]);
+    for (const [text, r] of texts) {
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 ||
+          r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) {
+        problems.push(`${name}: "${text}" is clipped`);
+      }
+    }
+    for (let i = 0; i < texts.length; i++) {
+      for (let j = i + 1; j < texts.length; j++) {
+        const [a, ra] = texts[i], [b, rb] = texts[j];
+        const dx = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const dy = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (dx > 0.5 && dy > 0.5) problems.push(`${name}: "${a}" overlaps "${b}"`);
+      }
+    }
+  }
+  return problems;
+}
+"""
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_headless_chromium_draws_every_chart_without_overlap_or_overflow(
+    real_html: str, real_comparison: Comparison, tmp_path: Path, width: int
 ) -> None:
     _require_browser()
     from playwright.sync_api import sync_playwright
 
     page_path = tmp_path / "comparison.html"
-    page_path.write_text(report_html)
-    screenshot = tmp_path / "comparison.png"
+    page_path.write_text(real_html)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / f"comparison-{width}.png"
     errors: list[str] = []
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -81,7 +200,7 @@ def test_headless_chromium_draws_the_charts_without_console_errors(
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1200, "height": 900},
+            viewport={"width": width, "height": 900},
         )
         try:
             page = context.new_page()
@@ -97,16 +216,19 @@ def test_headless_chromium_draws_the_charts_without_console_errors(
                 "polyline.series, rect.bar, rect.node",
                 "els => els.filter(e => e.getBBox().width > 0 && e.getBBox().height > 0).length",
             )
+            labels = page.evaluate(_LABEL_PROBLEMS)
+            page_width = page.evaluate("document.documentElement.scrollWidth")
+            viewport = page.evaluate("window.innerWidth")
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             context.close()
-    artifacts = os.environ.get("COMPARISON_ARTIFACTS")
-    if artifacts:
-        Path(artifacts).mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, Path(artifacts) / screenshot.name)
     print(f"\nARTIFACT screenshot: {screenshot}")
-    assert len(sizes) == 6
-    assert all(width > 100 and height > 50 for width, height in sizes), sizes
-    assert drawn > 20
+    assert len(sizes) == 3 + len(real_comparison.topologies)
+    assert all(w > 100 and h > 50 for w, h in sizes), sizes
+    assert drawn > 40
+    assert labels == []
+    assert page_width <= viewport, f"{page_width} px wide at a {viewport} px viewport"
     assert errors == []
     assert screenshot.stat().st_size > 10_000
+    if os.environ.get("COMPARISON_ARTIFACTS") is None:
+        shutil.copy(screenshot, tmp_path / screenshot.name)
