@@ -155,7 +155,7 @@ def cost_volume_chart(comparison: Comparison) -> str:
     svg.line(left, plot_bottom, _W - right, plot_bottom, "#666")
     svg.text(
         (left + _W - right) / 2,
-        plot_bottom + 30,
+        plot_bottom + 37,
         "tasks per month",
         size=11,
         anchor="middle",

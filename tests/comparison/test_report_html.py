@@ -7,7 +7,6 @@ import csv
 import io
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -182,17 +181,25 @@ _LABEL_PROBLEMS = """
 """
 
 
-@pytest.mark.parametrize("width", [1400, 390])
+@pytest.mark.parametrize(
+    ("report", "width"),
+    [("real_html", 1400), ("real_html", 390), ("report_html", 1400), ("report_html", 390)],
+    ids=["project-1400", "project-390", "fixtures-1400", "fixtures-390"],
+)
 def test_headless_chromium_draws_every_chart_without_overlap_or_overflow(
-    real_html: str, real_comparison: Comparison, tmp_path: Path, width: int
+    request: pytest.FixtureRequest, report: str, tmp_path: Path, width: int
 ) -> None:
+    """The project's four topologies, and the fixture stacks (which have a cost
+    cross-over), at a desktop and a phone width."""
     _require_browser()
     from playwright.sync_api import sync_playwright
 
+    html: str = request.getfixturevalue(report)
     page_path = tmp_path / "comparison.html"
-    page_path.write_text(real_html)
+    page_path.write_text(html)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTIFACTS / f"comparison-{width}.png"
+    name = "comparison" if report == "real_html" else "fixtures"
+    screenshot = ARTIFACTS / f"{name}-{width}.png"
     errors: list[str] = []
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -223,12 +230,10 @@ def test_headless_chromium_draws_every_chart_without_overlap_or_overflow(
         finally:
             context.close()
     print(f"\nARTIFACT screenshot: {screenshot}")
-    assert len(sizes) == 3 + len(real_comparison.topologies)
+    assert len(sizes) == 3 + html.count('class="diagram"')
     assert all(w > 100 and h > 50 for w, h in sizes), sizes
-    assert drawn > 40
+    assert drawn > 30
     assert labels == []
     assert page_width <= viewport, f"{page_width} px wide at a {viewport} px viewport"
     assert errors == []
     assert screenshot.stat().st_size > 10_000
-    if os.environ.get("COMPARISON_ARTIFACTS") is None:
-        shutil.copy(screenshot, tmp_path / screenshot.name)
