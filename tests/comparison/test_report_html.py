@@ -18,6 +18,8 @@ from comparison.report_html import render_html
 from comparison.sweep import with_sweep
 from comparison.templates import load_templates
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",

@@ -7,8 +7,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from local.diff import snapshot_path, template_diff
 from tests.local.helpers import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
 
 COMMAND = str(PROJECT_ROOT / "scripts" / "diff")
 QUEUE = "TasksgeneratereportQueue7C77DCF6"

@@ -11,6 +11,8 @@ from local.differences import differences, report_lines
 from local.model import LocalDeployment
 from stacks.topologies import TOPOLOGIES
 
+pytestmark = pytest.mark.slow
+
 
 def test_lambdas_lists_the_architecture_the_ttl_and_the_public_access_block(
     deployed: Callable[[str], LocalDeployment],

@@ -13,6 +13,8 @@ from runtime.catalogue import CATALOGUE
 from runtime.producer import queue_url_env_for
 from tests.local import e2e, helpers
 
+pytestmark = pytest.mark.slow
+
 
 def test_scenario_covers_every_task_type_in_the_catalogue() -> None:
     # A new task type must join the end-to-end scenario (tests/local/e2e.py).

@@ -33,6 +33,8 @@ from runtime.envelope import encode, new_envelope
 from runtime.producer import queue_url_env_for
 from tests.local import helpers
 
+pytestmark = pytest.mark.slow
+
 TASK = "virus-scan-result"
 # Not helpers.PROPERTY_KEY: the end-to-end tests load that one into the same stacks.
 FORGED_KEY = "uploads/properties/forged.csv"

@@ -15,6 +15,8 @@ import pytest
 from local import deploy, names
 from tests.local.helpers import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow
+
 COMMAND = str(PROJECT_ROOT / "scripts" / "local-deploy")
 
 

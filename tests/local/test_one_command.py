@@ -28,6 +28,8 @@ import pytest
 
 from tests.local.helpers import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow
+
 COMMAND = str(PROJECT_ROOT / "scripts" / "local-deploy")
 READY_TIMEOUT = 150  # synth + deploy + consumers, on 2 loaded cores
 TASK_TIMEOUT = 60

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import boto3
+import pytest
 
 from local.cloudformation import template_resources
 from local.lambda_sqs import patched_environ
@@ -21,6 +22,8 @@ from local.runtime_env import container_environment
 from runtime import invoker
 from runtime.producer import Producer
 from tests.local import helpers
+
+pytestmark = pytest.mark.slow
 
 LONDON = ZoneInfo("Europe/London")
 

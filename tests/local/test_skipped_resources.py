@@ -11,6 +11,8 @@ from local.model import LocalDeployment
 from stacks.topologies import TOPOLOGIES
 from tests.local.skipped_checks import CHECKS
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("topology", sorted(TOPOLOGIES))
 def test_every_resource_the_emulator_skips_passes_its_template_check(

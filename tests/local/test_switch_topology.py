@@ -16,6 +16,8 @@ from local.runtime_env import container_environment
 from runtime.producer import Producer
 from tests.local import helpers
 
+pytestmark = pytest.mark.slow
+
 TASKS = 100
 
 

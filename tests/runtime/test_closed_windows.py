@@ -40,6 +40,8 @@ from tests.runtime.helpers import (
 )
 from tests.runtime.probe_tasks import counter
 
+pytestmark = pytest.mark.slow
+
 FAST = ("--wait-seconds", "1", "--backoff-base", "1", "--backoff-max", "2")
 
 

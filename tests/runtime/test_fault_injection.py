@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runtime.envelope import encode, new_envelope
 from tests.runtime.helpers import (
     QueuePair,
@@ -40,6 +42,8 @@ from tests.runtime.helpers import (
     wait_until,
 )
 from tests.runtime.probe_tasks import counter
+
+pytestmark = pytest.mark.slow
 
 GOOD, POISON = 950, 50
 SEED = 33

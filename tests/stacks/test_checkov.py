@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, SynthesizedApp, cdk_json_context
 
+pytestmark = pytest.mark.slow
+
 CHECKOV = PROJECT_ROOT / ".venv" / "checkov" / "bin" / "checkov"
 README = PROJECT_ROOT / "README.md"
 TABLE_HEADING = "### checkov findings, justified"

@@ -626,6 +626,7 @@ def test_account_with_ecs_topology_says_how_to_synthesize_offline(
 # 11. Validators --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cfn_lint_finds_no_error_in_any_combination() -> None:
     # cfn-lint checks each template against the CloudFormation resource specification;
     # one process for every combination's templates (start-up dominates per file).

@@ -225,6 +225,7 @@ def test_reader_resumes_at_the_checkpoint_offset_across_quoted_newlines_and_crlf
     assert [(r.row, r.fields) for r in rest] == [(4, ["3", "x"]), (5, ["4", 'q"uote'])]
 
 
+@pytest.mark.slow
 def test_large_file_is_loaded_in_chunks_exactly_once_and_a_redelivered_chunk_changes_nothing(
     s3_client: Any,
     task_table: Any,
