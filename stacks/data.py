@@ -13,14 +13,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from runtime.tasks._records import BUCKET_ENV, TABLE_ENV, UPLOADS_PREFIX
+from runtime.tasks._scan_events import ScanStatus
+from runtime.tasks._scan_verdict import SCAN_STATUS_TAG
 from stacks.data_access import LEDGER_ACTIONS, LEDGER_PK_PREFIX, access_for
 from task_constructs._acknowledge import acknowledge, acknowledge_resource, nag_resource_text
 
 GUARDDUTY_PLAN_PRINCIPAL = "malware-protection-plan.guardduty.amazonaws.com"
 # GuardDuty writes this object to check the role's access when the plan is created.
 VALIDATION_OBJECT_KEY = "malware-protection-resource-validation-object"
-SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
-CLEAN_SCAN_STATUS = "NO_THREATS_FOUND"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,7 +268,7 @@ class TaskData(Construct):
                 resources=[bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
                 conditions={
                     "StringNotEquals": {
-                        f"s3:ExistingObjectTag/{SCAN_STATUS_TAG}": CLEAN_SCAN_STATUS
+                        f"s3:ExistingObjectTag/{SCAN_STATUS_TAG}": str(ScanStatus.NO_THREATS_FOUND)
                     },
                     **not_guardduty,
                 },

@@ -3,6 +3,7 @@
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from runtime.payload_limits import SQS_MESSAGE_BYTES
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
 
@@ -15,8 +16,8 @@ def delivery_dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue
         retention_period=_defaults.DEAD_LETTER_RETENTION,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
-        # whatever an envelope may weigh (task_queue.MAX_MESSAGE_BYTES)
-        max_message_size_bytes=1_048_576,
+        # whatever an envelope may weigh
+        max_message_size_bytes=SQS_MESSAGE_BYTES,
     )
     reason = (
         "Terminal DLQ for envelopes Scheduler or EventBridge could not deliver; a DLQ "

@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runtime.catalogue import MAX_RECEIVE_COUNT_LIMIT, TaskType
+from runtime.payload_limits import SQS_MESSAGE_BYTES
 from runtime.retry_budget import redrive_max_receive_count
 from task_constructs import _defaults
 from task_constructs._acknowledge import acknowledge_resource
@@ -22,10 +23,9 @@ from task_constructs._validation import fail_if_any, fail_props, seconds
 
 # SQS hard limits.
 _MAX_VISIBILITY_SECONDS = 12 * 60 * 60
-# SQS accepts messages up to 1 MiB ("Amazon SQS message quotas"); set it, so a queue
-# created from an older template default does not cap envelopes at 256 KiB. The
-# runtime's envelope limits (runtime/payload_limits.py) stay below it.
-MAX_MESSAGE_BYTES = 1_048_576
+# SQS's maximum, set explicitly so an older template default cannot cap envelopes at
+# 256 KiB; the runtime's envelope limits (runtime/payload_limits.py) stay below it.
+MAX_MESSAGE_BYTES = SQS_MESSAGE_BYTES
 _RETENTION_RANGE_SECONDS = (60, 14 * 24 * 60 * 60)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 
 from local.synth import LOCAL_EMAIL_SENDER
+from runtime.tasks._scan_verdict import SCAN_STATUS_TAG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = PROJECT_ROOT / "tests" / "events"
@@ -31,20 +32,24 @@ PROPERTY_CSV = (
 EMAIL_TEMPLATE = "weekly-digest"
 
 
-def upload_clean_candidate(bucket: str, key: str = PROPERTY_KEY) -> str:
-    """Put the property CSV in the uploads bucket and tag it as GuardDuty does after a
-    clean scan ("Monitoring S3 object scans with GuardDuty managed tags"); returns its
-    version id. The scan-result handler acts only on a verdict the tag confirms."""
+def scanned_upload(bucket: str, key: str, body: bytes, status: str) -> str:
+    """Put ``body`` in the uploads bucket and tag that version as GuardDuty does after a
+    scan ("Monitoring S3 object scans with GuardDuty managed tags"); returns its version
+    id. The scan-result handler acts only on a verdict the tag confirms."""
     s3 = boto3.client("s3")
-    response = s3.put_object(Bucket=bucket, Key=key, Body=PROPERTY_CSV.encode())
-    version = str(response.get("VersionId", "null"))
+    version = str(s3.put_object(Bucket=bucket, Key=key, Body=body).get("VersionId", "null"))
     s3.put_object_tagging(
         Bucket=bucket,
         Key=key,
         VersionId=version,
-        Tagging={"TagSet": [{"Key": "GuardDutyMalwareScanStatus", "Value": "NO_THREATS_FOUND"}]},
+        Tagging={"TagSet": [{"Key": SCAN_STATUS_TAG, "Value": status}]},
     )
     return version
+
+
+def upload_clean_candidate(bucket: str, key: str = PROPERTY_KEY) -> str:
+    """The property CSV, scanned clean; returns its version id."""
+    return scanned_upload(bucket, key, PROPERTY_CSV.encode(), "NO_THREATS_FOUND")
 
 
 def scan_result_event(bucket: str, key: str, version_id: str) -> dict[str, Any]:

@@ -47,17 +47,7 @@ def _property_records(table: str) -> list[str]:
 
 
 def _infected_upload(bucket: str) -> str:
-    s3 = boto3.client("s3")
-    version = str(
-        s3.put_object(Bucket=bucket, Key=FORGED_KEY, Body=b"X5O!P%@AP EICAR")["VersionId"]
-    )
-    s3.put_object_tagging(
-        Bucket=bucket,
-        Key=FORGED_KEY,
-        VersionId=version,
-        Tagging={"TagSet": [{"Key": "GuardDutyMalwareScanStatus", "Value": "THREATS_FOUND"}]},
-    )
-    return version
+    return helpers.scanned_upload(bucket, FORGED_KEY, b"X5O!P%@AP EICAR", "THREATS_FOUND")
 
 
 def _post(url: str, body: str) -> int:
@@ -159,14 +149,7 @@ def test_forged_scan_result_posted_to_the_endpoint_service_has_no_effect(
 
     # a genuine result for another, clean upload: proof that the endpoint runs the handler
     clean_key = "uploads/properties/clean.csv"
-    s3 = boto3.client("s3")
-    clean = str(s3.put_object(Bucket=bucket, Key=clean_key, Body=b"uprn\n")["VersionId"])
-    s3.put_object_tagging(
-        Bucket=bucket,
-        Key=clean_key,
-        VersionId=clean,
-        Tagging={"TagSet": [{"Key": "GuardDutyMalwareScanStatus", "Value": "NO_THREATS_FOUND"}]},
-    )
+    clean = helpers.scanned_upload(bucket, clean_key, b"uprn\n", "NO_THREATS_FOUND")
     genuine = new_envelope(TASK, helpers.scan_result_event(bucket, clean_key, clean))
 
     with helpers.gunicorn_process("runtime.web.endpoints:app", endpoints_env) as url:
