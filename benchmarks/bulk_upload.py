@@ -31,9 +31,9 @@ os.environ.update(
 
 import boto3
 
-from runtime.tasks._records import UploadRef, UploadStatus, put_upload_status
-from runtime.tasks._upload_chunks import UploadSettings
-from runtime.tasks.property_bulk_upload import UploadServices, load_chunk
+from runtime.tasks.uploads.chunks import UploadSettings
+from runtime.tasks.uploads.model import UploadRef, UploadStatus, put_upload_status
+from runtime.tasks.uploads.property_bulk_upload import UploadServices, load_chunk
 
 BUCKET = "bench"
 HEADER = "uprn,address_line_1,address_line_2,address_line_3,town,postcode,property_type,floor_area_sqm,build_year\n"  # noqa: E501

@@ -149,8 +149,8 @@ def _measure(args: argparse.Namespace, control: Any, endpoint: str, tag: str) ->
     """Messages per second of each loop, its SQS calls going to ``endpoint``."""
     import boto3
 
-    from runtime._compose import build_consumer
     from runtime.consumer import ConsumerConfig, StopSignal
+    from runtime.consumer_factory import build_consumer
     from runtime.envelope import encode, new_envelope
 
     queues = {
@@ -259,7 +259,7 @@ def main() -> int:
     )
     import boto3
 
-    from runtime._log import logger
+    from runtime.log import logger
 
     # Keep the per-message log line (it is part of the loop's cost) but off the terminal.
     logger.registered_handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115

@@ -19,13 +19,14 @@ from comparison.templates import StackTemplate
 from comparison.usage import Usage
 from comparison.usage.vpc import network_hours
 from comparison.workload import Workload
+from runtime.contract import ResourceRole
 
 _TARGET_TRACKING_ALARMS = 2  # the high and low alarms Application Auto Scaling creates
 
 
 def reference_template(templates: Sequence[StackTemplate]) -> StackTemplate | None:
     """A stack that contains the web app (every ECS stack does), to read its network from."""
-    return next((t for t in templates if t.with_role("webapp")), None)
+    return next((t for t in templates if t.with_role(ResourceRole.WEBAPP)), None)
 
 
 def baseline_usage(template: StackTemplate | None, workload: Workload) -> list[Usage]:
@@ -34,7 +35,7 @@ def baseline_usage(template: StackTemplate | None, workload: Workload) -> list[U
     architecture = "x86_64"
     usages: list[Usage] = []
     if template is not None:
-        service = template.with_role("webapp")[0]
+        service = template.with_role(ResourceRole.WEBAPP)[0]
         architecture = fargate_size(template, service)[2]
         usages += network_hours(template)
         own = [template.resources[i] for i in web_app_ids(template)]

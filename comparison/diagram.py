@@ -19,6 +19,7 @@ from comparison.model import TopologyModel
 from comparison.routing import _failure_targets
 from comparison.svg import Svg
 from comparison.templates import Resource, ref_target
+from runtime.contract import TASK_DETAIL, ResourceRole
 
 WEB_APP = "(web app)"
 _KINDS = {
@@ -81,7 +82,7 @@ def _label(resource: Resource) -> str:
     ]
     # Without construct paths, the logical id without CDK's hash suffix.
     name = "/".join(parts[-2:]) if parts else re.sub(r"[0-9A-F]{8}$", "", resource.logical_id)
-    task = resource.meta("task")
+    task = resource.meta(TASK_DETAIL)
     if isinstance(task, str) and task:  # a function for one task: named by it
         name = task
     role = f" [{resource.role}]" if resource.role else ""
@@ -168,7 +169,7 @@ def build_graph(model: TopologyModel) -> Graph:
     for service in template.of_type("AWS::ECS::Service"):
         if service.properties.get("LoadBalancers"):
             edges |= {(alb, service.logical_id) for alb in balancers}
-    for invoker in template.with_role("invoker"):
+    for invoker in template.with_role(ResourceRole.INVOKER):
         edges |= {(invoker.logical_id, alb) for alb in balancers}
     # The web app sends on-demand tasks to every work queue (or calls the ALB): from its
     # own service where it is not also the consumer, else from a stand-in box.
@@ -176,7 +177,11 @@ def build_graph(model: TopologyModel) -> Graph:
         nodes[alb] for alb in balancers if alb in nodes
     ]
     consumers = {c.logical_id for c in routing.consumers}
-    senders = [s.logical_id for s in template.with_role("webapp") if s.logical_id not in consumers]
+    senders = [
+        s.logical_id
+        for s in template.with_role(ResourceRole.WEBAPP)
+        if s.logical_id not in consumers
+    ]
     if entry and not senders:
         nodes[WEB_APP] = Node(WEB_APP, "web app", "web app (on demand)")
         senders = [WEB_APP]

@@ -31,6 +31,7 @@ from comparison.simulation import (
 from comparison.templates import StackTemplate
 from comparison.triggers import relayed_share
 from comparison.workload import Workload
+from runtime.contract import ResourceRole
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,7 +240,7 @@ def run_consumers(
     runs: dict[str, ConsumerRun] = {}
     worst, peak, unfinished, refused = 0.0, 0, 0, 0.0
     per_task: list[TaskLatency] = []
-    invokers = template.with_role("invoker")
+    invokers = template.with_role(ResourceRole.INVOKER)
     for consumer in routing.consumers:
         loads = [workload.task(n) for n in consumer.tasks]
         arrivals = merged_arrivals(loads, assumptions.seed, days)

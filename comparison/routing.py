@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from comparison.templates import Resource, StackTemplate, per_template, ref_target, referenced_ids
+from runtime.contract import POLLER_THREADS_DETAIL, TASK_DETAIL, TASK_NAME_ENV, ResourceRole
 
 
 class ConsumerKind(StrEnum):
@@ -20,9 +21,9 @@ class ConsumerKind(StrEnum):
 
 
 _SERVICE_KINDS = {
-    "worker": ConsumerKind.WORKER,
-    "webapp": ConsumerKind.WEBAPP,
-    "endpoint": ConsumerKind.ENDPOINT,
+    ResourceRole.WORKER: ConsumerKind.WORKER,
+    ResourceRole.WEBAPP: ConsumerKind.WEBAPP,
+    ResourceRole.ENDPOINT: ConsumerKind.ENDPOINT,
 }
 
 
@@ -46,13 +47,6 @@ class Routing:
     consumers: tuple[Consumer, ...]
     unrouted: tuple[str, ...]
     """Task names no resource in the stack processes (a placeholder stack)."""
-
-    def consumer_of(self, task: str) -> Consumer | None:
-        return next((c for c in self.consumers if task in c.tasks), None)
-
-    def queue_tasks(self, queue_id: str) -> tuple[str, ...]:
-        """Tasks whose messages pass through a queue."""
-        return tuple(task for c in self.consumers if queue_id in c.queues for task in c.tasks)
 
 
 _FAILURE_KEYS = ("DeadLetterConfig", "DestinationConfig", "deadLetterTargetArn")
@@ -95,11 +89,11 @@ def event_source_mappings(template: StackTemplate, function_id: str) -> list[Res
 
 
 def _lambda_task_name(function: Resource) -> str | None:
-    named = function.meta("task")
+    named = function.meta(TASK_DETAIL)
     if named:
         return str(named)
     variables = function.properties.get("Environment", {}).get("Variables", {})
-    value = variables.get("TASK_NAME") if isinstance(variables, dict) else None
+    value = variables.get(TASK_NAME_ENV) if isinstance(variables, dict) else None
     return value if isinstance(value, str) else None
 
 
@@ -133,7 +127,9 @@ def build_routing(
     unnamed_lambdas: list[tuple[Resource, list[str]]] = []
     for function in template.of_type("AWS::Lambda::Function"):
         mappings = event_source_mappings(template, function.logical_id)
-        if function.role not in (None, "task") or (function.role is None and not mappings):
+        if function.role not in (None, ResourceRole.TASK) or (
+            function.role is None and not mappings
+        ):
             continue
         queues = sorted(
             {q for m in mappings if (q := ref_target(m.properties.get("EventSourceArn")))}
@@ -166,7 +162,7 @@ def _service_consumer(
     kind = _SERVICE_KINDS.get(service.role or "")
     if service.role is None and service_queue_ids(template, service):
         kind = ConsumerKind.WORKER  # no metadata yet, but its tasks are told a work queue
-    threads = service.meta("pollerThreads")
+    threads = service.meta(POLLER_THREADS_DETAIL)
     # The web app is a consumer only where it runs the poller.
     if kind is None or (kind is ConsumerKind.WEBAPP and not threads):
         return None
@@ -187,7 +183,7 @@ def _service_consumer(
 def web_app_ids(template: StackTemplate) -> frozenset[str]:
     """The web-app services and the scaling resources and alarms that act on them: the
     web app as it runs today, part of the baseline in every topology."""
-    services = {s.logical_id for s in template.with_role("webapp")}
+    services = {s.logical_id for s in template.with_role(ResourceRole.WEBAPP)}
     targets = {
         t.logical_id
         for t in template.of_type("AWS::ApplicationAutoScaling::ScalableTarget")

@@ -4,8 +4,8 @@ package's error type so the CLI reports it in one line."""
 from __future__ import annotations
 
 from comparison.errors import ComparisonError
-from runtime import schedule_expression as _shared
-from runtime.schedule_expression import HOURS_PER_MONTH, interval_seconds
+from runtime.contract import schedule_expression as _shared
+from runtime.contract.schedule_expression import HOURS_PER_MONTH, interval_seconds
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -23,7 +23,7 @@ class ScheduleExpressionError(ComparisonError, ValueError):
 
 
 def runs_per_month(expression: str) -> float:
-    """Average runs per month (see :func:`runtime.schedule_expression.runs_per_month`)."""
+    """Average runs per month (see :func:`runtime.contract.schedule_expression.runs_per_month`)."""
     try:
         return _shared.runs_per_month(expression)
     except _shared.ScheduleExpressionError as error:

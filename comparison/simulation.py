@@ -21,7 +21,7 @@ from typing import NamedTuple
 from comparison.assumptions import DAYS_PER_MONTH, Assumptions
 from comparison.scaling import ScalingMetric, ScalingParams, StepMetric
 from comparison.workload import TaskLoad
-from runtime.backlog_metric import compute_backlog
+from runtime.contract.backlog import compute_backlog
 
 DAY_SECONDS = 86_400.0
 # A lone message this long after the start of the day meets a fully idle system.

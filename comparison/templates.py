@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from comparison.errors import TemplateError
+from runtime.contract import METADATA_KEY
 
-METADATA_KEY = "AsyncTasks"
 # Names for the report; a stack with no recognisable role falls back to its id.
 KNOWN_STACKS = {
     "AsyncTasks-PrivateEndpoints": "private-endpoints",

@@ -30,8 +30,7 @@ from local.emulator import free_port
 from local.model import LocalDeployment
 from local.processes import Child, venv_executable
 from local.runtime_env import container_environment, function_environment
-from runtime.backlog_metric import BacklogTarget
-from runtime.producer import ENDPOINT_URL_ENV
+from runtime.contract import ENDPOINT_URL_ENV
 
 Say = Callable[[str], None]
 
@@ -164,7 +163,7 @@ class WorkerServiceConsumers(Consumers):
             for r in self.deployment.stack.of_type("AWS::Lambda::Function")
             if r.logical_id.startswith("WorkersBacklogMetric")
         )
-        target = BacklogTarget.from_env(function_environment(self.deployment, metric_fn))
+        target = scaling.MetricTarget.from_env(function_environment(self.deployment, metric_fn))
         self.autoscaler = scaling.Autoscaler(self.rules, target)
         self.service = target
         command, self.env = self._command("Workers")

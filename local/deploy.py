@@ -42,7 +42,7 @@ from local.names import stack_ids, topology_names
 from local.processes import PROJECT_ROOT, venv_executable
 from local.runtime_env import producer_environment
 from local.synth import LOCAL_EMAIL_SENDER, SynthError, synthesize
-from runtime.producer import ENDPOINT_URL_ENV
+from runtime.contract import BUCKET_ENV, EMAIL_SENDER_ENV, ENDPOINT_URL_ENV, UPLOADS_BUCKET_OUTPUT
 
 
 @contextmanager
@@ -117,8 +117,8 @@ def report(deployment: LocalDeployment) -> str:
 def shell_environment(deployment: LocalDeployment, extra: dict[str, str]) -> dict[str, str]:
     """What a shell needs to enqueue into the running topology (and run the runtime)."""
     env = {**aws_env(deployment.endpoint_url), **producer_environment(deployment)}
-    env["ASYNC_TASKS_BUCKET"] = deployment.stack.outputs["UploadsBucketName"]
-    env["ASYNC_TASKS_EMAIL_SENDER"] = LOCAL_EMAIL_SENDER
+    env[BUCKET_ENV] = deployment.stack.outputs[UPLOADS_BUCKET_OUTPUT]
+    env[EMAIL_SENDER_ENV] = LOCAL_EMAIL_SENDER
     return {**env, **extra}
 
 

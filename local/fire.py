@@ -5,15 +5,15 @@ another shell with local-deploy's exports: ``python -m local.fire generate-repor
 
 - A schedule's target gets the schedule's ``Input`` with Scheduler's context attributes
   filled in.
-- A rule's target gets the envelope its input transformer builds around the event
-  (``runtime.envelope.new_envelope``; id and time shared with the event). The event is
+- A rule's target gets what its input transformer (read from the template) builds
+  around the event: the envelope, with the event's id and time. The event is
   the sample in tests/events, made true first: for ``virus-scan-result`` a CSV is
   uploaded to ``uploads/`` and tagged ``GuardDutyMalwareScanStatus=NO_THREATS_FOUND``
   as GuardDuty would (the handler acts only on a verdict the tag confirms); for
   ``email-feedback`` the bounce names the last message the send ledger shows as sent
   (the handler acts only on a message the ledger holds), so send an email first.
 - A queue target is sent to; a Lambda target (the private-endpoints invoker) is run
-  here with its deployed environment, its ``ENDPOINT_URL`` pointed at
+  here, by its deployed ``Handler``, with its deployed environment, its ``ENDPOINT_URL`` pointed at
   ``$ASYNC_TASKS_ENDPOINT_URL`` (the local endpoint service).
 """
 
@@ -33,10 +33,15 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Attr
 
+from local.delivery import eventbridge_delivery, scheduler_delivery
+from local.entrypoints import invoke
 from runtime.catalogue import CATALOGUE, OnDemand
-from runtime.envelope import encode, new_envelope
-from runtime.invoker import InvokerSettings, post_envelope
-from runtime.producer import ENDPOINT_URL_ENV
+from runtime.contract import (
+    ENDPOINT_URL_ENV,
+    INVOKER_ENDPOINT_URL_ENV,
+    TASK_TABLE_OUTPUT,
+    UPLOADS_BUCKET_OUTPUT,
+)
 
 EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
 SCAN_SAMPLE = EVENTS / "guardduty_malware_scan_result.json"
@@ -121,22 +126,23 @@ def fire(task: str, view: StackView | None = None) -> list[str]:
     if kind == "schedule":
         now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         envelope = json.loads(
-            target["Input"]
-            .replace("<aws.scheduler.execution-id>", f"local-{uuid.uuid4()}")
-            .replace("<aws.scheduler.scheduled-time>", now)
+            scheduler_delivery(
+                target["Input"], execution_id=f"local-{uuid.uuid4()}", scheduled_time=now
+            )
         )
         if task == "send-bulk-email":
             notes += _sample_recipients(view, envelope["payload"])
     else:
         event = _scan_result(view, notes) if task == "virus-scan-result" else _bounce(view, notes)
-        envelope = dict(new_envelope(task, event))
-        event["id"], event["time"] = envelope["id"], envelope["created_at"]
+        event["id"] = str(uuid.uuid4())
+        event["time"] = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        envelope = json.loads(eventbridge_delivery(target["InputTransformer"], event))
     target_id = target["Arn"]["Fn::GetAtt"][0]
     target_type = view.resources[target_id]["Type"]
     if target_type == "AWS::SQS::Queue":
         boto3.client("sqs").send_message(
             QueueUrl=view.physical[target_id],
-            MessageBody=encode(envelope),  # type: ignore[arg-type]
+            MessageBody=json.dumps(envelope, separators=(",", ":")),
         )
         notes.append(
             f"fired {task}: {kind} target {target_id} (queue) got envelope {envelope['id']}"
@@ -157,8 +163,8 @@ def _invoke(view: StackView, function_id: str, envelope: Mapping[str, Any]) -> s
     config = boto3.client("lambda").get_function_configuration(
         FunctionName=view.physical[function_id]
     )
-    env = {**config.get("Environment", {}).get("Variables", {}), "ENDPOINT_URL": endpoint}
-    invocation = post_envelope(envelope, InvokerSettings.from_env(env))
+    env = {**config.get("Environment", {}).get("Variables", {}), INVOKER_ENDPOINT_URL_ENV: endpoint}
+    invocation = invoke(config["Handler"], envelope, env)
     return (
         f"fired {envelope['task']}: the invoker ({function_id}) POSTed envelope "
         f"{envelope['id']} to {endpoint}, answer {invocation['status']}"
@@ -166,7 +172,7 @@ def _invoke(view: StackView, function_id: str, envelope: Mapping[str, Any]) -> s
 
 
 def _scan_result(view: StackView, notes: list[str]) -> dict[str, Any]:
-    bucket = view.outputs["UploadsBucketName"]
+    bucket = view.outputs[UPLOADS_BUCKET_OUTPUT]
     key = f"uploads/properties/fired-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.csv"
     s3 = boto3.client("s3")
     version = str(s3.put_object(Bucket=bucket, Key=key, Body=SAMPLE_CSV.encode())["VersionId"])
@@ -186,7 +192,7 @@ def _scan_result(view: StackView, notes: list[str]) -> dict[str, Any]:
 
 
 def _bounce(view: StackView, notes: list[str]) -> dict[str, Any]:
-    table = boto3.resource("dynamodb").Table(view.outputs["TaskTableName"])
+    table = boto3.resource("dynamodb").Table(view.outputs[TASK_TABLE_OUTPUT])
     items: list[dict[str, Any]] = []
     scan: dict[str, Any] = {
         "FilterExpression": Attr("pk").begins_with("email#")
@@ -220,7 +226,7 @@ def _bounce(view: StackView, notes: list[str]) -> dict[str, Any]:
 def _sample_recipients(view: StackView, payload: Mapping[str, Any]) -> list[str]:
     """The weekly digest's list and SES template, created when absent (say so)."""
     notes = []
-    bucket = view.outputs["UploadsBucketName"]
+    bucket = view.outputs[UPLOADS_BUCKET_OUTPUT]
     key = f"recipients/{payload['recipients_list']}.csv"
     s3 = boto3.client("s3")
     try:

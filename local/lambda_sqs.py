@@ -10,31 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from runtime import lambda_batch
-
-
-@contextmanager
-def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """os.environ with ``values`` added, restored after: the handlers read os.environ."""
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+from local.entrypoints import invoke
+from runtime.contract import TASK_HANDLER, TASK_NAME_ENV
 
 
 def sqs_event(queue_arn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,8 +64,9 @@ def poll(queue_url: str, function_env: Mapping[str, str], batch_size: int = 10) 
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    with patched_environ(function_env):
-        response = lambda_batch.handler(sqs_event(arn, messages), None)
+    # Every task function's Handler is the contract's TASK_HANDLER (checked on the
+    # templates by tests/test_contract.py).
+    response = invoke(TASK_HANDLER, sqs_event(arn, messages), function_env)
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
     done = [m for m in messages if m["MessageId"] not in failed]
     if done:
@@ -132,7 +120,7 @@ def deployed_mappings(deployment: Any) -> list[EventSource]:
         mappings.append(
             EventSource(
                 function=function,
-                task=environment.get("TASK_NAME", function),
+                task=environment.get(TASK_NAME_ENV, function),
                 queue_url=queues_by_arn[deployed["EventSourceArn"]],
                 batch_size=int(deployed.get("BatchSize") or declared.get("BatchSize", 10)),
                 environment=environment,

@@ -15,7 +15,17 @@ import boto3
 from local.cloudformation import template_resources
 from local.model import LocalDeployment
 from runtime.catalogue import CATALOGUE
-from runtime.producer import ENDPOINT_URL_ENV, QUEUE_URL_ENV, queue_url_env_for
+from runtime.contract import (
+    ENDPOINT_URL_ENV,
+    ENDPOINT_URL_OUTPUT,
+    QUEUE_URL_ENV,
+    TABLE_ENV,
+    TASK_NAME_ENV,
+    TASK_QUEUE_URL_OUTPUT,
+    TASK_TABLE_OUTPUT,
+    queue_url_env_for,
+    queue_url_output_for,
+)
 
 
 def lambda_environments(deployment: LocalDeployment) -> dict[str, dict[str, str]]:
@@ -23,8 +33,8 @@ def lambda_environments(deployment: LocalDeployment) -> dict[str, dict[str, str]
     environments: dict[str, dict[str, str]] = {}
     for function in deployment.stack.of_type("AWS::Lambda::Function"):
         variables = function_environment(deployment, function.logical_id)
-        if "TASK_NAME" in variables:
-            environments[variables["TASK_NAME"]] = variables
+        if TASK_NAME_ENV in variables:
+            environments[variables[TASK_NAME_ENV]] = variables
     return environments
 
 
@@ -81,13 +91,13 @@ def _fill(
 def producer_environment(deployment: LocalDeployment) -> dict[str, str]:
     """What a web app needs to enqueue into this stack, from the stack's outputs."""
     outputs = deployment.stack.outputs
-    env = {"ASYNC_TASKS_TABLE": outputs["TaskTableName"]}
-    if "TaskQueueUrl" in outputs:
-        env[QUEUE_URL_ENV] = outputs["TaskQueueUrl"]
+    env = {TABLE_ENV: outputs[TASK_TABLE_OUTPUT]}
+    if TASK_QUEUE_URL_OUTPUT in outputs:
+        env[QUEUE_URL_ENV] = outputs[TASK_QUEUE_URL_OUTPUT]
     for name in CATALOGUE:
-        key = "QueueUrl" + "".join(part.title() for part in name.split("-"))
+        key = queue_url_output_for(name)
         if key in outputs:
             env[queue_url_env_for(name)] = outputs[key]
-    if "EndpointUrl" in outputs:
-        env[ENDPOINT_URL_ENV] = outputs["EndpointUrl"]
+    if ENDPOINT_URL_OUTPUT in outputs:
+        env[ENDPOINT_URL_ENV] = outputs[ENDPOINT_URL_OUTPUT]
     return env

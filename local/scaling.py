@@ -1,10 +1,11 @@
-"""The worker service's scaling, run locally: the real metric function decides, the
+"""The worker service's scaling, run locally: the metric's own formula decides, the
 template's policies act, one decision per simulated minute.
 
-Every simulated minute (``minute_seconds`` of real time) :func:`runtime.backlog_metric.
-publish_backlog` observes the deployed queue and the local service (the worker
-processes local-deploy runs stand for the ECS service's tasks) and publishes to the
-emulator's CloudWatch, as the every-minute metric Lambda does. The decision then
+Every simulated minute (``minute_seconds`` of real time) the queue's visible and
+in-flight counts and the local service's processes (local-deploy's workers stand for
+the ECS service's tasks; moto's service runs none) go through
+:func:`runtime.contract.backlog.compute_backlog`, the formula the metric Lambda
+publishes with. The decision then
 follows the template, read from it, not restated here:
 
 - the wake-up alarm (``WakeUpSignal`` compared with its threshold) triggers the step
@@ -24,7 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.backlog_metric import BACKLOG_PER_TASK, WAKE_UP_SIGNAL, BacklogTarget, publish_backlog
+import boto3
+
+from runtime.contract import METRIC_CLUSTER_ENV, METRIC_QUEUE_URL_ENV, METRIC_SERVICE_ENV
+from runtime.contract.backlog import BACKLOG_PER_TASK, WAKE_UP_SIGNAL, compute_backlog
 
 # Target tracking's scale-in alarm: 15 datapoints of one minute below the target.
 SCALE_IN_MINUTES = 15
@@ -74,7 +78,9 @@ def rules_from_template(template: Mapping[str, Mapping[str, Any]], prefix: str) 
     alarm = one(
         "AWS::CloudWatch::Alarm", lambda r: r["Properties"].get("MetricName") == WAKE_UP_SIGNAL
     )
-    assert tracking["CustomizedMetricSpecification"]["MetricName"] == BACKLOG_PER_TASK
+    tracked = tracking["CustomizedMetricSpecification"]["MetricName"]
+    if tracked != BACKLOG_PER_TASK:
+        raise ValueError(f"the target tracking policy tracks {tracked}, not {BACKLOG_PER_TASK}")
     return ScalingRules(
         min_capacity=int(target["MinCapacity"]),
         max_capacity=int(target["MaxCapacity"]),
@@ -88,33 +94,42 @@ def rules_from_template(template: Mapping[str, Mapping[str, Any]], prefix: str) 
     )
 
 
-class LocalService:
-    """What ``describe_services`` answers for the local service: its worker processes.
+@dataclass(frozen=True)
+class MetricTarget:
+    """What the backlog metric function observes, read from its deployed environment
+    (the names are the contract's)."""
 
-    moto's ECS service runs no tasks (its running count is a constant), so the metric
-    function is given this view of the processes local-deploy actually runs."""
+    queue_url: str
+    cluster_name: str
+    service_name: str
 
-    def __init__(self, counts: Callable[[], tuple[int, int, int]]) -> None:
-        self._counts = counts
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MetricTarget:
+        return cls(
+            queue_url=env[METRIC_QUEUE_URL_ENV],
+            cluster_name=env[METRIC_CLUSTER_ENV],
+            service_name=env[METRIC_SERVICE_ENV],
+        )
 
-    def describe_services(self, cluster: str, services: list[str]) -> dict[str, Any]:
-        running, pending, desired = self._counts()
-        return {
-            "services": [
-                {
-                    "serviceName": services[0],
-                    "runningCount": running,
-                    "pendingCount": pending,
-                    "desiredCount": desired,
-                }
-            ]
-        }
+    def queue_counts(self) -> tuple[int, int]:
+        """Visible and in-flight messages, the two attributes the metric function reads."""
+        attributes = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
 
 
 class Autoscaler:
     """One decision per call of :meth:`decide` (one simulated minute)."""
 
-    def __init__(self, rules: ScalingRules, target: BacklogTarget) -> None:
+    def __init__(self, rules: ScalingRules, target: MetricTarget) -> None:
         self.rules = rules
         self.target = target
         self.minute = 0
@@ -127,19 +142,20 @@ class Autoscaler:
         """The new desired count, and a line saying why (empty when unchanged)."""
         self.minute += 1
         rules = self.rules
-        published = publish_backlog(
-            self.target, ecs=LocalService(lambda: (running, pending, desired))
-        )
-        metric = published["backlog_per_task"]
-        messages = published["visible"] + published["in_flight"]
+        # moto's ECS service runs no tasks, so the counts are local-deploy's processes;
+        # the metric is the backlog metric function's own formula.
+        visible, in_flight = self.target.queue_counts()
+        sample = compute_backlog(visible, in_flight, running, pending, desired=desired)
+        metric = sample.backlog_per_task
+        messages = sample.messages
         new, why = desired, ""
         if (
-            rules.wake_compare(published["wake_up"], rules.wake_threshold)
+            rules.wake_compare(sample.wake_up, rules.wake_threshold)
             and self.minute - self._last_wake >= rules.wake_cooldown_minutes
         ):
             new = desired + rules.wake_adjustment
             self._last_wake = self.minute
-            why = f"wake-up alarm ({WAKE_UP_SIGNAL}={published['wake_up']})"
+            why = f"wake-up alarm ({WAKE_UP_SIGNAL}={sample.wake_up})"
         capacity = max(desired, running + pending)
         wanted = math.ceil(capacity * metric / rules.target_value) if capacity else 0
         self._below = self._below + 1 if metric < rules.target_value else 0

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runtime.dispatcher import TaskContext
+    from runtime.context import TaskContext
     from runtime.envelope import Envelope
     from runtime.errors import (
         ConfigurationError,
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "TaskContext": "runtime.dispatcher",
+    "TaskContext": "runtime.context",
     "Envelope": "runtime.envelope",
     "PollerHandle": "runtime.poller",
     "run_poller": "runtime.poller",

@@ -27,10 +27,29 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypedDict
+from typing import Any, TypedDict
 
-from runtime._log import logger
+from runtime.contract import (
+    DEFAULT_METRIC_NAMESPACE,
+    METRIC_CLUSTER_ENV,
+    METRIC_NAMESPACE_ENV,
+    METRIC_QUEUE_URL_ENV,
+    METRIC_SERVICE_ENV,
+)
+from runtime.contract.backlog import (
+    BACKLOG_PER_TASK,
+    IN_FLIGHT_MESSAGES,
+    METRIC_UNITS,
+    RUNNING_TASKS,
+    VISIBLE_MESSAGES,
+    WAKE_UP_SIGNAL,
+    BacklogSample,
+    compute_backlog,
+)
 from runtime.errors import ConfigurationError
+from runtime.log import logger
+
+DEFAULT_NAMESPACE = DEFAULT_METRIC_NAMESPACE
 
 __all__ = [
     "BACKLOG_PER_TASK",
@@ -49,81 +68,12 @@ __all__ = [
     "publish_backlog",
 ]
 
-DEFAULT_NAMESPACE: Final = "AsyncTasks"
-BACKLOG_PER_TASK: Final = "BacklogPerTask"
-WAKE_UP_SIGNAL: Final = "WakeUpSignal"
-VISIBLE_MESSAGES: Final = "VisibleMessages"
-IN_FLIGHT_MESSAGES: Final = "InFlightMessages"
-RUNNING_TASKS: Final = "RunningTasks"
-
-# The scaling policies and alarms must name the same units, or CloudWatch matches nothing.
-METRIC_UNITS: Final[Mapping[str, str]] = {
-    BACKLOG_PER_TASK: "None",  # a ratio: messages per task
-    WAKE_UP_SIGNAL: "None",  # a flag: 0 or 1
-    VISIBLE_MESSAGES: "Count",
-    IN_FLIGHT_MESSAGES: "Count",
-    RUNNING_TASKS: "Count",
-}
-
 _VISIBLE_ATTRIBUTE = "ApproximateNumberOfMessages"
 _IN_FLIGHT_ATTRIBUTE = "ApproximateNumberOfMessagesNotVisible"
 
 
 class ServiceNotFoundError(ConfigurationError):
     """``describe_services`` did not find the configured ECS service."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class BacklogSample:
-    """One minute's observation and the metric values derived from it."""
-
-    visible: int
-    in_flight: int
-    running: int
-    pending: int
-    desired: int
-    backlog_per_task: float
-    wake_up: int
-
-    @property
-    def messages(self) -> int:
-        return self.visible + self.in_flight
-
-    @property
-    def tasks(self) -> int:
-        # Pending tasks are capacity already on its way, so they share the backlog.
-        return self.running + self.pending
-
-
-def compute_backlog(
-    visible: int, in_flight: int, running: int, pending: int, *, desired: int = 0
-) -> BacklogSample:
-    """The metric values for one observation. Pure; raises ValueError on a negative count.
-
-    ``desired`` is the service's desired count; the comparison's scaling simulation
-    calls this same function, so the model and the runtime share one formula.
-    """
-    counts = {
-        "visible": visible,
-        "in_flight": in_flight,
-        "running": running,
-        "pending": pending,
-        "desired": desired,
-    }
-    negative = {name: value for name, value in counts.items() if value < 0}
-    if negative:
-        raise ValueError(f"counts must not be negative, got {negative}")
-    messages = visible + in_flight
-    tasks = running + pending
-    return BacklogSample(
-        visible=visible,
-        in_flight=in_flight,
-        running=running,
-        pending=pending,
-        desired=desired,
-        backlog_per_task=messages / max(tasks, 1),
-        wake_up=1 if messages > 0 and tasks == 0 and desired == 0 else 0,
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,7 +88,7 @@ class BacklogTarget:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BacklogTarget:
         """Read the target from the environment; names every missing variable at once."""
-        required = ("QUEUE_URL", "CLUSTER_NAME", "SERVICE_NAME")
+        required = (METRIC_QUEUE_URL_ENV, METRIC_CLUSTER_ENV, METRIC_SERVICE_ENV)
         missing = [name for name in required if not env.get(name)]
         if missing:
             raise ConfigurationError(
@@ -147,10 +97,10 @@ class BacklogTarget:
                 "function"
             )
         return cls(
-            queue_url=env["QUEUE_URL"],
-            cluster_name=env["CLUSTER_NAME"],
-            service_name=env["SERVICE_NAME"],
-            namespace=env.get("METRIC_NAMESPACE") or DEFAULT_NAMESPACE,
+            queue_url=env[METRIC_QUEUE_URL_ENV],
+            cluster_name=env[METRIC_CLUSTER_ENV],
+            service_name=env[METRIC_SERVICE_ENV],
+            namespace=env.get(METRIC_NAMESPACE_ENV) or DEFAULT_NAMESPACE,
         )
 
 

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from runtime.schedule_expression import violations
+from runtime.contract.schedule_expression import violations
 
 __all__ = [
     "CATALOGUE",
@@ -101,7 +101,7 @@ class TaskType:
     is the typical run time used for scaling targets and the cost model.
     ``handler`` is the dotted path ``package.module:function`` that runs the task.
     ``max_receive_count`` is the retry budget: failed handler attempts before the
-    runtime dead-letters the task with its last reason (``runtime/retry_budget.py``);
+    runtime dead-letters the task with its last reason (``runtime/contract/retry_budget.py``);
     the queue's SQS ``maxReceiveCount`` is a backstop above it.
     """
 
@@ -275,7 +275,7 @@ CATALOGUE = TaskCatalogue(
             expected_duration_seconds=2,
             max_duration_seconds=60,
             memory_mib=256,
-            handler="runtime.tasks.virus_scan_result:handle",
+            handler="runtime.tasks.scans.virus_scan_result:handle",
             max_receive_count=5,
             enqueues=("property-bulk-upload",),
         ),
@@ -286,7 +286,7 @@ CATALOGUE = TaskCatalogue(
             expected_duration_seconds=120,
             max_duration_seconds=900,
             memory_mib=1024,
-            handler="runtime.tasks.property_bulk_upload:handle",
+            handler="runtime.tasks.uploads.property_bulk_upload:handle",
             max_receive_count=3,
             max_concurrency=5,
             enqueues=("property-bulk-upload",),  # continuation chunks of large files
@@ -305,7 +305,7 @@ CATALOGUE = TaskCatalogue(
             expected_duration_seconds=300,
             max_duration_seconds=840,
             memory_mib=1024,
-            handler="runtime.tasks.generate_report:handle",
+            handler="runtime.tasks.reports.generate_report:handle",
             max_receive_count=3,
             max_concurrency=2,
         ),
@@ -323,7 +323,7 @@ CATALOGUE = TaskCatalogue(
             expected_duration_seconds=60,
             max_duration_seconds=600,
             memory_mib=512,
-            handler="runtime.tasks.send_bulk_email:handle",
+            handler="runtime.tasks.email.send_bulk_email:handle",
             max_receive_count=5,
             max_concurrency=10,
             enqueues=("send-bulk-email",),  # large lists fan out in chunks
@@ -341,7 +341,7 @@ CATALOGUE = TaskCatalogue(
             expected_duration_seconds=1,
             max_duration_seconds=60,
             memory_mib=256,
-            handler="runtime.tasks.email_feedback:handle",
+            handler="runtime.tasks.email.email_feedback:handle",
             max_receive_count=5,
         ),
     ]

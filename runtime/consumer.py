@@ -26,15 +26,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from runtime._log import logger
 from runtime.dispatcher import Dispatcher, DispatchResult
 from runtime.errors import LeaseLostError
 from runtime.idempotency import Claim
+from runtime.log import logger
 from runtime.protection import ScaleInProtection
 from runtime.registry import TaskSpec
 from runtime.settlement import Message, Settler
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
 
 __all__ = ["ConsumerConfig", "DrainReport", "QueueConsumer", "StopSignal"]
 
@@ -190,7 +193,7 @@ class QueueConsumer:
         queue_url: str,
         dispatcher: Dispatcher,
         *,
-        sqs: Any,
+        sqs: SQSClient,
         settler: Settler,
         protection: ScaleInProtection,
         config: ConsumerConfig | None = None,
@@ -352,7 +355,7 @@ def _log_late_outcome(message: Message, result: DispatchResult, elapsed_ms: floa
     )
 
 
-def _change_visibility(sqs: Any, queue_url: str, messages: list[Message], timeout: int) -> set[int]:
+def _change_visibility(sqs: SQSClient, queue_url: str, messages: list[Message], timeout: int) -> set[int]:
     """ChangeMessageVisibilityBatch in tens; returns the indexes that succeeded."""
     succeeded: set[int] = set()
     for start in range(0, len(messages), SQS_BATCH):
@@ -372,7 +375,7 @@ def _change_visibility(sqs: Any, queue_url: str, messages: list[Message], timeou
     return succeeded
 
 
-def _release(sqs: Any, queue_url: str, messages: list[Message]) -> None:
+def _release(sqs: SQSClient, queue_url: str, messages: list[Message]) -> None:
     """Make messages visible again at once (visibility 0), so another consumer takes them."""
     if not messages:
         return
@@ -409,7 +412,7 @@ def _running(thread: _Worker) -> Iterator[None]:
 class _Deleter(_Worker):
     """Acknowledges settled messages in DeleteMessageBatch calls of up to 10."""
 
-    def __init__(self, sqs: Any, queue_url: str, linger_seconds: float) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str, linger_seconds: float) -> None:
         super().__init__("async-task-deleter")
         self._sqs = sqs
         self._queue_url = queue_url
@@ -462,7 +465,7 @@ class _Heartbeat(_Worker):
 
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
         in_hand: _InHand,
         visibility: int,
@@ -492,9 +495,13 @@ class _Heartbeat(_Worker):
     def _tick(self) -> None:
         now = time.monotonic()
         with self._in_hand.lock:
-            overdue = [e for e in self._in_hand.entries.values() if e.overdue(now)]
-        for entry in overdue:
-            self._abandon(entry)
+            overdue = [
+                (e, e.spec)
+                for e in self._in_hand.entries.values()
+                if e.spec is not None and e.overdue(now)
+            ]
+        for entry, spec in overdue:
+            self._abandon(entry, spec)
         with self._in_hand.lock:
             due = [
                 e for e in self._in_hand.entries.values() if e.deadline - now < self._visibility / 2
@@ -531,17 +538,16 @@ class _Heartbeat(_Worker):
                 extra={"message_id": entry.message.message_id, "error": str(error)},
             )
 
-    def _abandon(self, entry: _Entry) -> None:
-        assert entry.spec is not None
+    def _abandon(self, entry: _Entry, spec: TaskSpec) -> None:
         self._in_hand.abandon(entry)
         _change_visibility(self._sqs, self._queue_url, [entry.message], 0)
         logger.error(
             "task ran past its maximum duration: abandoned, its message handed back for a "
             "retry; stopping so the process exits and ends the runaway thread",
             extra={
-                "task": entry.spec.name,
+                "task": spec.name,
                 "message_id": entry.message.message_id,
-                "max_duration_seconds": entry.spec.max_duration_seconds,
+                "max_duration_seconds": spec.max_duration_seconds,
             },
         )
         self._stop_signal.request()

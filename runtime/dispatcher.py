@@ -13,9 +13,10 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from runtime._log import logger
+from runtime.context import TaskContext
+from runtime.contract.retry_budget import budget_exhausted
 from runtime.envelope import Envelope, decode
 from runtime.errors import (
     HandlerExitError,
@@ -26,10 +27,13 @@ from runtime.errors import (
     is_permanent,
 )
 from runtime.idempotency import Claim, Ledger, ledger_from_env, task_lease_seconds
+from runtime.log import logger
 from runtime.registry import Registry, TaskSpec
-from runtime.retry_budget import budget_exhausted
 
-__all__ = ["DispatchResult", "Dispatcher", "Outcome", "TaskContext"]
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+__all__ = ["DispatchResult", "Dispatcher", "Outcome"]
 
 
 class Outcome(enum.StrEnum):
@@ -39,27 +43,6 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     RETRY = "retried"
     DEAD_LETTER = "dead-lettered"
-
-
-@dataclass(frozen=True, kw_only=True)
-class TaskContext:
-    """What a handler knows about the delivery besides its payload."""
-
-    task: str
-    envelope_id: str
-    idempotency_key: str
-    attempt: int
-    created_at: str
-    trace: str | None
-    _completion: Callable[[], dict[str, Any] | None]
-
-    def ledger_completion(self) -> dict[str, Any] | None:
-        """A ``TransactWriteItems`` entry marking this delivery done (None without a ledger).
-
-        Add it to the transaction that writes the handler's effect, and the effect and
-        the ledger commit together: a crash can then never apply the effect twice.
-        """
-        return self._completion()
 
 
 @dataclass(frozen=True)
@@ -102,7 +85,7 @@ class Dispatcher:
         *,
         tasks_modules: Iterable[str] = (),
         idempotency: bool = True,
-        dynamodb: Any = None,
+        dynamodb: DynamoDBClient | None = None,
         expected_task: str | None = None,
     ) -> Dispatcher:
         """Registry and ledger as the environment configures them (see docs/runtime.md)."""

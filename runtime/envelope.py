@@ -1,7 +1,7 @@
 """The task envelope: the one JSON wire format on every path (SQS, HTTP, schedules).
 
 ``encode`` refuses a body above the smallest limit on the envelope's path (see
-:mod:`runtime.payload_limits`) at enqueue time, with an error naming the path and the
+:mod:`runtime.contract.payload_limits`) at enqueue time, with an error naming the path and the
 limit, rather than storing large payloads in S3 (claim check): a claim check would add
 an S3 dependency, IAM grants and a lifecycle rule to every path, including the
 Scheduler and EventBridge inputs, to serve payloads that should be S3 keys anyway.
@@ -19,8 +19,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
+from runtime.contract import ENVELOPE_VERSION
+from runtime.contract.payload_limits import (
+    ENDPOINT_PATH,
+    SHARED_QUEUE_PATH,
+    TASK_QUEUE_PATH,
+    PathLimit,
+)
 from runtime.errors import EnvelopeTooLargeError, InvalidEnvelopeError
-from runtime.payload_limits import ENDPOINT_PATH, SHARED_QUEUE_PATH, TASK_QUEUE_PATH, PathLimit
 
 __all__ = [
     "ENVELOPE_VERSION",
@@ -32,7 +38,6 @@ __all__ = [
     "new_envelope",
 ]
 
-ENVELOPE_VERSION = 1
 # The smallest limit of any path: what ``encode`` enforces when no path is named.
 SMALLEST_PATH = min((SHARED_QUEUE_PATH, TASK_QUEUE_PATH, ENDPOINT_PATH), key=lambda p: p.max_bytes)
 # The largest body any path accepts (an HTTP server's request cap).

@@ -32,6 +32,9 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtime.contract import POLLER_CONCURRENCY_ENV as CONCURRENCY_ENV
+from runtime.contract import POLLER_DRAIN_ENV as DRAIN_ENV
+
 __all__ = [
     "CONCURRENCY_ENV",
     "DRAIN_ENV",
@@ -42,8 +45,6 @@ __all__ = [
 ]
 
 _ATTRIBUTE = "async_tasks_poller"
-CONCURRENCY_ENV = "ASYNC_TASKS_POLLER_CONCURRENCY"
-DRAIN_ENV = "ASYNC_TASKS_POLLER_DRAIN_SECONDS"
 # The master's pid, given to the poller: if the poller fails (a configuration error,
 # a task past its maximum duration) it stops the master, so the container exits and
 # ECS replaces the task instead of a web app serving on without its poller.

@@ -18,7 +18,7 @@ One item per task and key::
   runs); ``complete`` marks it COMPLETED for ``COMPLETED_RETENTION_SECONDS``. Both
   raise ``LeaseLostError`` when another consumer has claimed the key since.
 * ``release`` marks it RELEASED after a failed attempt and counts the failure (the
-  retry budget, see ``runtime.retry_budget``); ``discard`` deletes it after a
+  retry budget, see ``runtime.contract.retry_budget``); ``discard`` deletes it after a
   dead-letter, so a redrive from the DLQ starts a fresh budget.
 
 The window between a handler's side effect and ``complete`` cannot be closed from
@@ -33,13 +33,19 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from runtime.contract import IDEMPOTENCY_ENV, TABLE_ENV
+from runtime.contract.storage import LEDGER_PK_PREFIX as PK_PREFIX
+from runtime.contract.storage import LEDGER_SK as SORT_KEY
 from runtime.errors import ConfigurationError, LeaseLostError, TaskInProgressError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 __all__ = [
     "IDEMPOTENCY_ENV",
@@ -52,12 +58,6 @@ __all__ = [
     "task_lease_seconds",
 ]
 
-TABLE_ENV = "ASYNC_TASKS_TABLE"
-# "disabled" is the explicit opt-out of the ledger (for tasks that are idempotent by
-# nature); any other value, or none, requires the table.
-IDEMPOTENCY_ENV = "ASYNC_TASKS_IDEMPOTENCY"
-PK_PREFIX = "idempotency#"
-SORT_KEY = "ledger"
 # A completed record outlives the DLQ's 14-day retention, so a redrive is still a duplicate.
 COMPLETED_RETENTION_SECONDS = 15 * 24 * 3600
 # Slack on top of the task's maximum duration before another consumer may take over:
@@ -122,7 +122,9 @@ class NoLedger:
 class DynamoDBLedger:
     """Conditional writes on the shared table; ``clock`` is injectable for tests."""
 
-    def __init__(self, dynamodb: Any, table_name: str, clock: Any = time.time) -> None:
+    def __init__(
+        self, dynamodb: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
         self._clock = clock
@@ -322,7 +324,7 @@ def task_lease_seconds(max_duration_seconds: float) -> float:
 def ledger_from_env(
     environ: Mapping[str, str] | None = None,
     *,
-    dynamodb: Any = None,
+    dynamodb: DynamoDBClient | None = None,
     disabled: bool = False,
 ) -> Ledger:
     """The ledger the environment asks for; refuses to guess when it names none.
@@ -340,7 +342,7 @@ def ledger_from_env(
             "(or --no-idempotency) if every handler is idempotent by nature"
         )
     if dynamodb is None:
-        from runtime._aws import client
+        from runtime.aws_clients import client
 
         dynamodb = client("dynamodb")
     return DynamoDBLedger(dynamodb, table)

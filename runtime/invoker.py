@@ -27,9 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
-from runtime._log import logger
 from runtime.catalogue import TASK_NAME_MAX_LENGTH, is_task_name
+from runtime.contract import INVOKER_ENDPOINT_URL_ENV, INVOKER_TIMEOUT_ENV
 from runtime.errors import ConfigurationError, InvalidEnvelopeError, TaskRuntimeError
+from runtime.log import logger
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -72,14 +73,14 @@ class InvokerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> InvokerSettings:
         """Read and check the settings; names the variable and the value on error."""
-        endpoint_url = env.get("ENDPOINT_URL", "")
+        endpoint_url = env.get(INVOKER_ENDPOINT_URL_ENV, "")
         parsed = urllib.parse.urlsplit(endpoint_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ConfigurationError(
-                f"invoker: environment variable ENDPOINT_URL must be an http(s) URL such as "
-                f"'http://internal-alb-dns', got {endpoint_url!r}"
+                f"invoker: environment variable {INVOKER_ENDPOINT_URL_ENV} must be an http(s) "
+                f"URL such as 'http://internal-alb-dns', got {endpoint_url!r}"
             )
-        raw_timeout = env.get("INVOKER_TIMEOUT_SECONDS")
+        raw_timeout = env.get(INVOKER_TIMEOUT_ENV)
         timeout = DEFAULT_TIMEOUT_SECONDS
         if raw_timeout:
             try:
@@ -88,7 +89,7 @@ class InvokerSettings:
                 timeout = -1.0
             if not 0 < timeout < float("inf"):
                 raise ConfigurationError(
-                    "invoker: environment variable INVOKER_TIMEOUT_SECONDS must be a positive "
+                    f"invoker: environment variable {INVOKER_TIMEOUT_ENV} must be a positive "
                     f"number of seconds, got {raw_timeout!r}"
                 )
         return cls(endpoint_url=endpoint_url.rstrip("/"), timeout_seconds=timeout)

@@ -20,16 +20,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from runtime._aws import client
+from runtime.aws_clients import client
+from runtime.contract import TASK_NAME_ENV
 from runtime.dispatcher import Dispatcher
 from runtime.errors import ConfigurationError
 from runtime.settlement import Backoff, DeadLetterRouter, Message, Settler
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
+
 __all__ = ["BatchResponse", "handle_batch", "handler"]
 
-TASK_NAME_ENV = "TASK_NAME"
 # Set by the Lambda runtime in every function's environment.
 LAMBDA_FUNCTION_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 
@@ -51,8 +55,8 @@ def handle_batch(
     event: Mapping[str, Any],
     *,
     environ: Mapping[str, str] | None = None,
-    sqs: Any = None,
-    dynamodb: Any = None,
+    sqs: SQSClient | None = None,
+    dynamodb: DynamoDBClient | None = None,
 ) -> BatchResponse:
     """Process one SQS event; clients and environment are injectable for tests."""
     env = os.environ if environ is None else environ
@@ -70,7 +74,10 @@ def handle_batch(
 
 
 def check_configuration(
-    environ: Mapping[str, str] | None = None, *, sqs: Any = None, dynamodb: Any = None
+    environ: Mapping[str, str] | None = None,
+    *,
+    sqs: SQSClient | None = None,
+    dynamodb: DynamoDBClient | None = None,
 ) -> None:
     """Raise ConfigurationError naming the variable if the function cannot work."""
     env = os.environ if environ is None else environ
@@ -79,7 +86,9 @@ def check_configuration(
     router.check()
 
 
-def _build(env: Mapping[str, str], sqs: Any, dynamodb: Any) -> tuple[Dispatcher, DeadLetterRouter]:
+def _build(
+    env: Mapping[str, str], sqs: SQSClient, dynamodb: DynamoDBClient | None
+) -> tuple[Dispatcher, DeadLetterRouter]:
     task_name = env.get(TASK_NAME_ENV)
     if not task_name:
         raise ConfigurationError(f"{TASK_NAME_ENV} is not set; each function runs one task type")
@@ -87,7 +96,7 @@ def _build(env: Mapping[str, str], sqs: Any, dynamodb: Any) -> tuple[Dispatcher,
     return dispatcher, DeadLetterRouter.from_env(sqs, env)
 
 
-def _message(record: Mapping[str, Any], sqs: Any) -> Message:
+def _message(record: Mapping[str, Any], sqs: SQSClient) -> Message:
     # arn:aws:sqs:region:account:name -> the queue URL the API calls need.
     _, _, _, _region, account, name = record["eventSourceARN"].split(":")
     return Message(
@@ -99,7 +108,7 @@ def _message(record: Mapping[str, Any], sqs: Any) -> Message:
     )
 
 
-def _queue_url(sqs: Any, name: str, account: str) -> str:
+def _queue_url(sqs: SQSClient, name: str, account: str) -> str:
     # Built from the client's endpoint instead of a GetQueueUrl call per record.
     endpoint = sqs.meta.endpoint_url.rstrip("/")
     return f"{endpoint}/{account}/{name}"

@@ -19,13 +19,17 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime._compose import build_consumer
 from runtime.consumer import ConsumerConfig, DrainReport, StopSignal
+from runtime.consumer_factory import build_consumer
 from runtime.errors import ConfigurationError
 from runtime.producer import QUEUE_URL_ENV
 from runtime.settlement import Backoff
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
 
 __all__ = ["PollerHandle", "run_poller", "start_poller"]
 
@@ -66,8 +70,8 @@ def start_poller(
     idempotency: bool = True,
     backoff: Backoff | None = None,
     environ: Mapping[str, str] | None = None,
-    sqs: Any = None,
-    dynamodb: Any = None,
+    sqs: SQSClient | None = None,
+    dynamodb: DynamoDBClient | None = None,
 ) -> PollerHandle:
     """Start consuming ``queue_url`` (default ``$ASYNC_TASKS_QUEUE_URL``) in a daemon thread.
 

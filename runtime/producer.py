@@ -33,8 +33,16 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
-from runtime._aws import client
+from runtime.aws_clients import client
 from runtime.catalogue import CATALOGUE
+from runtime.contract import ENDPOINT_URL_ENV, QUEUE_URL_ENV, TASK_NAMES_ENV, queue_url_env_for
+from runtime.contract.payload_limits import (
+    ENDPOINT_PATH,
+    SHARED_QUEUE_PATH,
+    SQS_MESSAGE_BYTES,
+    TASK_QUEUE_PATH,
+    PathLimit,
+)
 from runtime.envelope import encode, new_envelope
 from runtime.errors import (
     EnqueueError,
@@ -42,13 +50,6 @@ from runtime.errors import (
     PartialEnqueueError,
     RoutingError,
     UnknownTaskError,
-)
-from runtime.payload_limits import (
-    ENDPOINT_PATH,
-    SHARED_QUEUE_PATH,
-    SQS_MESSAGE_BYTES,
-    TASK_QUEUE_PATH,
-    PathLimit,
 )
 from runtime.registry import MODULES_ENV
 
@@ -62,11 +63,6 @@ __all__ = [
     "queue_url_env_for",
 ]
 
-QUEUE_URL_ENV = "ASYNC_TASKS_QUEUE_URL"
-ENDPOINT_URL_ENV = "ASYNC_TASKS_ENDPOINT_URL"
-# Tasks registered only on the consumer side (ASYNC_TASKS_MODULES there): the producer
-# needs their names, comma-separated, never their code.
-TASK_NAMES_ENV = "ASYNC_TASKS_TASK_NAMES"
 _BATCH_ENTRIES = 10
 _BATCH_ATTEMPTS = 3
 _HTTP_TIMEOUT_SECONDS = 10
@@ -74,16 +70,17 @@ _HTTP_TIMEOUT_SECONDS = 10
 _NOT_SENT_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ParamValidationError)
 
 
-def queue_url_env_for(task: str) -> str:
-    """The per-task variable, e.g. ASYNC_TASKS_QUEUE_URL_GENERATE_REPORT."""
-    return f"{QUEUE_URL_ENV}_{task.upper().replace('-', '_')}"
-
-
 @dataclass(frozen=True)
 class _Route:
     path: PathLimit
     queue_url: str | None = None
     endpoint_url: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self.endpoint_url is None:
+            raise RoutingError(f"no endpoint URL on the {self.path.path} route")
+        return self.endpoint_url
 
 
 class Producer:
@@ -135,9 +132,8 @@ class Producer:
             for chunk in _chunks(items, SQS_MESSAGE_BYTES):
                 self._send_batch(route.queue_url, chunk, progress)
         else:
-            assert route.endpoint_url is not None
             for item in items:
-                _post(route.endpoint_url, task, item, progress)
+                _post(route.endpoint, task, item, progress)
         return [envelope["id"] for envelope in envelopes]
 
     def _env(self) -> Mapping[str, str]:

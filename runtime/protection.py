@@ -34,7 +34,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runtime._log import logger
+from runtime.log import logger
 
 __all__ = ["AGENT_URI_ENV", "ScaleInProtection"]
 
@@ -93,7 +93,8 @@ class ScaleInProtection:
                 self._held_since = None
 
     def _put(self, body: dict[str, object]) -> bool:
-        assert self._url is not None
+        if self._url is None:  # outside ECS: nothing to protect
+            return False
         request = urllib.request.Request(
             self._url,
             data=json.dumps(body).encode(),

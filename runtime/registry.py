@@ -1,9 +1,9 @@
 """Which function handles which task: the catalogue's handlers plus deployer-named modules.
 
-A web-app team adds handlers without editing this package: it names its module in
-``ASYNC_TASKS_MODULES`` (or ``--tasks-module``) and, in that module, either decorates
-functions with :func:`register` or defines a ``HANDLERS`` mapping (and optionally
-``VALIDATORS``)::
+Handlers come two ways, and only two: the catalogue's entries (``TaskType.handler``)
+and modules the deployer names. A web-app team adds handlers without editing this
+package: it names its module in ``ASYNC_TASKS_MODULES`` (or ``--tasks-module``) and, in
+that module, decorates functions with :func:`register`::
 
     from runtime import register
 
@@ -27,13 +27,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from runtime.catalogue import CATALOGUE, TaskCatalogue
+from runtime.context import TaskContext
+from runtime.contract import MODULES_ENV
 from runtime.errors import ConfigurationError, UnknownTaskError
-
-if TYPE_CHECKING:
-    from runtime.dispatcher import TaskContext
 
 __all__ = [
     "MODULES_ENV",
@@ -45,14 +44,13 @@ __all__ = [
     "register",
 ]
 
-MODULES_ENV = "ASYNC_TASKS_MODULES"
 # Lease for tasks outside the catalogue when their registration names no maximum.
 DEFAULT_MAX_DURATION_SECONDS = 900
 # Failed handler attempts before the dead-letter, for tasks outside the catalogue.
 DEFAULT_MAX_ATTEMPTS = 5
 _MARK = "__async_task__"
 
-Handler = Callable[[Mapping[str, Any], "TaskContext"], object]
+Handler = Callable[[Mapping[str, Any], TaskContext], object]
 Validator = Callable[[Mapping[str, Any]], object]
 _F = TypeVar("_F", bound=Callable[..., object])
 
@@ -173,16 +171,9 @@ def _specs_in(module: ModuleType, catalogue: TaskCatalogue) -> list[TaskSpec]:
         if callable(attribute) and isinstance(mark, tuple):
             name, validator, max_duration = mark
             specs.append(_spec(name, attribute, validator, max_duration, catalogue, where))
-    handlers = getattr(module, "HANDLERS", {})
-    validators = getattr(module, "VALIDATORS", {})
-    if not isinstance(handlers, Mapping) or not isinstance(validators, Mapping):
-        raise ConfigurationError(f"{where}: HANDLERS and VALIDATORS must be mappings")
-    for name, handle in handlers.items():
-        specs.append(_spec(name, handle, validators.get(name), None, catalogue, where))
     if not specs:
         raise ConfigurationError(
-            f"{where} registers no task; decorate handlers with @runtime.register(name) "
-            "or define HANDLERS = {name: handler}"
+            f"{where} registers no task; decorate handlers with @runtime.register(name)"
         )
     return specs
 

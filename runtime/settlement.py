@@ -6,7 +6,7 @@ Shared by the queue consumer and the Lambda handler so both follow one failure m
   attributes, *then* delete the original (a crash in between duplicates, never loses);
 * transient failure: make the message visible again after an exponential backoff on
   its receive count. The dispatcher dead-letters a task whose failed attempts reach
-  its retry budget (``runtime.retry_budget``); the queue's ``maxReceiveCount`` is the
+  its retry budget (``runtime.contract.retry_budget``); the queue's ``maxReceiveCount`` is the
   backstop.
 """
 
@@ -18,17 +18,20 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime._log import logger
+from runtime.contract import DLQ_URL_ENV
 from runtime.dispatcher import DispatchResult, Outcome
 from runtime.errors import ConfigurationError
+from runtime.log import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
 
 __all__ = ["DLQ_URL_ENV", "Backoff", "DeadLetterRouter", "Message", "Settler"]
 
-DLQ_URL_ENV = "ASYNC_TASKS_DLQ_URL"
 # SQS limits.
 MAX_VISIBILITY_SECONDS = 43_200
 _MAX_ATTRIBUTE_CHARS = 4096
@@ -70,14 +73,14 @@ class Backoff:
 class DeadLetterRouter:
     """Finds a queue's DLQ: ``ASYNC_TASKS_DLQ_URL``, else its RedrivePolicy (cached)."""
 
-    def __init__(self, sqs: Any, override_url: str | None = None) -> None:
+    def __init__(self, sqs: SQSClient, override_url: str | None = None) -> None:
         self._sqs = sqs
         self._override = override_url
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls, sqs: Any, environ: Mapping[str, str] | None = None) -> DeadLetterRouter:
+    def from_env(cls, sqs: SQSClient, environ: Mapping[str, str] | None = None) -> DeadLetterRouter:
         env = os.environ if environ is None else environ
         return cls(sqs, env.get(DLQ_URL_ENV) or None)
 
@@ -123,7 +126,7 @@ class DeadLetterRouter:
 class Settler:
     """Dead-letters and delays messages; deleting is the caller's (it may batch)."""
 
-    def __init__(self, sqs: Any, router: DeadLetterRouter, backoff: Backoff) -> None:
+    def __init__(self, sqs: SQSClient, router: DeadLetterRouter, backoff: Backoff) -> None:
         self._sqs = sqs
         self._router = router
         self._backoff = backoff

@@ -16,17 +16,21 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime._compose import build_consumer
-from runtime._log import logger
 from runtime.consumer import ConsumerConfig, StopSignal
+from runtime.consumer_factory import build_consumer
 from runtime.errors import ConfigurationError
 from runtime.gunicorn_hooks import STOP_PARENT_ENV
+from runtime.log import logger
 from runtime.producer import QUEUE_URL_ENV
 from runtime.settlement import Backoff
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
 
 __all__ = ["main", "parse_args"]
 
@@ -74,7 +78,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None, *, sqs: Any = None, dynamodb: Any = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    sqs: SQSClient | None = None,
+    dynamodb: DynamoDBClient | None = None,
+) -> int:
     args = parse_args(argv)
     if not args.queue_url:
         print(f"error: pass --queue-url or set {QUEUE_URL_ENV}", file=sys.stderr)

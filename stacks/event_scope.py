@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacks.data import TaskData
-from stacks.email import EmailFeedback
+from task_constructs.email_feedback import EmailFeedback
+from task_constructs.task_data import TaskData
 
 SCAN_RESULT_TASK = "virus-scan-result"
 EMAIL_FEEDBACK_TASK = "email-feedback"

@@ -2,49 +2,63 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput
-from aws_cdk import aws_iam as iam
+from typing import Any
 
-from stacks.base import TopologyStack
-from stacks.data import TaskData, TaskDataProps
-from stacks.email import EmailFeedback
-from stacks.event_scope import event_scope
-from stacks.outputs import pascal_case, queue_url_env_for
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from runtime.catalogue import TaskCatalogue
+from runtime.contract import (
+    WEBAPP_PRODUCER_ROLE_OUTPUT,
+    queue_url_env_for,
+    queue_url_output_for,
+)
+from stacks.settings import TopologySettings
+from stacks.shared_data import add_shared_data
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
 
-class LambdasStack(TopologyStack):
+class LambdasStack(Stack):
     """Scheduler, EventBridge and the web app send to per-task queues; Lambdas consume."""
 
-    def build(self) -> None:
-        feedback = (
-            EmailFeedback(self, "EmailFeedback") if self.settings.email_sender is not None else None
-        )
-        data = TaskData(
-            self, "Data", TaskDataProps(malware_protection=self.settings.malware_protection)
-        )
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        shared = add_shared_data(self, settings)
+        feedback = shared.email_feedback
+
+        # Each function gets its own task's grants; TaskFunctions grants the sender.
         tasks = TaskFunctions(
             self,
             "Tasks",
             TaskFunctionsProps(
-                catalogue=self.catalogue,
-                environment=data.environment,
-                email_sender=self.settings.email_sender,
+                catalogue=catalogue,
+                environment=shared.data.environment,
+                email_sender=settings.email_sender,
                 email_configuration_set=feedback.name if feedback is not None else None,
             ),
         )
         for name, function in tasks.functions.items():
-            data.grant_task_access(function, [name])
+            shared.data.grant_task_access(function, [name])
         TaskTriggers(
             self,
             "Triggers",
             TaskTriggersProps(
-                catalogue=self.catalogue,
+                catalogue=catalogue,
                 queues={name: queue.queue for name, queue in tasks.queues.items()},
-                narrowed_by=event_scope(data, feedback),
+                narrowed_by=shared.event_scope,
             ),
         )
+
         # The web app's task role: it may send only to the queues of the tasks it
         # triggers on demand. Event-only tasks (virus-scan-result, email-feedback) take
         # their envelopes from EventBridge alone, so the web app cannot forge them.
@@ -55,18 +69,16 @@ class LambdasStack(TopologyStack):
             description="Web app task role: may enqueue tasks and nothing more",
         )
         for name, queue in tasks.queues.items():
-            if self.catalogue[name].on_demand:
+            if catalogue[name].on_demand:
                 queue.grant_send(producer)
             CfnOutput(
                 self,
-                f"QueueUrl{pascal_case(name)}",
+                queue_url_output_for(name),
                 value=queue.queue.queue_url,
                 description=(
                     f"Set as {queue_url_env_for(name)} in the web app"
-                    if self.catalogue[name].on_demand
+                    if catalogue[name].on_demand
                     else f"Fed by EventBridge only; the web app may not send to it ({name})"
                 ),
             )
-        CfnOutput(self, "WebAppProducerRoleArn", value=producer.role_arn)
-        CfnOutput(self, "TaskTableName", value=data.table.table_name)
-        CfnOutput(self, "UploadsBucketName", value=data.uploads_bucket.bucket_name)
+        CfnOutput(self, WEBAPP_PRODUCER_ROLE_OUTPUT, value=producer.role_arn)

@@ -7,11 +7,16 @@ is lost if an endpoint task stops.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput
+from typing import Any
 
-from stacks.ecs_base import EcsTopologyStack
-from stacks.event_scope import event_scope
-from stacks.outputs import ENDPOINT_URL_ENV
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from runtime.catalogue import TaskCatalogue
+from runtime.contract import ENDPOINT_URL_ENV, ENDPOINT_URL_OUTPUT
+from stacks.ecs_compute import add_ecs_compute
+from stacks.settings import TopologySettings
+from stacks.shared_data import add_shared_data
 from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
     PrivateEndpointServiceProps,
@@ -19,34 +24,51 @@ from task_constructs.private_endpoint_service import (
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
 
-class PrivateEndpointsStack(EcsTopologyStack):
-    def build_topology(self) -> None:
-        self.endpoints = PrivateEndpointService(
+class PrivateEndpointsStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        compute = add_ecs_compute(self, settings)
+        shared = add_shared_data(self, settings)
+
+        endpoints = PrivateEndpointService(
             self,
             "Endpoints",
             PrivateEndpointServiceProps(
-                cluster=self.network.cluster,
-                image=self.image,
-                vpc_subnets=self.network.task_subnets,
-                environment=self.consumer_environment,
-                access_logs_bucket=self.data.access_logs_bucket,
-                cpu_architecture=self.cpu_architecture,
+                cluster=compute.network.cluster,
+                image=compute.image,
+                vpc_subnets=compute.network.task_subnets,
+                environment=shared.consumer_environment,
+                access_logs_bucket=shared.data.access_logs_bucket,
+                cpu_architecture=compute.cpu_architecture,
+                invoker=True,
             ),
         )
-        self.grant_consumer(self.endpoints.task_definition.task_role)
+        shared.grant_consumer(endpoints.task_definition.task_role, catalogue)
         # Fan-out and continuation tasks go back through the endpoint itself.
-        self.endpoints.container.add_environment(ENDPOINT_URL_ENV, self.endpoints.endpoint_url)
-        self.endpoints.allow_from(self.endpoints.service_security_group, "The endpoints")
-        web_app = self.add_web_app(environment={ENDPOINT_URL_ENV: self.endpoints.endpoint_url})
-        self.endpoints.allow_from(web_app.security_group, "The web app")
-        assert self.endpoints.invoker is not None
+        endpoints.container.add_environment(ENDPOINT_URL_ENV, endpoints.endpoint_url)
+        endpoints.allow_from(endpoints.service_security_group, "The endpoints")
+
+        web_app = compute.add_web_app(self, environment={ENDPOINT_URL_ENV: endpoints.endpoint_url})
+        endpoints.allow_from(web_app.security_group, "The web app")
+
+        # Schedules and event rules reach the endpoints through the invoker Lambda.
+        if endpoints.invoker is None:
+            raise ValueError("private-endpoints: the endpoint service must have its invoker")
         TaskTriggers(
             self,
             "Triggers",
             TaskTriggersProps(
-                catalogue=self.catalogue,
-                function=self.endpoints.invoker,
-                narrowed_by=event_scope(self.data, self.email_feedback),
+                catalogue=catalogue,
+                function=endpoints.invoker,
+                narrowed_by=shared.event_scope,
             ),
         )
-        CfnOutput(self, "EndpointUrl", value=self.endpoints.endpoint_url)
+        CfnOutput(self, ENDPOINT_URL_OUTPUT, value=endpoints.endpoint_url)

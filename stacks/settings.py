@@ -13,7 +13,7 @@ from typing import Any
 from constructs import Node
 
 from stacks.images import FargateArchitecture, ImageSource, parse_ecr_image
-from stacks.network import AwsApiAccess, ExistingVpc
+from task_constructs.task_network import AwsApiAccess, ExistingVpc
 
 DEFAULT_REGION = "eu-west-2"
 
@@ -40,7 +40,7 @@ class TopologySettings:
       password of a private non-ECR registry. Default: none.
     - ``fargateArchitecture``: ``x86_64`` (default) or ``arm64``; every ECS task
       definition and the project image built for it.
-    - ``network``: ``nat`` (default) or ``endpoints``; see ``stacks/network.py``.
+    - ``network``: ``nat`` (default) or ``endpoints``; see ``task_constructs/task_network.py``.
     - ``vpcId`` with ``availabilityZones`` and ``privateSubnetIds`` (lists or
       comma-separated): use an existing VPC. ``availabilityZones`` alone names the
       zones of a new VPC, so a stack with an ``account`` synthesizes without a look-up.

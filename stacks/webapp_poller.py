@@ -7,37 +7,68 @@ workers). The web app's own CPU scaling stays; tasks ride on its capacity.
 
 from __future__ import annotations
 
-from runtime.gunicorn_hooks import CONCURRENCY_ENV, DRAIN_ENV
-from stacks.shared_queue import SharedQueueTopologyStack
-from stacks.webapp import WEBAPP_PORT
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from runtime.catalogue import TaskCatalogue
+from runtime.contract import (
+    POLLER_CONCURRENCY_ENV,
+    POLLER_DRAIN_ENV,
+    POLLER_HOOKS_CONFIG,
+    QUEUE_URL_ENV,
+    WEBAPP_APP,
+)
+from stacks.ecs_compute import add_ecs_compute
+from stacks.settings import TopologySettings
+from stacks.shared_data import add_shared_data
+from stacks.shared_queue import add_shared_queue
+from task_constructs.web_app import WEBAPP_PORT
 
 POLLER_THREADS = 2
+POLLER_DRAIN_SECONDS = 50
 _POLLING_WEBAPP_COMMAND = (
     "gunicorn",
     "--config",
-    "python:runtime.gunicorn_hooks",
+    POLLER_HOOKS_CONFIG,
     "--bind",
     f"0.0.0.0:{WEBAPP_PORT}",
     "--workers",
     "2",
     "--graceful-timeout",
     "60",
-    "runtime.web.webapp:app",
+    WEBAPP_APP,
 )
 
 
-class WebappPollerStack(SharedQueueTopologyStack):
-    def add_consumers(self) -> None:
-        self.web_app = self.add_web_app(
+class WebappPollerStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        compute = add_ecs_compute(self, settings)
+        shared = add_shared_data(self, settings)
+        task_queue = add_shared_queue(self, catalogue, shared)
+
+        web_app = compute.add_web_app(
+            self,
             environment={
-                **self.queue_environment,
-                CONCURRENCY_ENV: str(POLLER_THREADS),
-                DRAIN_ENV: "50",
+                QUEUE_URL_ENV: task_queue.queue.queue_url,
+                **shared.consumer_environment,
+                POLLER_CONCURRENCY_ENV: str(POLLER_THREADS),
+                POLLER_DRAIN_ENV: str(POLLER_DRAIN_SECONDS),
             },
             command=_POLLING_WEBAPP_COMMAND,
             poller_threads=POLLER_THREADS,
         )
-        role = self.web_app.task_definition.task_role
-        self.task_queue.grant_send(role)
-        self.task_queue.grant_consume(role)
-        self.grant_consumer(role)
+        role = web_app.task_definition.task_role
+        task_queue.grant_send(role)
+        task_queue.grant_consume(role)
+        shared.grant_consumer(role, catalogue)

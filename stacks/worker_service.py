@@ -5,27 +5,50 @@ The web app only enqueues; a Fargate worker service scales 0..N on backlog per t
 
 from __future__ import annotations
 
-from stacks.outputs import QUEUE_URL_ENV
-from stacks.shared_queue import SharedQueueTopologyStack
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from runtime.catalogue import TaskCatalogue
+from runtime.contract import QUEUE_URL_ENV
+from stacks.ecs_compute import add_ecs_compute
+from stacks.settings import TopologySettings
+from stacks.shared_data import add_shared_data
+from stacks.shared_queue import add_shared_queue
 from task_constructs.queue_worker_service import QueueWorkerService, QueueWorkerServiceProps
 
 
-class WorkerServiceStack(SharedQueueTopologyStack):
-    def add_consumers(self) -> None:
-        web_app = self.add_web_app(environment={QUEUE_URL_ENV: self.task_queue.queue.queue_url})
-        self.task_queue.grant_send(web_app.task_definition.task_role)
-        self.workers = QueueWorkerService(
+class WorkerServiceStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalogue: TaskCatalogue,
+        settings: TopologySettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        compute = add_ecs_compute(self, settings)
+        shared = add_shared_data(self, settings)
+        task_queue = add_shared_queue(self, catalogue, shared)
+
+        web_app = compute.add_web_app(self, environment={QUEUE_URL_ENV: task_queue.queue.queue_url})
+        task_queue.grant_send(web_app.task_definition.task_role)
+
+        workers = QueueWorkerService(
             self,
             "Workers",
             QueueWorkerServiceProps(
-                cluster=self.network.cluster,
-                image=self.image,
-                task_queue=self.task_queue,
-                vpc_subnets=self.network.task_subnets,
-                environment=self.consumer_environment,
-                cpu_architecture=self.cpu_architecture,
+                cluster=compute.network.cluster,
+                image=compute.image,
+                task_queue=task_queue,
+                vpc_subnets=compute.network.task_subnets,
+                environment=shared.consumer_environment,
+                cpu_architecture=compute.cpu_architecture,
             ),
         )
-        role = self.workers.task_definition.task_role
-        self.grant_consumer(role)
-        self.task_queue.grant_send(role)  # fan-out and continuation tasks
+        role = workers.task_definition.task_role
+        shared.grant_consumer(role, catalogue)
+        task_queue.grant_send(role)  # fan-out and continuation tasks

@@ -22,19 +22,20 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from task_constructs import _defaults
-from task_constructs._acknowledge import acknowledge_resource
-from task_constructs._defaults import given
-from task_constructs._delivery_dlq import delivery_dead_letter_queue
-from task_constructs._fargate import (
+from runtime.contract import ENDPOINTS_APP, INVOKER_ENDPOINT_URL_ENV, INVOKER_HANDLER, ResourceRole
+from task_constructs.core import defaults
+from task_constructs.core.acknowledge import acknowledge_resource
+from task_constructs.core.defaults import given
+from task_constructs.core.delivery_dlq import delivery_dead_letter_queue
+from task_constructs.core.fargate import (
     AlwaysOnServiceSettings,
     FargateSettings,
     always_on_service,
     fargate_task_definition,
 )
-from task_constructs._roles import mark_role
-from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
-from task_constructs._validation import fail_props
+from task_constructs.core.roles import mark_role
+from task_constructs.core.runtime_function import RuntimeFunctionSettings, runtime_function
+from task_constructs.core.validation import fail_props
 
 ENDPOINT_PORT = 8000
 HEALTH_CHECK_PATH = "/health"
@@ -55,7 +56,7 @@ _ENDPOINT_COMMAND = (
     "2",
     "--graceful-timeout",
     "100",
-    "runtime.web.endpoints:app",
+    ENDPOINTS_APP,
 )
 
 
@@ -177,7 +178,7 @@ class PrivateEndpointService(Construct):
                 cpu_target_percent=props.cpu_target_percent,
             ),
         )
-        mark_role(self.service, "endpoint")
+        mark_role(self.service, ResourceRole.ENDPOINT)
 
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
@@ -213,7 +214,7 @@ class PrivateEndpointService(Construct):
             protocol=elbv2.ApplicationProtocol.HTTP,
             targets=[self.service],
             deregistration_delay=given(
-                props.deregistration_delay, _defaults.ENDPOINT_DEREGISTRATION_DELAY
+                props.deregistration_delay, defaults.ENDPOINT_DEREGISTRATION_DELAY
             ),
             health_check=elbv2.HealthCheck(
                 path=HEALTH_CHECK_PATH,
@@ -269,18 +270,18 @@ class PrivateEndpointService(Construct):
         function, _ = runtime_function(
             namespace,
             RuntimeFunctionSettings(
-                handler="runtime.invoker.handler",
+                handler=INVOKER_HANDLER,
                 description="POSTs scheduled and event envelopes to the task endpoints",
                 memory_mib=128,
                 timeout=Duration.seconds(30),
                 log_retention=props.log_retention,
-                environment={"ENDPOINT_URL": self.endpoint_url},
+                environment={INVOKER_ENDPOINT_URL_ENV: self.endpoint_url},
                 vpc=props.cluster.vpc,
                 vpc_subnets=props.vpc_subnets,
                 security_groups=(security_group,),
             ),
         )
-        mark_role(function, "invoker")
+        mark_role(function, ResourceRole.INVOKER)
         self.invoker_dead_letter_queue = delivery_dead_letter_queue(namespace, "FailedInvocations")
         function.configure_async_invoke(
             retry_attempts=2,

@@ -30,15 +30,26 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from runtime.catalogue import TaskType
-from runtime.producer import QUEUE_URL_ENV
-from task_constructs import _defaults
-from task_constructs._acknowledge import acknowledge_resource
-from task_constructs._defaults import given
-from task_constructs._fargate import FargateSettings, fargate_task_definition
-from task_constructs._roles import mark_role
-from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
-from task_constructs._task_protection import grant_task_protection
-from task_constructs._validation import exactly_one, fail_props, seconds
+from runtime.contract import (
+    BACKLOG_METRIC_HANDLER,
+    DEFAULT_METRIC_NAMESPACE,
+    METRIC_CLUSTER_ENV,
+    METRIC_NAMESPACE_ENV,
+    METRIC_QUEUE_URL_ENV,
+    METRIC_SERVICE_ENV,
+    QUEUE_URL_ENV,
+    WORKER_MODULE,
+    ResourceRole,
+)
+from runtime.contract.backlog import BACKLOG_PER_TASK, WAKE_UP_SIGNAL
+from task_constructs.core import defaults
+from task_constructs.core.acknowledge import acknowledge_resource
+from task_constructs.core.defaults import given
+from task_constructs.core.fargate import FargateSettings, fargate_task_definition
+from task_constructs.core.roles import mark_role
+from task_constructs.core.runtime_function import RuntimeFunctionSettings, runtime_function
+from task_constructs.core.task_protection import grant_task_protection
+from task_constructs.core.validation import exactly_one, fail_props, seconds
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 
 # Fargate stops a task at most 120 s after SIGTERM; the worker drains within 100 s.
@@ -111,7 +122,7 @@ class QueueWorkerServiceProps:
     scale_out_cooldown: Duration | None = None
     """Wait after a scale-out before the next. Default: 1 minute."""
 
-    metric_namespace: str = "AsyncTasks"
+    metric_namespace: str = DEFAULT_METRIC_NAMESPACE
     """CloudWatch namespace of the published metrics. Default: ``AsyncTasks``."""
 
     log_retention: logs.RetentionDays | None = None
@@ -173,7 +184,7 @@ class QueueWorkerService(Construct):
                 command=[
                     "python",
                     "-m",
-                    "runtime.worker",
+                    WORKER_MODULE,
                     "--queue-url",
                     self.task_queue.queue.queue_url,
                     "--concurrency",
@@ -207,7 +218,7 @@ class QueueWorkerService(Construct):
             min_healthy_percent=100,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         )
-        mark_role(self.service, "worker", pollerThreads=props.worker_concurrency)
+        mark_role(self.service, ResourceRole.WORKER, poller_threads=props.worker_concurrency)
         self.task_queue.grant_consume(self.task_definition.task_role)
         grant_task_protection(self, self.task_definition.task_role, props.cluster)
 
@@ -218,7 +229,7 @@ class QueueWorkerService(Construct):
         self.backlog_metric_function = self._metric_function(props, dimensions)
         self.backlog_per_task_metric = cloudwatch.Metric(
             namespace=props.metric_namespace,
-            metric_name="BacklogPerTask",
+            metric_name=BACKLOG_PER_TASK,
             dimensions_map=dimensions,
             statistic="Average",
             period=_METRIC_PERIOD,
@@ -232,16 +243,16 @@ class QueueWorkerService(Construct):
         function, role = runtime_function(
             namespace,
             RuntimeFunctionSettings(
-                handler="runtime.backlog_metric.handler",
-                description="Publishes BacklogPerTask and WakeUpSignal every minute",
+                handler=BACKLOG_METRIC_HANDLER,
+                description=f"Publishes {BACKLOG_PER_TASK} and {WAKE_UP_SIGNAL} every minute",
                 memory_mib=128,
                 timeout=Duration.seconds(30),
                 log_retention=props.log_retention,
                 environment={
-                    "QUEUE_URL": self.task_queue.queue.queue_url,
-                    "CLUSTER_NAME": dimensions["ClusterName"],
-                    "SERVICE_NAME": dimensions["ServiceName"],
-                    "METRIC_NAMESPACE": props.metric_namespace,
+                    METRIC_QUEUE_URL_ENV: self.task_queue.queue.queue_url,
+                    METRIC_CLUSTER_ENV: dimensions["ClusterName"],
+                    METRIC_SERVICE_ENV: dimensions["ServiceName"],
+                    METRIC_NAMESPACE_ENV: props.metric_namespace,
                 },
             ),
         )
@@ -271,7 +282,7 @@ class QueueWorkerService(Construct):
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[events_targets.LambdaFunction(function, retry_attempts=0)],
         )
-        mark_role(function, "backlog-metric")
+        mark_role(function, ResourceRole.BACKLOG_METRIC)
         superseded = (
             "A failed run is superseded by the next one a minute later; there is nothing to replay."
         )
@@ -308,8 +319,8 @@ class QueueWorkerService(Construct):
             "BacklogTracking",
             target_value=self.target_backlog_per_task,
             custom_metric=self.backlog_per_task_metric,
-            scale_in_cooldown=given(props.scale_in_cooldown, _defaults.WORKER_SCALE_IN_COOLDOWN),
-            scale_out_cooldown=given(props.scale_out_cooldown, _defaults.WORKER_SCALE_OUT_COOLDOWN),
+            scale_in_cooldown=given(props.scale_in_cooldown, defaults.WORKER_SCALE_IN_COOLDOWN),
+            scale_out_cooldown=given(props.scale_out_cooldown, defaults.WORKER_SCALE_OUT_COOLDOWN),
         )
         wake = Construct(self, "WakeFromZero")
         action = autoscaling.StepScalingAction(
@@ -327,7 +338,7 @@ class QueueWorkerService(Construct):
             alarm_description="Messages are waiting and no worker task is running or starting",
             metric=cloudwatch.Metric(
                 namespace=props.metric_namespace,
-                metric_name="WakeUpSignal",
+                metric_name=WAKE_UP_SIGNAL,
                 dimensions_map=dimensions,
                 statistic="Maximum",
                 period=_METRIC_PERIOD,
@@ -342,13 +353,17 @@ class QueueWorkerService(Construct):
 
 
 def _target_backlog(props: QueueWorkerServiceProps, queue: TaskQueue) -> float:
-    latency = given(props.acceptable_latency, _defaults.ACCEPTABLE_LATENCY).to_seconds()
+    latency = given(props.acceptable_latency, defaults.ACCEPTABLE_LATENCY).to_seconds()
     processing = (
         seconds(props.average_processing_time)
         if props.average_processing_time is not None
         else sum(task.expected_duration_seconds for task in queue.tasks) / len(queue.tasks)
     )
-    assert processing is not None and processing > 0
+    if processing is None or processing <= 0:
+        raise ValueError(
+            "QueueWorkerService: average_processing_time must be a positive duration known "
+            f"at synth time, got {props.average_processing_time}"
+        )
     # A backlog per task below 1 would keep a task per message; round to 2 places so
     # the template stays readable.
     return max(1.0, math.floor(latency / processing * props.worker_concurrency * 100) / 100)

@@ -13,10 +13,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runtime.catalogue import EventTrigger
-from task_constructs import _defaults
-from task_constructs._delivery import DeliveryProps, resolve_delivery
-from task_constructs._envelope import WholeEventEnvelope
-from task_constructs._validation import fail_props
+from task_constructs.core import defaults
+from task_constructs.core.delivery import DeliveryProps, resolve_delivery
+from task_constructs.core.envelope import WholeEventEnvelope
+from task_constructs.core.validation import fail_props
 
 # Event pattern keys as EventBridge spells them, to the CDK's EventPattern fields.
 _PATTERN_FIELDS = {
@@ -85,7 +85,7 @@ class TaskEventRule(Construct):
         delivery = resolve_delivery(self, props)
         self.dead_letter_queue: sqs.IQueue = delivery.dead_letter_queue
         self.retry_attempts: int = delivery.retry_attempts
-        max_event_age: Duration = _defaults.DELIVERY_MAX_EVENT_AGE
+        max_event_age: Duration = defaults.DELIVERY_MAX_EVENT_AGE
         envelope = WholeEventEnvelope(props.task.name)
         target: events.IRuleTarget
         if props.queue is not None:
@@ -96,8 +96,7 @@ class TaskEventRule(Construct):
                 retry_attempts=self.retry_attempts,
                 max_event_age=max_event_age,
             )
-        else:
-            assert props.function is not None  # guaranteed by the props check
+        elif props.function is not None:
             target = events_targets.LambdaFunction(
                 props.function,
                 event=envelope,
@@ -105,6 +104,8 @@ class TaskEventRule(Construct):
                 retry_attempts=self.retry_attempts,
                 max_event_age=max_event_age,
             )
+        else:  # TaskEventRuleProps refuses this; kept so the target is always bound
+            raise ValueError(f"TaskEventRule '{props.task.name}': set 'queue' or 'function'")
         self.rule: events.IRule = events.Rule(
             self,
             "Rule",

@@ -13,20 +13,25 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from runtime.catalogue import LAMBDA_MAX_DURATION_SECONDS, TaskCatalogue, TaskType
-from runtime.producer import queue_url_env_for
-from runtime.settlement import DLQ_URL_ENV
-from runtime.tasks.send_bulk_email import CONFIGURATION_SET_ENV, SENDER_ENV
-from task_constructs import _defaults
-from task_constructs._acknowledge import acknowledge_resource
-from task_constructs._defaults import given
-from task_constructs._email import grant_send_email
-from task_constructs._roles import mark_role
-from task_constructs._runtime_code import powertools_layer, runtime_code
-from task_constructs._runtime_function import RuntimeFunctionSettings, runtime_function
-from task_constructs._validation import fail_if_any, fail_props, seconds
+from runtime.contract import (
+    DLQ_URL_ENV,
+    TASK_HANDLER,
+    TASK_NAME_ENV,
+    ResourceRole,
+    queue_url_env_for,
+)
+from runtime.contract import EMAIL_CONFIGURATION_SET_ENV as CONFIGURATION_SET_ENV
+from runtime.contract import EMAIL_SENDER_ENV as SENDER_ENV
+from task_constructs.core import defaults
+from task_constructs.core.acknowledge import acknowledge_resource
+from task_constructs.core.defaults import given
+from task_constructs.core.email import grant_send_email
+from task_constructs.core.roles import mark_role
+from task_constructs.core.runtime_code import powertools_layer, runtime_code
+from task_constructs.core.runtime_function import RuntimeFunctionSettings, runtime_function
+from task_constructs.core.validation import fail_if_any, fail_props, seconds
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 
-_HANDLER = "runtime.lambda_batch.handler"
 _MAX_BATCHING_WINDOW_SECONDS = 300
 
 
@@ -109,8 +114,8 @@ class TaskFunctions(Construct):
         fail_if_any("TaskFunctions", scope, construct_id, _lambda_fit_violations(props))
         super().__init__(scope, construct_id)
 
-        self.runtime = given(props.runtime, _defaults.LAMBDA_RUNTIME)
-        self.architecture = given(props.architecture, _defaults.LAMBDA_ARCHITECTURE)
+        self.runtime = given(props.runtime, defaults.LAMBDA_RUNTIME)
+        self.architecture = given(props.architecture, defaults.LAMBDA_ARCHITECTURE)
         code = props.code if props.code is not None else runtime_code()
         layer = (
             props.powertools_layer
@@ -185,7 +190,7 @@ class TaskFunctions(Construct):
         function, _ = runtime_function(
             namespace,
             RuntimeFunctionSettings(
-                handler=_HANDLER,
+                handler=TASK_HANDLER,
                 description=task.description,
                 memory_mib=task.memory_mib,
                 timeout=timeout,
@@ -196,12 +201,12 @@ class TaskFunctions(Construct):
                 log_retention=props.log_retention,
                 environment={
                     **props.environment,
-                    "TASK_NAME": task.name,
+                    TASK_NAME_ENV: task.name,
                     DLQ_URL_ENV: queue.dead_letter_queue.queue_url,
                 },
             ),
         )
-        mark_role(function, "task", task=task.name)
+        mark_role(function, ResourceRole.TASK, task=task.name)
         acknowledge_resource(
             function,
             "Serverless-LambdaDLQ",
@@ -214,7 +219,7 @@ class TaskFunctions(Construct):
 def _batch_size(task: TaskType, requested: int | None) -> int:
     if requested is not None:
         return requested
-    return max(1, min(_defaults.LAMBDA_MAX_BATCH_SIZE, 900 // task.max_duration_seconds))
+    return max(1, min(defaults.LAMBDA_MAX_BATCH_SIZE, 900 // task.max_duration_seconds))
 
 
 def _lambda_fit_violations(props: TaskFunctionsProps) -> list[str]:

@@ -14,17 +14,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runtime.catalogue import MAX_RECEIVE_COUNT_LIMIT, TaskType
-from runtime.payload_limits import SQS_MESSAGE_BYTES
-from runtime.retry_budget import redrive_max_receive_count
-from task_constructs import _defaults
-from task_constructs._acknowledge import acknowledge_resource
-from task_constructs._defaults import given
-from task_constructs._validation import fail_if_any, fail_props, seconds
+from runtime.contract.payload_limits import SQS_MESSAGE_BYTES
+from runtime.contract.retry_budget import redrive_max_receive_count
+from task_constructs.core import defaults
+from task_constructs.core.acknowledge import acknowledge_resource
+from task_constructs.core.defaults import given
+from task_constructs.core.validation import fail_if_any, fail_props, seconds
 
 # SQS hard limits.
 _MAX_VISIBILITY_SECONDS = 12 * 60 * 60
 # SQS's maximum, set explicitly so an older template default cannot cap envelopes at
-# 256 KiB; the runtime's envelope limits (runtime/payload_limits.py) stay below it.
+# 256 KiB; the runtime's envelope limits (runtime/contract/payload_limits.py) stay below it.
 MAX_MESSAGE_BYTES = SQS_MESSAGE_BYTES
 _RETENTION_RANGE_SECONDS = (60, 14 * 24 * 60 * 60)
 
@@ -56,7 +56,7 @@ class TaskQueueProps:
     """Receives before SQS moves a message to the DLQ: a backstop, since the runtime
     dead-letters a task itself after ``max_receive_count`` failed handler attempts and
     receives that are not failures (deploys, lease waits) do not count. Default:
-    ``runtime.retry_budget.redrive_max_receive_count`` of the largest catalogue
+    ``runtime.contract.retry_budget.redrive_max_receive_count`` of the largest catalogue
     ``max_receive_count`` among ``tasks`` (that count plus 10), the same rule the
     runtime documents."""
 
@@ -164,7 +164,7 @@ class TaskQueue(Construct):
                 self,
                 "DeadLetterQueue",
                 retention_period=given(
-                    props.dead_letter_retention_period, _defaults.DEAD_LETTER_RETENTION
+                    props.dead_letter_retention_period, defaults.DEAD_LETTER_RETENTION
                 ),
                 encryption=encryption,
                 encryption_master_key=props.encryption_key,
@@ -183,7 +183,7 @@ class TaskQueue(Construct):
             self,
             "Queue",
             visibility_timeout=self.visibility_timeout,
-            retention_period=given(props.retention_period, _defaults.QUEUE_RETENTION),
+            retention_period=given(props.retention_period, defaults.QUEUE_RETENTION),
             encryption=encryption,
             encryption_master_key=props.encryption_key,
             enforce_ssl=True,
@@ -221,16 +221,14 @@ class TaskQueue(Construct):
                 "redrive the DLQ."
             ),
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=_defaults.ALARM_PERIOD, statistic="Maximum"
+                period=defaults.ALARM_PERIOD, statistic="Maximum"
             ),
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        threshold = given(
-            props.oldest_message_age_threshold, _defaults.OLDEST_MESSAGE_AGE_THRESHOLD
-        )
+        threshold = given(props.oldest_message_age_threshold, defaults.OLDEST_MESSAGE_AGE_THRESHOLD)
         age_alarm = cloudwatch.Alarm(
             self,
             "OldestMessageAge",
@@ -239,7 +237,7 @@ class TaskQueue(Construct):
                 f"{threshold.to_human_string()}; consumers are down or too few."
             ),
             metric=self.queue.metric_approximate_age_of_oldest_message(
-                period=_defaults.ALARM_PERIOD, statistic="Maximum"
+                period=defaults.ALARM_PERIOD, statistic="Maximum"
             ),
             threshold=threshold.to_seconds(),
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -259,9 +257,9 @@ def _derived_visibility(props: TaskQueueProps) -> Duration:
     if props.lambda_consumer_timeout is not None:
         window = seconds(props.lambda_batching_window) or 0
         lambda_timeout = seconds(props.lambda_consumer_timeout) or 0
-        return Duration.seconds(_defaults.LAMBDA_VISIBILITY_MULTIPLIER * lambda_timeout + window)
+        return Duration.seconds(defaults.LAMBDA_VISIBILITY_MULTIPLIER * lambda_timeout + window)
     longest = max(task.max_duration_seconds for task in props.tasks)
-    return Duration.seconds(longest + _defaults.VISIBILITY_GRACE.to_seconds())
+    return Duration.seconds(longest + defaults.VISIBILITY_GRACE.to_seconds())
 
 
 def _cross_field_violations(props: TaskQueueProps) -> list[str]:
@@ -269,7 +267,7 @@ def _cross_field_violations(props: TaskQueueProps) -> list[str]:
     visibility = seconds(props.visibility_timeout)
     found: list[str] = []
     if lambda_timeout is not None:
-        minimum = _defaults.LAMBDA_VISIBILITY_MULTIPLIER * lambda_timeout + (
+        minimum = defaults.LAMBDA_VISIBILITY_MULTIPLIER * lambda_timeout + (
             seconds(props.lambda_batching_window) or 0
         )
         if visibility is not None and visibility < minimum:
@@ -285,7 +283,7 @@ def _cross_field_violations(props: TaskQueueProps) -> list[str]:
             )
     elif visibility is None:
         longest = max((task.max_duration_seconds for task in props.tasks), default=0)
-        if longest + _defaults.VISIBILITY_GRACE.to_seconds() > _MAX_VISIBILITY_SECONDS:
+        if longest + defaults.VISIBILITY_GRACE.to_seconds() > _MAX_VISIBILITY_SECONDS:
             found.append(
                 f"the longest task runs up to {longest} s, beyond the SQS maximum "
                 "visibility; set visibility_timeout and rely on the worker heartbeat"

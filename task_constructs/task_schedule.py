@@ -12,12 +12,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runtime.catalogue import ScheduleTrigger
-from task_constructs import _defaults
-from task_constructs._acknowledge import acknowledge_resource, nag_resource_text
-from task_constructs._defaults import given
-from task_constructs._delivery import DeliveryProps, resolve_delivery
-from task_constructs._envelope import schedule_envelope
-from task_constructs._validation import fail_props, seconds
+from task_constructs.core import defaults
+from task_constructs.core.acknowledge import acknowledge_resource, nag_resource_text
+from task_constructs.core.defaults import given
+from task_constructs.core.delivery import DeliveryProps, resolve_delivery
+from task_constructs.core.envelope import schedule_envelope
+from task_constructs.core.validation import fail_props, seconds
 
 # EventBridge Scheduler limits.
 _EVENT_AGE_RANGE_SECONDS = (60, 86_400)
@@ -84,7 +84,7 @@ class TaskSchedule(Construct):
         delivery = resolve_delivery(self, props)
         self.dead_letter_queue: sqs.IQueue = delivery.dead_letter_queue
         self.retry_attempts: int = delivery.retry_attempts
-        self.max_event_age: Duration = given(props.max_event_age, _defaults.DELIVERY_MAX_EVENT_AGE)
+        self.max_event_age: Duration = given(props.max_event_age, defaults.DELIVERY_MAX_EVENT_AGE)
         envelope = schedule_envelope(props.task.name, props.trigger.payload)
         target: scheduler.IScheduleTarget
         role: iam.Role | None = None
@@ -96,8 +96,7 @@ class TaskSchedule(Construct):
                 retry_attempts=self.retry_attempts,
                 max_event_age=self.max_event_age,
             )
-        else:
-            assert props.function is not None  # guaranteed by the props check
+        elif props.function is not None:
             role = iam.Role(
                 self,
                 "TargetRole",
@@ -112,6 +111,8 @@ class TaskSchedule(Construct):
                 max_event_age=self.max_event_age,
                 role=role,
             )
+        else:  # TaskScheduleProps refuses this; kept so the target is always bound
+            raise ValueError(f"TaskSchedule '{props.task.name}': set 'queue' or 'function'")
         self.schedule: scheduler.ISchedule = scheduler.Schedule(
             self,
             "Schedule",

@@ -11,8 +11,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runtime.catalogue import TaskCatalogue
-from task_constructs._delivery_dlq import delivery_dead_letter_queue
-from task_constructs._validation import exactly_one, fail_props
+from task_constructs.core.delivery_dlq import delivery_dead_letter_queue
+from task_constructs.core.validation import exactly_one, fail_props
 from task_constructs.task_event_rule import TaskEventRule, TaskEventRuleProps
 from task_constructs.task_schedule import TaskSchedule, TaskScheduleProps
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from comparison.templates import Resource
 from comparison.usage.logs import log_ingestion
 from comparison.usage.registry import Usage, UsageContext, extracts, extracts_stack
-from runtime.backlog_metric import METRIC_UNITS
+from runtime.contract import ResourceRole
+from runtime.contract.backlog import METRIC_UNITS
 
 # Container Insights (standard) metrics per ECS service, billed as custom metrics for
 # the hours the service has running tasks
@@ -76,7 +77,7 @@ def custom_metrics(context: UsageContext) -> list[Usage]:
                 metric = _custom_metric(spec)
                 if metric:
                     found.add(metric)
-    publishers = context.template.with_role("backlog-metric")
+    publishers = context.template.with_role(ResourceRole.BACKLOG_METRIC)
     # Each metric function publishes every one of the runtime's metrics, per service.
     published = len(METRIC_UNITS) * len(publishers)
     others = {m for m in found if not (publishers and m[1] in METRIC_UNITS)}

@@ -16,6 +16,7 @@ from comparison.templates import Resource
 from comparison.triggers import invocations
 from comparison.usage.logs import log_ingestion
 from comparison.usage.registry import Usage, UsageContext, extracts
+from runtime.contract import ResourceRole
 
 _MINUTES_PER_MONTH = DAYS_PER_MONTH * 24 * 60
 
@@ -64,7 +65,7 @@ def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
             log_ingestion(function.logical_id, log_bytes, f"{volume:,.0f} task runs"),
         ]
     found = invocations(context.template, function.logical_id, context.workload)
-    if found is None and function.role != "backlog-metric":
+    if found is None and function.role != ResourceRole.BACKLOG_METRIC:
         return []  # nothing runs it (e.g. CDK's own custom-resource handlers)
     # A backlog-metric function with no schedule in the stack runs every minute.
     runs = found if found is not None else _MINUTES_PER_MONTH
@@ -78,7 +79,7 @@ def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
     usages.append(
         log_ingestion(function.logical_id, runs * a.metric_lambda_log_bytes_per_run, note)
     )
-    if function.role == "backlog-metric":
+    if function.role == ResourceRole.BACKLOG_METRIC:
         usages.append(
             Usage(
                 "cloudwatch.api_request",

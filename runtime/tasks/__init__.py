@@ -1,20 +1,12 @@
-"""Stand-in handlers for the catalogue's task types, one module per task.
+"""The catalogue's task handlers, one subpackage per family.
 
-Each module has ``handle(payload, context)`` and ``validate_payload(payload)``. They
-only validate and log: real handlers replace them, either here or by registering the
-same task name from a web-app module (``ASYNC_TASKS_MODULES``).
+- ``uploads``: property-bulk-upload;
+- ``scans``: virus-scan-result;
+- ``reports``: generate-report;
+- ``email``: send-bulk-email and email-feedback.
+
+Each handler module has ``handle(payload, context)`` and ``validate_payload(payload)``,
+and the catalogue names it (``TaskType.handler``). A web-app team replaces one by
+registering the same task name with ``@runtime.register`` in a module it names in
+``ASYNC_TASKS_MODULES``. Code shared by the families: ``runtime.tasks.data``.
 """
-
-from __future__ import annotations
-
-from collections.abc import Iterable, Mapping
-from typing import Any
-
-from runtime.errors import PayloadValidationError
-
-
-def require(payload: Mapping[str, Any], task: str, keys: Iterable[str]) -> None:
-    """Raise PayloadValidationError naming every missing or empty key."""
-    missing = [key for key in keys if payload.get(key) in (None, "")]
-    if missing:
-        raise PayloadValidationError(f"payload of task '{task}' is missing {missing}")

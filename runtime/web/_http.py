@@ -7,8 +7,8 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from runtime._log import logger
 from runtime.envelope import MAX_BODY_BYTES
+from runtime.log import logger
 
 __all__ = ["RETRY_AFTER_SECONDS", "accepted", "base_app", "json_error"]
 

@@ -23,10 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from runtime._log import logger
+from runtime.contract import ENDPOINT_BACKLOG_ENV as BACKLOG_ENV
+from runtime.contract import ENDPOINT_CONCURRENCY_ENV as CONCURRENCY_ENV
+from runtime.contract import ENDPOINT_DRAIN_ENV as DRAIN_ENV
 from runtime.dispatcher import Dispatcher, Outcome
 from runtime.envelope import Envelope
 from runtime.errors import ConfigurationError, TaskInProgressError, TaskRuntimeError
+from runtime.log import logger
 
 __all__ = [
     "BACKLOG_ENV",
@@ -37,9 +40,6 @@ __all__ = [
     "TaskRunner",
 ]
 
-CONCURRENCY_ENV = "ASYNC_TASKS_ENDPOINT_CONCURRENCY"
-BACKLOG_ENV = "ASYNC_TASKS_ENDPOINT_BACKLOG"
-DRAIN_ENV = "ASYNC_TASKS_ENDPOINT_DRAIN_SECONDS"
 # Under the endpoint service's --graceful-timeout of 100 s (and Fargate's 120 s stop
 # timeout), so the lost-task log line is written before gunicorn kills the worker.
 DEFAULT_DRAIN_SECONDS = 90.0

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
@@ -36,13 +36,18 @@ from runtime.registry import Registry
 from runtime.web._http import accepted, base_app, json_error
 from runtime.web._runner import RunnerBusyError, RunnerSettings, TaskRunner
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
 __all__ = ["RUNNER_EXTENSION", "TaskRunner", "create_app"]
 
 # Where the app keeps its runner (``app.extensions[RUNNER_EXTENSION]``).
 RUNNER_EXTENSION = "async_tasks_runner"
 
 
-def create_app(environ: Mapping[str, str] | None = None, *, dynamodb: Any = None) -> Flask:
+def create_app(
+    environ: Mapping[str, str] | None = None, *, dynamodb: DynamoDBClient | None = None
+) -> Flask:
     """The app, its registry, ledger and pool configured from ``environ``.
 
     Every handler is imported and the ledger's settings are checked here, so a

@@ -11,7 +11,7 @@ variables (``ASYNC_TASKS_QUEUE_URL_<TASK>``, ``ASYNC_TASKS_QUEUE_URL``,
   202 ``{"id", "task"}``; 400 a body that is not a JSON object or an invalid envelope;
   403 an event-only task (its input must come from the AWS event, with the reason);
   404 an unknown task (the answer lists the known ones); 413 an envelope over its
-  path's limit (runtime.payload_limits); 503 the queue or endpoint failed (retry);
+  path's limit (runtime.contract.payload_limits); 503 the queue or endpoint failed (retry);
   500 no route is configured.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, request
 
-from runtime._log import logger
 from runtime.errors import (
     ConfigurationError,
     EnqueueError,
@@ -29,6 +28,7 @@ from runtime.errors import (
     InvalidEnvelopeError,
     UnknownTaskError,
 )
+from runtime.log import logger
 from runtime.producer import Producer
 from runtime.web._http import accepted, base_app, json_error
 

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from local.synth import LOCAL_EMAIL_SENDER
-from runtime.tasks._scan_verdict import SCAN_STATUS_TAG
+from runtime.tasks.scans.verdict import SCAN_STATUS_TAG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = PROJECT_ROOT / "tests" / "events"

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from local.cloudformation import template_resources
-from local.lambda_sqs import patched_environ
+from local.entrypoints import patched_environ
 from local.model import LocalDeployment
 from local.runtime_env import container_environment
 from runtime import invoker

@@ -179,8 +179,8 @@ def use_fake_credentials(monkeypatch: Any) -> None:
 @contextmanager
 def running_consumer(queue: QueuePair, **options: Any) -> Iterator[Callable[[], DrainReport]]:
     """Run a consumer in a thread; yields a function that stops it and returns its report."""
-    from runtime._compose import build_consumer
     from runtime.consumer import ConsumerConfig, StopSignal
+    from runtime.consumer_factory import build_consumer
     from runtime.settlement import Backoff
 
     config = ConsumerConfig(

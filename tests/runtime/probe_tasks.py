@@ -30,7 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from runtime import PayloadValidationError, PermanentTaskError, TaskContext, register
-from runtime._aws import client
+from runtime.aws_clients import client
 from runtime.errors import ConfigurationError
 
 TABLE_ENV = "ASYNC_TASKS_TABLE"

@@ -19,7 +19,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from runtime._log import logger as runtime_logger
 from runtime.backlog_metric import (
     BACKLOG_PER_TASK,
     IN_FLIGHT_MESSAGES,
@@ -33,6 +32,7 @@ from runtime.backlog_metric import (
     publish_backlog,
 )
 from runtime.errors import ConfigurationError
+from runtime.log import logger as runtime_logger
 from tests.runtime.helpers import use_fake_credentials
 
 CLUSTER = "tasks"

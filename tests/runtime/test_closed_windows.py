@@ -19,13 +19,13 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from runtime._compose import build_consumer
+from runtime.consumer_factory import build_consumer
+from runtime.contract.retry_budget import redrive_max_receive_count
 from runtime.dispatcher import Dispatcher, Outcome
 from runtime.envelope import encode, new_envelope
 from runtime.errors import ConfigurationError, LeaseLostError
 from runtime.idempotency import DynamoDBLedger
 from runtime.registry import Registry
-from runtime.retry_budget import redrive_max_receive_count
 from tests.runtime.helpers import (
     PROBE_MODULE,
     REPO,
@@ -290,7 +290,7 @@ def test_a_configuration_error_goes_to_the_dlq_at_once_with_the_setting(
 def test_send_bulk_email_without_its_sender_is_permanent_naming_the_setting(
     monkeypatch: pytest.MonkeyPatch, aws_env: dict[str, str]
 ) -> None:
-    from runtime.tasks.send_bulk_email import SENDER_ENV
+    from runtime.tasks.email.send_bulk_email import SENDER_ENV
 
     monkeypatch.delenv(SENDER_ENV, raising=False)
     dispatcher = Dispatcher.from_env({}, idempotency=False, expected_task="send-bulk-email")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from runtime.contract.payload_limits import SHARED_QUEUE_PATH, SQS_MESSAGE_BYTES, TASK_QUEUE_PATH
 from runtime.envelope import SMALLEST_PATH, Envelope, decode, encode, new_envelope
 from runtime.errors import EnvelopeTooLargeError, InvalidEnvelopeError
-from runtime.payload_limits import SHARED_QUEUE_PATH, SQS_MESSAGE_BYTES, TASK_QUEUE_PATH
 from tests.runtime.helpers import EVENTS, load_event
 
 

@@ -24,7 +24,7 @@ def _module(directory: Path, name: str, source: str) -> str:
 
 def test_catalogue_handlers_resolve_with_their_validators() -> None:
     spec = Registry().resolve("generate-report")
-    assert spec.handle.__module__ == "runtime.tasks.generate_report"
+    assert spec.handle.__module__ == "runtime.tasks.reports.generate_report"
     assert spec.validate is not None
     assert spec.max_duration_seconds == 840
 
@@ -54,7 +54,8 @@ def test_decorated_functions_in_a_named_module_are_registered(module_dir: Path) 
     assert spec.validate is not None
 
 
-def test_handlers_mapping_registers_and_overrides_a_catalogue_stand_in(module_dir: Path) -> None:
+def test_a_handlers_mapping_is_not_a_registration(module_dir: Path) -> None:
+    # One way to register: the decorator. A bare mapping registers nothing, loudly.
     name = _module(
         module_dir,
         "webapp_tasks_mapping",
@@ -65,14 +66,17 @@ def test_handlers_mapping_registers_and_overrides_a_catalogue_stand_in(module_di
         HANDLERS = {"generate-report": real_report}
         """,
     )
-    spec = Registry(modules=[name]).resolve("generate-report")
-    assert spec.handle.__name__ == "real_report"
-    # The catalogue's maximum still bounds the lease.
-    assert spec.max_duration_seconds == 840
+    with pytest.raises(ConfigurationError, match=r"registers no task"):
+        Registry(modules=[name])
 
 
 def test_two_modules_registering_one_task_fail_at_start(module_dir: Path) -> None:
-    source = "HANDLERS = {'export-csv': print}\n"
+    source = (
+        "from runtime import register\n"
+        "@register('export-csv')\n"
+        "def export(payload, context):\n"
+        "    return None\n"
+    )
     first = _module(module_dir, "dup_one", source)
     second = _module(module_dir, "dup_two", source)
     with pytest.raises(ConfigurationError, match=r"'export-csv' is registered by both"):

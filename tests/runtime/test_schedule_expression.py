@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import comparison.schedule_expr as comparison_schedules
-from runtime import schedule_expression
 from runtime.catalogue import CATALOGUE, ScheduleTrigger, TaskType
+from runtime.contract import schedule_expression
 
 
 def test_every_catalogue_schedule_is_counted_by_the_same_parser() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from local.delivery import eventbridge_delivery, scheduler_delivery
 from runtime.envelope import decode
 from tests.conftest import SynthesizedApp
 
@@ -26,18 +27,15 @@ def _resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def _scheduler_delivery(input_template: str) -> str:
-    """What Scheduler sends: its context attributes substituted into the Input."""
-    return input_template.replace(
-        "<aws.scheduler.execution-id>", "c1a2b3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
-    ).replace("<aws.scheduler.scheduled-time>", "2026-11-27T02:00:00Z")
+    return scheduler_delivery(
+        input_template,
+        execution_id="c1a2b3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        scheduled_time="2026-11-27T02:00:00Z",
+    )
 
 
 def _eventbridge_delivery(transformer: dict[str, Any], event: dict[str, Any]) -> str:
-    """What EventBridge sends: the input template filled from the event."""
-    rendered = transformer["InputTemplate"].replace("<aws.events.event.json>", json.dumps(event))
-    for name, path in transformer["InputPathsMap"].items():
-        value = event[path.removeprefix("$.")]
-        rendered = rendered.replace(f"<{name}>", json.dumps(value))
+    rendered = eventbridge_delivery(transformer, event)
     assert not re.search(r"<[a-z.]+>", rendered), rendered
     return rendered
 

@@ -99,7 +99,7 @@ def _catalogue_rows() -> dict[str, list[str]]:
 
 def test_catalogue_table_matches_the_lambdas_template(synthesized: SynthesizedApp) -> None:
     from runtime.catalogue import CATALOGUE
-    from runtime.retry_budget import redrive_max_receive_count
+    from runtime.contract.retry_budget import redrive_max_receive_count
 
     lambdas = synthesized.templates["AsyncTasks-Lambdas"]
     rows = _catalogue_rows()

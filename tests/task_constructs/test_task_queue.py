@@ -10,7 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
-from runtime.retry_budget import redrive_max_receive_count
+from runtime.contract.retry_budget import redrive_max_receive_count
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 from tests.task_constructs.conftest import TaskFactory
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from runtime.dispatcher import Dispatcher, Outcome
-from runtime.tasks._email_ledger import CampaignLedger, Delivery, DeliveryStatus
-from runtime.tasks._email_recipients import Recipient
-from runtime.tasks._email_ses import campaign_tags
+from runtime.tasks.email.ledger import CampaignLedger, Delivery, DeliveryStatus
+from runtime.tasks.email.recipients import Recipient
+from runtime.tasks.email.ses import campaign_tags
 from tests.runtime.helpers import load_event
 
 TASK = "email-feedback"

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from runtime.catalogue import GUARDDUTY_SCAN_RESULT_PATTERN, SES_FEEDBACK_PATTERN
-from runtime.tasks._email_feedback_event import FeedbackKind, parse_feedback
-from runtime.tasks._records import UploadRef
-from runtime.tasks._scan_events import ScanStatus, parse_scan_event
+from runtime.tasks.email.feedback_event import FeedbackKind, parse_feedback
+from runtime.tasks.scans.events import ScanStatus, parse_scan_event
+from runtime.tasks.uploads.model import UploadRef
 from tests.runtime.helpers import EVENTS, load_event
 
 SES_FIXTURES = [

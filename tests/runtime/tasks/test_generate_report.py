@@ -15,16 +15,16 @@ import pytest
 
 from runtime.dispatcher import Outcome
 from runtime.errors import PayloadValidationError
-from runtime.tasks import generate_report
-from runtime.tasks._records import (
+from runtime.tasks.reports import generate_report
+from runtime.tasks.reports.figures import gather_figures
+from runtime.tasks.reports.period import Period
+from runtime.tasks.uploads.model import (
     PropertyRecord,
     UploadRef,
     UploadStatus,
     property_item,
     put_upload_status,
 )
-from runtime.tasks._report_figures import gather_figures
-from runtime.tasks._report_period import Period
 from tests.runtime.helpers import load_event
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from runtime._aws import client as runtime_client
+from runtime.aws_clients import client as runtime_client
 from runtime.dispatcher import Outcome
-from runtime.tasks._csv_rows import RecordReader
-from runtime.tasks._records import UploadRef, UploadStatus, get_upload, put_upload_status
+from runtime.tasks.uploads.csv_rows import RecordReader
+from runtime.tasks.uploads.model import UploadRef, UploadStatus, get_upload, put_upload_status
 
 TASK = "property-bulk-upload"
 BUCKET = "property-uploads"

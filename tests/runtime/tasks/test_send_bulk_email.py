@@ -13,14 +13,15 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from runtime.dispatcher import Dispatcher, Outcome, TaskContext
+from runtime.context import TaskContext
+from runtime.dispatcher import Dispatcher, Outcome
 from runtime.errors import PayloadValidationError, is_permanent
 from runtime.producer import Producer
-from runtime.tasks import send_bulk_email
-from runtime.tasks._email_ledger import CampaignLedger, Delivery, DeliveryStatus
-from runtime.tasks._email_recipients import Recipient
-from runtime.tasks._email_ses import EmailDeferredError, campaign_from_tags, campaign_tags
-from runtime.tasks.send_bulk_email import EmailServices, EmailSettings, run
+from runtime.tasks.email import send_bulk_email
+from runtime.tasks.email.ledger import CampaignLedger, Delivery, DeliveryStatus
+from runtime.tasks.email.recipients import Recipient
+from runtime.tasks.email.send_bulk_email import EmailServices, EmailSettings, run
+from runtime.tasks.email.ses import EmailDeferredError, campaign_from_tags, campaign_tags
 from tests.runtime.helpers import load_event
 
 SENDER = "digest@example.com"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from runtime.dispatcher import Outcome
-from runtime.tasks._records import UploadRef, UploadStatus, get_upload, put_upload_status
-from runtime.tasks._upload_chunks import chunk_idempotency_key
+from runtime.tasks.uploads.chunks import chunk_idempotency_key
+from runtime.tasks.uploads.model import UploadRef, UploadStatus, get_upload, put_upload_status
 from tests.runtime.helpers import load_event
 
 TASK = "virus-scan-result"

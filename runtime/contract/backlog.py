@@ -1,0 +1,98 @@
+"""The backlog metric: its names, units and formula, shared by every side.
+
+The worker service's scaling rules (``task_constructs.queue_worker_service``) track
+these metrics, the backlog metric Lambda (``runtime.backlog_metric``) publishes them,
+and the cost model's scaling simulation (``comparison.simulation``) computes them, all
+with :func:`compute_backlog`. Pure: the standard library only.
+
+- ``BacklogPerTask`` = (visible + in flight) / max(running + pending, 1). In-flight
+  messages count, so a busy service is not scaled in under its workers (aws-cdk
+  #9242); at 0 tasks the divisor is 1, so the metric shows demand.
+- ``WakeUpSignal`` = 1 when there are messages, no task runs or starts, and the
+  desired count is 0 (see ``runtime.backlog_metric`` for why the desired count counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "BACKLOG_PER_TASK",
+    "IN_FLIGHT_MESSAGES",
+    "METRIC_UNITS",
+    "RUNNING_TASKS",
+    "VISIBLE_MESSAGES",
+    "WAKE_UP_SIGNAL",
+    "BacklogSample",
+    "compute_backlog",
+]
+
+BACKLOG_PER_TASK: Final = "BacklogPerTask"
+WAKE_UP_SIGNAL: Final = "WakeUpSignal"
+VISIBLE_MESSAGES: Final = "VisibleMessages"
+IN_FLIGHT_MESSAGES: Final = "InFlightMessages"
+RUNNING_TASKS: Final = "RunningTasks"
+
+# The scaling policies and alarms must name the same units, or CloudWatch matches nothing.
+METRIC_UNITS: Final[Mapping[str, str]] = {
+    BACKLOG_PER_TASK: "None",  # a ratio: messages per task
+    WAKE_UP_SIGNAL: "None",  # a flag: 0 or 1
+    VISIBLE_MESSAGES: "Count",
+    IN_FLIGHT_MESSAGES: "Count",
+    RUNNING_TASKS: "Count",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BacklogSample:
+    """One minute's observation and the metric values derived from it."""
+
+    visible: int
+    in_flight: int
+    running: int
+    pending: int
+    desired: int
+    backlog_per_task: float
+    wake_up: int
+
+    @property
+    def messages(self) -> int:
+        return self.visible + self.in_flight
+
+    @property
+    def tasks(self) -> int:
+        # Pending tasks are capacity already on its way, so they share the backlog.
+        return self.running + self.pending
+
+
+def compute_backlog(
+    visible: int, in_flight: int, running: int, pending: int, *, desired: int = 0
+) -> BacklogSample:
+    """The metric values for one observation. Pure; raises ValueError on a negative count.
+
+    ``desired`` is the service's desired count; the comparison's scaling simulation
+    calls this same function, so the model and the runtime share one formula.
+    """
+    counts = {
+        "visible": visible,
+        "in_flight": in_flight,
+        "running": running,
+        "pending": pending,
+        "desired": desired,
+    }
+    negative = {name: value for name, value in counts.items() if value < 0}
+    if negative:
+        raise ValueError(f"counts must not be negative, got {negative}")
+    messages = visible + in_flight
+    tasks = running + pending
+    return BacklogSample(
+        visible=visible,
+        in_flight=in_flight,
+        running=running,
+        pending=pending,
+        desired=desired,
+        backlog_per_task=messages / max(tasks, 1),
+        wake_up=1 if messages > 0 and tasks == 0 and desired == 0 else 0,
+    )

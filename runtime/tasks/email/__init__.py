@@ -1,0 +1,1 @@
+"""send-bulk-email and email-feedback: recipients, the campaign ledger, SES and its feedback."""

@@ -1,0 +1,1 @@
+"""generate-report: the report period and the figures read from the task table."""

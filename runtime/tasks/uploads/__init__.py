@@ -1,0 +1,1 @@
+"""property-bulk-upload: the upload model, the CSV schema and rows, chunking and results."""

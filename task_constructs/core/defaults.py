@@ -1,0 +1,49 @@
+"""Default values for every construct, in one place so docs and tests can cite them."""
+
+from typing import TypeVar
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+# SQS keeps a message 4 days unless told otherwise; we keep the service default.
+QUEUE_RETENTION = Duration.days(4)
+# The DLQ keeps failed work for the SQS maximum, so nobody loses it over a long weekend.
+DEAD_LETTER_RETENTION = Duration.days(14)
+# Grace added to a task's maximum duration when a non-Lambda consumer reads the queue.
+VISIBILITY_GRACE = Duration.seconds(60)
+# AWS guidance: the visibility timeout of a Lambda-consumed queue is at least 6x the
+# function timeout, so retries of a throttled batch do not make a message visible early.
+LAMBDA_VISIBILITY_MULTIPLIER = 6
+OLDEST_MESSAGE_AGE_THRESHOLD = Duration.minutes(30)
+ALARM_PERIOD = Duration.minutes(1)
+
+# EventBridge Scheduler and rule delivery: retry a few times within an hour, then DLQ.
+DELIVERY_RETRY_ATTEMPTS = 3
+DELIVERY_MAX_EVENT_AGE = Duration.hours(1)
+
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
+LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
+LAMBDA_MAX_BATCH_SIZE = 10
+LAMBDA_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Public Powertools for AWS Lambda (Python) v3 layer, published by AWS in every
+# commercial region under this account.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 27
+
+# QueueWorkerService: how long a message may wait before work starts.
+ACCEPTABLE_LATENCY = Duration.minutes(5)
+FARGATE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Scale out quickly on backlog; scale in slowly, so a burst's tail keeps its workers.
+WORKER_SCALE_IN_COOLDOWN = Duration.minutes(5)
+WORKER_SCALE_OUT_COOLDOWN = Duration.minutes(1)
+# Endpoint requests are short (202 Accepted); the work runs after the response.
+ENDPOINT_DEREGISTRATION_DELAY = Duration.seconds(15)
+
+
+_T = TypeVar("_T")
+
+
+def given(value: _T | None, default: _T) -> _T:
+    """``value`` unless it is None. Unlike ``value or default``, a given 0 stays 0."""
+    return default if value is None else value
