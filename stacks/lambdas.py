@@ -8,13 +8,12 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from runtime.catalogue import TaskCatalogue
 from runtime.contract import (
     WEBAPP_PRODUCER_ROLE_OUTPUT,
     queue_url_env_for,
     queue_url_output_for,
 )
-from stacks.settings import TopologySettings
+from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
@@ -24,15 +23,10 @@ class LambdasStack(Stack):
     """Scheduler, EventBridge and the web app send to per-task queues; Lambdas consume."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
+        self, scope: Construct, construct_id: str, props: TopologyProps, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        catalogue, settings = props.catalogue, props.settings
         shared = add_shared_data(self, settings)
         feedback = shared.email_feedback
 

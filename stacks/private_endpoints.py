@@ -12,10 +12,9 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from runtime.catalogue import TaskCatalogue
 from runtime.contract import ENDPOINT_URL_ENV, ENDPOINT_URL_OUTPUT
 from stacks.ecs_compute import add_ecs_compute
-from stacks.settings import TopologySettings
+from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
 from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
@@ -26,15 +25,10 @@ from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
 class PrivateEndpointsStack(Stack):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
+        self, scope: Construct, construct_id: str, props: TopologyProps, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        catalogue, settings = props.catalogue, props.settings
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
 

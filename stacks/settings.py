@@ -12,6 +12,7 @@ from typing import Any
 
 from constructs import Node
 
+from runtime.catalogue import TaskCatalogue
 from stacks.images import FargateArchitecture, ImageSource, parse_ecr_image
 from task_constructs.task_network import AwsApiAccess, ExistingVpc
 
@@ -23,6 +24,14 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 # A registry host (optional), a path and an optional tag or digest; no spaces.
 _IMAGE_URI = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+
+
+@dataclass(frozen=True)
+class TopologyProps:
+    """What every topology stack is built from: the task catalogue and the settings."""
+
+    catalogue: TaskCatalogue
+    settings: TopologySettings
 
 
 class SettingsError(ValueError):

@@ -17,6 +17,7 @@ from runtime.catalogue import CATALOGUE, TaskCatalogue
 from stacks.lambdas import LambdasStack
 from stacks.private_endpoints import PrivateEndpointsStack
 from stacks.settings import (
+    TopologyProps,
     TopologySettings,
     account_from_context,
     offline_synth_hint,
@@ -96,7 +97,7 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
         print(f"note: {hint}", file=sys.stderr)
     stacks = [
         topology.stack_class(
-            app, topology.stack_id, catalogue=catalogue, settings=settings, env=env
+            app, topology.stack_id, TopologyProps(catalogue=catalogue, settings=settings), env=env
         )
         for topology in topologies
     ]

@@ -12,7 +12,6 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from runtime.catalogue import TaskCatalogue
 from runtime.contract import (
     POLLER_CONCURRENCY_ENV,
     POLLER_DRAIN_ENV,
@@ -21,7 +20,7 @@ from runtime.contract import (
     WEBAPP_APP,
 )
 from stacks.ecs_compute import add_ecs_compute
-from stacks.settings import TopologySettings
+from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
 from stacks.shared_queue import add_shared_queue
 from task_constructs.web_app import WEBAPP_PORT
@@ -44,15 +43,10 @@ _POLLING_WEBAPP_COMMAND = (
 
 class WebappPollerStack(Stack):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
+        self, scope: Construct, construct_id: str, props: TopologyProps, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        catalogue, settings = props.catalogue, props.settings
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
         task_queue = add_shared_queue(self, catalogue, shared)

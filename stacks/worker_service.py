@@ -10,10 +10,9 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from runtime.catalogue import TaskCatalogue
 from runtime.contract import QUEUE_URL_ENV
 from stacks.ecs_compute import add_ecs_compute
-from stacks.settings import TopologySettings
+from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
 from stacks.shared_queue import add_shared_queue
 from task_constructs.queue_worker_service import QueueWorkerService, QueueWorkerServiceProps
@@ -21,15 +20,10 @@ from task_constructs.queue_worker_service import QueueWorkerService, QueueWorker
 
 class WorkerServiceStack(Stack):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        catalogue: TaskCatalogue,
-        settings: TopologySettings,
-        **kwargs: Any,
+        self, scope: Construct, construct_id: str, props: TopologyProps, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        catalogue, settings = props.catalogue, props.settings
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
         task_queue = add_shared_queue(self, catalogue, shared)
