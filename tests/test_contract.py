@@ -252,3 +252,14 @@ def test_the_envelope_the_templates_write_carries_the_contract_version(templates
 def test_the_per_task_queue_variable_rule() -> None:
     assert contract.queue_url_env_for("generate-report") == "ASYNC_TASKS_QUEUE_URL_GENERATE_REPORT"
     assert contract.queue_url_output_for("generate-report") == "QueueUrlGenerateReport"
+
+
+def test_no_assert_in_production_code() -> None:
+    # python -O strips asserts: a check production code relies on must raise.
+    asserts = sorted(
+        f"{module}:{node.lineno}"
+        for module, tree in _modules(PRODUCTION)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assert)
+    )
+    assert asserts == []
