@@ -7,8 +7,9 @@ services document them:
   ("Adding context attributes in EventBridge Scheduler");
 - EventBridge fills an input transformer's ``InputTemplate`` from ``InputPathsMap``
   and puts the whole event at ``<aws.events.event.json>`` ("Amazon EventBridge input
-  transformation", and the "InputTransformer" API reference). Only JSON templates are rendered (a placeholder becomes the JSON
-  value), and only ``$.a.b`` paths: the shapes the constructs write.
+  transformation", and the "InputTransformer" API reference). Only JSON templates are
+  rendered (a placeholder becomes the JSON value), and only ``$.a.b`` paths: the shapes
+  the constructs write.
 """
 
 from __future__ import annotations
