@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from comparison.report import Comparison
 from comparison.report_tables import (
     Table,
@@ -16,14 +18,21 @@ def _text_table(table: Table) -> str:
     widths = [
         max(len(row[i]) for row in (table.headers, *table.rows)) for i in range(len(table.headers))
     ]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([table.title, line(table.headers), rule, *(line(r) for r in table.rows)])
 
 
 def _markdown_table(table: Table) -> str:
-    escape = lambda cell: cell.replace("|", "\\|")  # noqa: E731
-    row = lambda cells: "| " + " | ".join(escape(c) for c in cells) + " |"  # noqa: E731
+    def escape(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    def row(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(escape(c) for c in cells) + " |"
+
     return "\n".join(
         [
             f"### {table.title}",

@@ -20,7 +20,8 @@ class ConsumerKind(StrEnum):
     ENDPOINT = "endpoint"  # an always-on Fargate service behind an internal ALB
 
 
-_SERVICE_KINDS = {
+# Keyed by role name: ``Resource.role`` is the metadata's string.
+_SERVICE_KINDS: dict[str, ConsumerKind] = {
     ResourceRole.WORKER: ConsumerKind.WORKER,
     ResourceRole.WEBAPP: ConsumerKind.WEBAPP,
     ResourceRole.ENDPOINT: ConsumerKind.ENDPOINT,

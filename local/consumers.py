@@ -20,7 +20,6 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import boto3
 
@@ -31,6 +30,7 @@ from local.model import LocalDeployment
 from local.processes import Child, venv_executable
 from local.runtime_env import container_environment, function_environment
 from runtime.contract import ENDPOINT_URL_ENV
+from runtime.contract.backlog import BACKLOG_PER_TASK
 
 Say = Callable[[str], None]
 
@@ -75,7 +75,7 @@ class Consumers:
             for r in self.deployment.stack.of_type("AWS::ECS::TaskDefinition")
             if r.logical_id.startswith(prefix)
         )
-        definition: Any = boto3.client("ecs").describe_task_definition(
+        definition = boto3.client("ecs").describe_task_definition(
             taskDefinition=resource.physical_id
         )
         command = list(definition["taskDefinition"]["containerDefinitions"][0]["command"])
@@ -173,7 +173,7 @@ class WorkerServiceConsumers(Consumers):
         self.say(
             f"running: the worker service, desired 0, scaled {self.rules.min_capacity}.."
             f"{self.rules.max_capacity} by the backlog metric function and the template's "
-            f"policies (target {self.rules.target_value} {scaling.BACKLOG_PER_TASK}, wake-up "
+            f"policies (target {self.rules.target_value} {BACKLOG_PER_TASK}, wake-up "
             f"alarm), one decision per simulated minute = {self.minute_seconds:g}s"
         )
 

@@ -19,16 +19,42 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import boto3
 from botocore.exceptions import ClientError
 
 from local.cloudformation import DeployedStack, template_resources
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_ecs.client import ECSClient
+    from mypy_boto3_lambda.client import LambdaClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_sqs.client import SQSClient
+
+
+class Clients(Protocol):
+    """A boto3 client for each service the reads call; ``boto3.client`` is one."""
+
+    @overload
+    def __call__(self, service: Literal["dynamodb"], /) -> DynamoDBClient: ...
+    @overload
+    def __call__(self, service: Literal["ecs"], /) -> ECSClient: ...
+    @overload
+    def __call__(self, service: Literal["lambda"], /) -> LambdaClient: ...
+    @overload
+    def __call__(self, service: Literal["logs"], /) -> CloudWatchLogsClient: ...
+    @overload
+    def __call__(self, service: Literal["s3"], /) -> S3Client: ...
+    @overload
+    def __call__(self, service: Literal["sqs"], /) -> SQSClient: ...
+
+
 # What a property reads back as when the emulator has none.
 ABSENT = object()
-Read = Callable[[Any, str], Mapping[str, Any]]
+Read = Callable[[Clients, str], Mapping[str, Any]]
 # Template defaults AWS applies when a property is left out (documented per resource).
 DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "AWS::Lambda::Function": {"Architectures": ["x86_64"]},
@@ -47,7 +73,7 @@ def _absent_on(*codes: str) -> Callable[[Callable[[], Any]], Any]:
     return call
 
 
-def _lambda(clients: Any, physical_id: str) -> Mapping[str, Any]:
+def _lambda(clients: Clients, physical_id: str) -> Mapping[str, Any]:
     config = clients("lambda").get_function_configuration(FunctionName=physical_id)
     return {
         "Architectures": config.get("Architectures", ABSENT),
@@ -62,7 +88,7 @@ def _lambda(clients: Any, physical_id: str) -> Mapping[str, Any]:
     }
 
 
-def _table(clients: Any, physical_id: str) -> Mapping[str, Any]:
+def _table(clients: Clients, physical_id: str) -> Mapping[str, Any]:
     dynamodb = clients("dynamodb")
     table = dynamodb.describe_table(TableName=physical_id)["Table"]
     ttl = dynamodb.describe_time_to_live(TableName=physical_id)["TimeToLiveDescription"]
@@ -80,7 +106,7 @@ def _table(clients: Any, physical_id: str) -> Mapping[str, Any]:
     }
 
 
-def _bucket(clients: Any, physical_id: str) -> Mapping[str, Any]:
+def _bucket(clients: Clients, physical_id: str) -> Mapping[str, Any]:
     s3 = clients("s3")
     block = _absent_on("NoSuchPublicAccessBlockConfiguration")(
         lambda: s3.get_public_access_block(Bucket=physical_id)["PublicAccessBlockConfiguration"]
@@ -125,7 +151,7 @@ def _bucket(clients: Any, physical_id: str) -> Mapping[str, Any]:
     return read
 
 
-def _queue(clients: Any, physical_id: str) -> Mapping[str, Any]:
+def _queue(clients: Clients, physical_id: str) -> Mapping[str, Any]:
     attributes = clients("sqs").get_queue_attributes(QueueUrl=physical_id, AttributeNames=["All"])[
         "Attributes"
     ]
@@ -146,7 +172,7 @@ def _queue(clients: Any, physical_id: str) -> Mapping[str, Any]:
     return read
 
 
-def _mapping(clients: Any, physical_id: str) -> Mapping[str, Any]:
+def _mapping(clients: Clients, physical_id: str) -> Mapping[str, Any]:
     mapping = clients("lambda").get_event_source_mapping(UUID=physical_id)
     return {
         "BatchSize": mapping.get("BatchSize", ABSENT),
@@ -158,7 +184,7 @@ def _mapping(clients: Any, physical_id: str) -> Mapping[str, Any]:
     }
 
 
-def _task_definition(clients: Any, physical_id: str) -> Mapping[str, Any]:
+def _task_definition(clients: Clients, physical_id: str) -> Mapping[str, Any]:
     definition = clients("ecs").describe_task_definition(taskDefinition=physical_id)
     task = definition["taskDefinition"]
     platform = task.get("runtimePlatform", {})
@@ -179,9 +205,9 @@ def _task_definition(clients: Any, physical_id: str) -> Mapping[str, Any]:
     return read
 
 
-def _log_group(clients: Any, physical_id: str) -> Mapping[str, Any]:
+def _log_group(clients: Clients, physical_id: str) -> Mapping[str, Any]:
     groups = clients("logs").describe_log_groups(logGroupNamePrefix=physical_id)["logGroups"]
-    group: dict[str, Any] = next((g for g in groups if g["logGroupName"] == physical_id), {})
+    group: Mapping[str, Any] = next((g for g in groups if g["logGroupName"] == physical_id), {})
     return {"RetentionInDays": group.get("retentionInDays", ABSENT)}
 
 
@@ -248,8 +274,7 @@ def differences(stack: DeployedStack, template_path: Any) -> list[Finding]:
     """Every property the emulator changed, dropped or cannot report, per resource."""
     template = template_resources(template_path)
 
-    def clients(service: str) -> Any:
-        return boto3.client(service)
+    clients: Clients = boto3.client
 
     found: list[Finding] = []
     for resource in stack.created:

@@ -9,9 +9,10 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 ACCOUNT = "123456789012"  # moto's default account
-REGION = "eu-west-2"
+REGION: Final = "eu-west-2"
 
 
 def free_port() -> int:

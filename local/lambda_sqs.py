@@ -24,7 +24,7 @@ from local.entrypoints import invoke
 from runtime.contract import TASK_HANDLER, TASK_NAME_ENV
 
 
-def sqs_event(queue_arn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def sqs_event(queue_arn: str, messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The event Lambda builds from received messages (the fields the handler reads)."""
     return {
         "Records": [

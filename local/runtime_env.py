@@ -58,7 +58,7 @@ def container_environment(
     for resource in deployment.stack.of_type("AWS::ECS::TaskDefinition"):
         if not resource.logical_id.startswith(task_definition_prefix):
             continue
-        definition: Any = ecs.describe_task_definition(taskDefinition=resource.physical_id)
+        definition = ecs.describe_task_definition(taskDefinition=resource.physical_id)
         container = definition["taskDefinition"]["containerDefinitions"][0]
         variables = {
             item["name"]: item["value"]

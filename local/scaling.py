@@ -57,7 +57,7 @@ def rules_from_template(template: Mapping[str, Mapping[str, Any]], prefix: str) 
     """The scaling rules of the service whose construct ids start with ``prefix``."""
 
     def one(resource_type: str, test: Callable[[Mapping[str, Any]], bool]) -> Mapping[str, Any]:
-        found = [
+        found: list[Mapping[str, Any]] = [
             r["Properties"]
             for logical_id, r in template.items()
             if r["Type"] == resource_type and logical_id.startswith(prefix) and test(r)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypedDict, Unpack
 
 from runtime.contract import (
     DEFAULT_METRIC_NAMESPACE,
@@ -49,6 +49,11 @@ from runtime.contract.backlog import (
 from runtime.errors import ConfigurationError
 from runtime.log import logger
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, PutMetricDataInputTypeDef
+    from mypy_boto3_ecs.client import ECSClient
+    from mypy_boto3_sqs.client import SQSClient
+
 DEFAULT_NAMESPACE = DEFAULT_METRIC_NAMESPACE
 
 __all__ = [
@@ -68,8 +73,14 @@ __all__ = [
     "publish_backlog",
 ]
 
-_VISIBLE_ATTRIBUTE = "ApproximateNumberOfMessages"
-_IN_FLIGHT_ATTRIBUTE = "ApproximateNumberOfMessagesNotVisible"
+_VISIBLE_ATTRIBUTE: Final = "ApproximateNumberOfMessages"
+_IN_FLIGHT_ATTRIBUTE: Final = "ApproximateNumberOfMessagesNotVisible"
+
+
+class MetricPublisher(Protocol):
+    """The one CloudWatch call the Lambda makes (boto3's client, or a test's recorder)."""
+
+    def put_metric_data(self, **kwargs: Unpack[PutMetricDataInputTypeDef]) -> object: ...
 
 
 class ServiceNotFoundError(ConfigurationError):
@@ -122,9 +133,9 @@ class PublishedBacklog(TypedDict):
 def publish_backlog(
     target: BacklogTarget,
     *,
-    sqs: Any = None,
-    ecs: Any = None,
-    cloudwatch: Any = None,
+    sqs: SQSClient | None = None,
+    ecs: ECSClient | None = None,
+    cloudwatch: MetricPublisher | None = None,
 ) -> PublishedBacklog:
     """Observe the queue and service, and publish every metric in one call.
 
@@ -141,7 +152,7 @@ def publish_backlog(
     running, pending, desired = _service_counts(ecs, target.cluster_name, target.service_name)
     sample = compute_backlog(visible, in_flight, running, pending, desired=desired)
 
-    dimensions = [
+    dimensions: list[DimensionTypeDef] = [
         {"Name": "ClusterName", "Value": target.cluster_name},
         {"Name": "ServiceName", "Value": target.service_name},
     ]
@@ -186,14 +197,14 @@ def handler(event: Mapping[str, Any], context: Any) -> PublishedBacklog:
     return published
 
 
-def _queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+def _queue_counts(sqs: SQSClient, queue_url: str) -> tuple[int, int]:
     attributes = sqs.get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=[_VISIBLE_ATTRIBUTE, _IN_FLIGHT_ATTRIBUTE]
     )["Attributes"]
     return int(attributes[_VISIBLE_ATTRIBUTE]), int(attributes[_IN_FLIGHT_ATTRIBUTE])
 
 
-def _service_counts(ecs: Any, cluster_name: str, service_name: str) -> tuple[int, int, int]:
+def _service_counts(ecs: ECSClient, cluster_name: str, service_name: str) -> tuple[int, int, int]:
     response = ecs.describe_services(cluster=cluster_name, services=[service_name])
     services = response.get("services") or []
     if not services:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from runtime.settlement import Message, Settler
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef
 
 __all__ = ["ConsumerConfig", "DrainReport", "QueueConsumer", "StopSignal"]
 
@@ -355,7 +356,9 @@ def _log_late_outcome(message: Message, result: DispatchResult, elapsed_ms: floa
     )
 
 
-def _change_visibility(sqs: SQSClient, queue_url: str, messages: list[Message], timeout: int) -> set[int]:
+def _change_visibility(
+    sqs: SQSClient, queue_url: str, messages: list[Message], timeout: int
+) -> set[int]:
     """ChangeMessageVisibilityBatch in tens; returns the indexes that succeeded."""
     succeeded: set[int] = set()
     for start in range(0, len(messages), SQS_BATCH):
@@ -437,7 +440,10 @@ class _Deleter(_Worker):
             self._send_deletes(batch)
 
     def _send_deletes(self, batch: list[Message]) -> None:
-        entries = [{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(batch)]
+        entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(batch)
+        ]
+        failed: Sequence[Mapping[str, object]]
         try:
             failed = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries).get(
                 "Failed", []

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -70,6 +70,16 @@ _HTTP_TIMEOUT_SECONDS = 10
 _NOT_SENT_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ParamValidationError)
 
 
+class BatchSender(Protocol):
+    """The one SQS call a producer makes: boto3's SQS client has it, and so do test fakes.
+
+    ``Entries`` is a list of SendMessageBatch entries; it is typed loosely so a fake
+    taking plain dicts fits as well as ``SQSClient``.
+    """
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[Any]) -> Mapping[str, Any]: ...  # noqa: N803
+
+
 @dataclass(frozen=True)
 class _Route:
     path: PathLimit
@@ -86,7 +96,9 @@ class _Route:
 class Producer:
     """Enqueues envelopes; the environment and the SQS client are injectable."""
 
-    def __init__(self, *, environ: Mapping[str, str] | None = None, sqs: Any = None) -> None:
+    def __init__(
+        self, *, environ: Mapping[str, str] | None = None, sqs: BatchSender | None = None
+    ) -> None:
         self._environ = environ
         self._sqs = sqs
 
@@ -139,7 +151,7 @@ class Producer:
     def _env(self) -> Mapping[str, str]:
         return os.environ if self._environ is None else self._environ
 
-    def _client(self) -> Any:
+    def _client(self) -> BatchSender:
         return client("sqs") if self._sqs is None else self._sqs
 
     def _route(self, task: str) -> _Route:
@@ -161,7 +173,7 @@ class Producer:
         self, queue_url: str, chunk: Sequence[tuple[str, str]], progress: _Progress
     ) -> None:
         pending = {str(i): body for i, (_, body) in enumerate(chunk)}
-        errors: list[Mapping[str, Any]] = []
+        errors: Sequence[Mapping[str, Any]] = []
         for attempt in range(_BATCH_ATTEMPTS):
             if attempt:
                 time.sleep(0.1 * 2**attempt)

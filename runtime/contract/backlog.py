@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 __all__ = [
     "BACKLOG_PER_TASK",
@@ -35,8 +35,11 @@ VISIBLE_MESSAGES: Final = "VisibleMessages"
 IN_FLIGHT_MESSAGES: Final = "InFlightMessages"
 RUNNING_TASKS: Final = "RunningTasks"
 
+# CloudWatch's names of the units used here (a subset of its StandardUnit).
+MetricUnit = Literal["None", "Count"]
+
 # The scaling policies and alarms must name the same units, or CloudWatch matches nothing.
-METRIC_UNITS: Final[Mapping[str, str]] = {
+METRIC_UNITS: Final[Mapping[str, MetricUnit]] = {
     BACKLOG_PER_TASK: "None",  # a ratio: messages per task
     WAKE_UP_SIGNAL: "None",  # a flag: 0 or 1
     VISIBLE_MESSAGES: "Count",

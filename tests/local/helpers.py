@@ -120,10 +120,10 @@ def object_keys(bucket: str, prefix: str) -> list[str]:
     return [item["Key"] for item in response.get("Contents", [])]
 
 
-def receive_all(queue_url: str) -> list[dict[str, Any]]:
+def receive_all(queue_url: str) -> list[Mapping[str, Any]]:
     """Every message now visible (DLQ inspection; leaves them invisible for 30 s)."""
     sqs = boto3.client("sqs")
-    messages: list[dict[str, Any]] = []
+    messages: list[Mapping[str, Any]] = []
     while batch := sqs.receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
     ).get("Messages", []):

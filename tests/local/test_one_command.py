@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -189,7 +189,7 @@ def fire_from_another_shell(exports: dict[str, str], task: str) -> subprocess.Co
     )
 
 
-def table_items(exports: dict[str, str], prefix: str) -> list[dict[str, object]]:
+def table_items(exports: dict[str, str], prefix: str) -> list[Mapping[str, object]]:
     table = boto3.resource(
         "dynamodb",
         endpoint_url=exports["AWS_ENDPOINT_URL"],

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from runtime.consumer import DrainReport
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "tests" / "events"
 PROBE_MODULE = "tests.runtime.probe_tasks"
-REGION = "eu-west-2"
+REGION: Final = "eu-west-2"
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,7 @@ def test_a_configuration_error_goes_to_the_dlq_at_once_with_the_setting(
 def test_send_bulk_email_without_its_sender_is_permanent_naming_the_setting(
     monkeypatch: pytest.MonkeyPatch, aws_env: dict[str, str]
 ) -> None:
-    from runtime.tasks.email.send_bulk_email import SENDER_ENV
+    from runtime.contract import EMAIL_SENDER_ENV as SENDER_ENV
 
     monkeypatch.delenv(SENDER_ENV, raising=False)
     dispatcher = Dispatcher.from_env({}, idempotency=False, expected_task="send-bulk-email")

@@ -108,7 +108,7 @@ def _not_ours(table: Table, feedback: Feedback, recipient: FeedbackRecipient) ->
     if item.get("message_id") != feedback.message_id:
         return (
             f"campaign {feedback.campaign!r} sent this address message "
-            f"{item.get('message_id') or '(none)'}, not {feedback.message_id}"
+            f"{item.get('message_id') or '(none)'!s}, not {feedback.message_id}"
         )
     return None
 

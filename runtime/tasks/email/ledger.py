@@ -79,9 +79,7 @@ class Delivery:
 class CampaignLedger:
     """The recipient and chunk items of one campaign; ``table`` is a boto3 Table resource."""
 
-    def __init__(
-        self, table: Table, campaign: str, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, table: Table, campaign: str, clock: Callable[[], float] = time.time) -> None:
         self._table = table
         self._campaign = campaign
         self._pk = f"{PK_PREFIX}{campaign}"

@@ -16,10 +16,13 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from runtime.contract.storage import PROPERTY_PK_PREFIX, UPLOAD_PK_PREFIX
 from runtime.tasks.reports.period import Period
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import ScanInputTableScanTypeDef, ScanOutputTableTypeDef
 
 __all__ = ["ReportFigures", "gather_figures"]
 
@@ -96,7 +99,15 @@ class ReportFigures:
         return out.getvalue().encode("utf-8")
 
 
-def gather_figures(table: Any, period: Period, *, page_size: int | None = None) -> ReportFigures:
+class ScannableTable(Protocol):
+    """What the report reads the table with: a boto3 ``Table``'s ``scan``."""
+
+    def scan(self, **kwargs: Unpack[ScanInputTableScanTypeDef]) -> ScanOutputTableTypeDef: ...
+
+
+def gather_figures(
+    table: ScannableTable, period: Period, *, page_size: int | None = None
+) -> ReportFigures:
     """Scan ``table`` (a boto3 Table resource) page by page into the period's figures."""
     figures = ReportFigures(period)
     start, end = period.utc_bounds()
@@ -105,7 +116,7 @@ def gather_figures(table: Any, period: Period, *, page_size: int | None = None) 
     return figures
 
 
-def _scan(table: Any, page_size: int | None) -> Iterator[Mapping[str, Any]]:
+def _scan(table: ScannableTable, page_size: int | None) -> Iterator[Mapping[str, Any]]:
     kwargs: dict[str, Any] = {
         "FilterExpression": "begins_with(pk, :property) OR begins_with(pk, :upload)",
         "ProjectionExpression": _PROJECTION,

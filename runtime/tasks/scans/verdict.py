@@ -34,13 +34,17 @@ when the tag equals the event's status:
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from runtime.contract.storage import SCAN_STATUS_TAG
 from runtime.errors import PermanentTaskError, TaskRuntimeError
 from runtime.tasks.uploads.model import UploadRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectTaggingRequestTypeDef
 
 __all__ = [
     "SCAN_STATUS_TAG",
@@ -67,9 +71,9 @@ class ScanTagPendingError(TaskRuntimeError):
     """GuardDuty has not tagged the version (yet): retry later."""
 
 
-def confirm_verdict(s3: Any, upload: UploadRef, status: str, *, event_id: str = "") -> Verdict:
+def confirm_verdict(s3: S3Client, upload: UploadRef, status: str, *, event_id: str = "") -> Verdict:
     """Check ``status`` against the version's ``GuardDutyMalwareScanStatus`` tag."""
-    arguments = {"Bucket": upload.bucket, "Key": upload.key}
+    arguments: GetObjectTaggingRequestTypeDef = {"Bucket": upload.bucket, "Key": upload.key}
     if upload.version_id:
         arguments["VersionId"] = upload.version_id
     try:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.context import TaskContext
 from runtime.contract.storage import UPLOADS_PREFIX, is_property_upload
@@ -45,6 +45,10 @@ from runtime.tasks.scans.verdict import Verdict, confirm_verdict
 from runtime.tasks.uploads.chunks import TASK as BULK_UPLOAD_TASK
 from runtime.tasks.uploads.chunks import chunk_idempotency_key, task_payload
 from runtime.tasks.uploads.model import UploadStatus, put_upload_status
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_s3.client import S3Client
 
 __all__ = ["ScanServices", "handle", "process_scan_result", "validate_payload"]
 
@@ -65,8 +69,8 @@ ENQUEUED_ATTRIBUTE = "bulk_upload_envelope_id"
 class ScanServices:
     """What the handler talks to; tests inject their own."""
 
-    s3: Any
-    table: Any
+    s3: S3Client
+    table: Table
     enqueue: Enqueue
     bucket: str
 

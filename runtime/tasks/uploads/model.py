@@ -23,12 +23,15 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from runtime.contract.storage import NULL_VERSION, property_key_for, upload_key_for
 from runtime.tasks.data import utc_now
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
 
 __all__ = [
     "PROPERTY_TYPES",
@@ -132,7 +135,7 @@ def property_item(record: PropertyRecord, *, upload_key: str, updated_at: str) -
 
 
 def put_upload_status(
-    table: Any,
+    table: Table,
     upload: UploadRef,
     status: UploadStatus,
     *,
@@ -189,7 +192,7 @@ def put_upload_status(
     return dict(response["Attributes"])
 
 
-def get_upload(table: Any, upload: UploadRef) -> dict[str, Any] | None:
+def get_upload(table: Table, upload: UploadRef) -> dict[str, Any] | None:
     """The upload item (strongly consistent), or None."""
     item = table.get_item(Key=upload.item_key, ConsistentRead=True).get("Item")
     return None if item is None else dict(item)

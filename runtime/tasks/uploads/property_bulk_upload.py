@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import ClientError
 
@@ -51,6 +51,11 @@ from runtime.tasks.uploads.model import (
 )
 from runtime.tasks.uploads.results import RejectionSpool, write_part, write_result
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectRequestTypeDef
+
 __all__ = ["UploadFailedError", "UploadServices", "handle", "load_chunk", "validate_payload"]
 
 Enqueue = Callable[..., str]
@@ -73,8 +78,8 @@ class UploadFailedError(PermanentTaskError):
 class UploadServices:
     """What the handler talks to; tests and the benchmark inject their own."""
 
-    s3: Any
-    table: Any
+    s3: S3Client
+    table: Table
     enqueue: Enqueue
     settings: UploadSettings = field(default_factory=UploadSettings)
     current_year: int = field(default_factory=lambda: datetime.now(UTC).year)
@@ -118,7 +123,7 @@ def load_chunk(upload: UploadRef, checkpoint: Checkpoint | None, services: Uploa
         _fail(upload, checkpoint, reason, services, earlier_chunks=_parts_before(checkpoint))
 
 
-def _require_clean_scan(table: Any, upload: UploadRef) -> None:
+def _require_clean_scan(table: Table, upload: UploadRef) -> None:
     item = get_upload(table, upload)
     status = None if item is None else item.get("status")
     if status not in _LOADABLE:
@@ -164,15 +169,15 @@ def _start(upload: UploadRef, services: UploadServices) -> tuple[Checkpoint, Ite
     return started, records
 
 
-def _resume(upload: UploadRef, checkpoint: Checkpoint, s3: Any) -> Iterator[Record]:
+def _resume(upload: UploadRef, checkpoint: Checkpoint, s3: S3Client) -> Iterator[Record]:
     if checkpoint.byte_offset >= checkpoint.size:
         return iter(())  # only blank lines were left; S3 refuses a range past the end
-    response = s3.get_object(
-        **_object_args(upload),
-        Range=f"bytes={checkpoint.byte_offset}-",
+    arguments = _object_args(upload)
+    arguments["Range"] = f"bytes={checkpoint.byte_offset}-"
+    if not upload.version_id:
         # Without a version id, the ETag catches an object replaced between chunks.
-        **({} if upload.version_id else {"IfMatch": checkpoint.etag}),
-    )
+        arguments["IfMatch"] = checkpoint.etag
+    response = s3.get_object(**arguments)
     reader = RecordReader(
         response["Body"].iter_chunks(_READ_CHUNK_BYTES),
         start_offset=checkpoint.byte_offset,
@@ -315,8 +320,8 @@ def _counts(checkpoint: Checkpoint | None) -> dict[str, int]:
     }
 
 
-def _object_args(upload: UploadRef) -> dict[str, str]:
-    args = {"Bucket": upload.bucket, "Key": upload.key}
+def _object_args(upload: UploadRef) -> GetObjectRequestTypeDef:
+    args: GetObjectRequestTypeDef = {"Bucket": upload.bucket, "Key": upload.key}
     if upload.version_id:
         args["VersionId"] = upload.version_id
     return args

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from runtime.contract.storage import RESULTS_PREFIX, result_key_for
 from runtime.tasks.uploads.model import UploadRef, upload_digest
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
 
 __all__ = ["RejectionSpool", "part_key", "write_part", "write_result"]
 
@@ -57,14 +60,14 @@ def part_key(upload: UploadRef, chunk_number: int) -> str:
     return f"{RESULTS_PREFIX}{upload.key}.parts/{upload_digest(upload)}/{chunk_number:06d}.jsonl"
 
 
-def write_part(s3: Any, upload: UploadRef, chunk_number: int, spool: RejectionSpool) -> None:
+def write_part(s3: S3Client, upload: UploadRef, chunk_number: int, spool: RejectionSpool) -> None:
     # Written even when empty, so the last chunk can read every part without
     # s3:ListBucket (without it a missing key is a 403, not a 404).
     s3.upload_fileobj(spool.rewind(), upload.bucket, part_key(upload, chunk_number))
 
 
 def write_result(
-    s3: Any,
+    s3: S3Client,
     upload: UploadRef,
     summary: Mapping[str, Any],
     *,
@@ -89,7 +92,7 @@ def write_result(
     return key
 
 
-def _append_lines(out: IO[bytes], lines: Any, first: bool) -> bool:
+def _append_lines(out: IO[bytes], lines: Iterable[bytes], first: bool) -> bool:
     for line in lines:
         line = line.rstrip(b"\n")
         if not line:
@@ -99,7 +102,7 @@ def _append_lines(out: IO[bytes], lines: Any, first: bool) -> bool:
     return first
 
 
-def _delete_parts(s3: Any, upload: UploadRef, count: int) -> None:
+def _delete_parts(s3: S3Client, upload: UploadRef, count: int) -> None:
     keys = [part_key(upload, number) for number in range(count)]
     for start in range(0, len(keys), _DELETE_BATCH):
         batch = keys[start : start + _DELETE_BATCH]
