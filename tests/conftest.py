@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,15 +53,20 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     )
 
 
-@pytest.fixture
-def stack() -> Iterator[Stack]:
-    """An empty stack in a fresh app, with the project's feature flags."""
+def empty_stack() -> Stack:
+    """An empty stack ``Test`` in a fresh app, with the project's feature flags."""
     from aws_cdk import Stack
 
     from stacks.topologies import new_app
 
     app = new_app(context=cdk_json_context())
-    yield Stack(app, "Test")
+    return Stack(app, "Test")
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    """An empty stack in a fresh app, with the project's feature flags."""
+    yield empty_stack()
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +74,14 @@ def topology_ids() -> list[str]:
     from stacks.topologies import TOPOLOGIES
 
     return [topology.stack_id for topology in TOPOLOGIES.values()]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave the session's objects out of the collections run at interpreter exit.
+
+    After a run the process holds some 850,000 objects (jsii proxies, moto's backends,
+    botocore's models); the cyclic collections Python runs while it tears down the
+    modules took ~2 s after the last report, on every run. The results are written by
+    now; freezing only stops the collector from scanning what the OS frees anyway.
+    """
+    gc.freeze()

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import json
 import subprocess
@@ -42,6 +43,7 @@ def _loaded_after(statement: str) -> set[str]:
     return {name.split(".")[0] for name in result.stdout.split()}
 
 
+@pytest.mark.slow  # a fresh interpreter that imports aws_cdk and starts jsii (~2.5 s)
 def test_importing_the_cdk_app_loads_neither_boto3_nor_powertools() -> None:
     loaded = _loaded_after("import app")
     assert "aws_cdk" in loaded  # the import really built the app's module graph
@@ -61,17 +63,29 @@ def test_the_contract_and_catalogue_import_the_standard_library_only() -> None:
     assert third_party == {"runtime"}
 
 
+@functools.cache
+def _parsed(path: Path) -> ast.Module:
+    """Each file parsed once per session: three tests walk the same production modules."""
+    return ast.parse(path.read_text(), str(path))
+
+
+@functools.cache
+def _walked(tree: ast.Module) -> tuple[ast.AST, ...]:
+    """Every node of a parsed file, in ``ast.walk`` order, listed once per session."""
+    return tuple(ast.walk(tree))
+
+
 def _modules(packages: tuple[str, ...]) -> Iterator[tuple[str, ast.Module]]:
     for package in packages:
         for path in sorted((ROOT / package).rglob("*.py")):
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-            yield name.removesuffix(".__init__"), ast.parse(path.read_text(), str(path))
+            yield name.removesuffix(".__init__"), _parsed(path)
 
 
 def _imported(module_name: str, tree: ast.Module) -> Iterator[str]:
     """Every module an import statement names, at any depth of the file."""
     package = module_name if module_name.count(".") == 0 else module_name.rsplit(".", 1)[0]
-    for node in ast.walk(tree):
+    for node in _walked(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -259,7 +273,7 @@ def test_no_assert_in_production_code() -> None:
     asserts = sorted(
         f"{module}:{node.lineno}"
         for module, tree in _modules(PRODUCTION)
-        for node in ast.walk(tree)
+        for node in _walked(tree)
         if isinstance(node, ast.Assert)
     )
     assert asserts == []

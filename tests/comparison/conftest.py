@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import hashlib
+import pickle
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from comparison import latency, report
 from comparison.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
 from comparison.prices import PriceTable, known_regions, load_price_table
+from comparison.report import Comparison, compare
 from comparison.templates import StackTemplate, load_templates
 from comparison.workload import DEFAULT_WORKLOAD_PATH, Workload, load_workload
 from tests.comparison.fixture_stacks import synthesize_fixtures
 from tests.conftest import cdk_json_context
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _each_simulation_runs_once() -> Iterator[None]:
+    """Simulate each (topology, workload, assumptions) once per session.
+
+    ``run_consumers`` (the consumer simulation behind every cost and latency) is a
+    deterministic function of its arguments and most of a comparison's time, and many
+    tests simulate the same topology under the same workload (the CLI's formats, the
+    ADR, the invariants). Results are keyed by the pickled arguments and handed out as
+    fresh copies, so no test sees another's objects; any other argument simulates anew.
+    """
+    original = latency.run_consumers  # what comparison.report imports and calls
+    results: dict[bytes, bytes] = {}
+
+    def run_consumers(*args: Any, **kwargs: Any) -> Any:
+        key = hashlib.sha256(pickle.dumps((args, sorted(kwargs.items())))).digest()
+        if key not in results:
+            results[key] = pickle.dumps(original(*args, **kwargs))
+        return pickle.loads(results[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report, "run_consumers", run_consumers)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +76,18 @@ def fixture_templates(fixture_out: Path) -> dict[str, StackTemplate]:
 def real_templates(synthesized) -> dict[str, StackTemplate]:  # type: ignore[no-untyped-def]
     """The project's own topologies, synthesized once per session by tests/conftest.py."""
     return {t.label: t for t in load_templates(synthesized.outdir)}
+
+
+@pytest.fixture(scope="session")
+def shipped_comparison(
+    real_templates: dict[str, StackTemplate],
+    workload: Workload,
+    london: PriceTable,
+    assumptions: Assumptions,
+) -> Comparison:
+    """The real topologies under the shipped workload in London, without the free tier.
+
+    compare() simulates every consumer (~0.8 s) and is deterministic, so the tests that
+    read this one comparison share it instead of each recomputing it.
+    """
+    return compare(list(real_templates.values()), workload, london, assumptions, free_tier=False)

@@ -37,8 +37,8 @@ def templates(real_templates):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def comparison(templates, workload, london, assumptions) -> Comparison:  # type: ignore[no-untyped-def]
-    return compare(templates, workload, london, assumptions, free_tier=False)
+def comparison(shipped_comparison: Comparison) -> Comparison:
+    return shipped_comparison
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +47,17 @@ def evaluate(templates, london, assumptions):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def adr(comparison, workload, evaluate) -> str:  # type: ignore[no-untyped-def]
-    return render_adr(comparison, what_would_change(workload, evaluate))
+def changes(workload, evaluate):  # type: ignore[no-untyped-def]
+    """What would change the decision for the shipped workload (a search: ~2 s)."""
+    return what_would_change(workload, evaluate)
 
 
+@pytest.fixture(scope="module")
+def adr(comparison, changes) -> str:  # type: ignore[no-untyped-def]
+    return render_adr(comparison, changes)
+
+
+@pytest.mark.slow  # long: needs the what-would-change search on the real model (~2 s)
 def test_the_adr_keeps_the_seeds_sections_in_order(adr: str) -> None:
     headings = re.findall(r"^## (.+)$", adr, flags=re.MULTILINE)
     assert headings[:5] == [
@@ -66,6 +73,7 @@ def test_the_adr_keeps_the_seeds_sections_in_order(adr: str) -> None:
         assert seed.context in adr
 
 
+@pytest.mark.slow  # long: needs the what-would-change search on the real model (~2 s)
 def test_every_pro_and_con_is_kept_verbatim_with_a_measure(adr: str) -> None:
     seed = parse_seed()
     bullets = [b for option in seed.options for b in option.bullets]
@@ -83,6 +91,7 @@ def test_every_pro_and_con_is_kept_verbatim_with_a_measure(adr: str) -> None:
         assert "*Measured: " in line, bullet
 
 
+@pytest.mark.slow  # long: needs the what-would-change search on the real model (~2 s)
 def test_the_numbers_come_from_the_model(adr: str, comparison: Comparison) -> None:
     for t in comparison.topologies:
         assert t.latency is not None and t.latency.worst is not None
@@ -201,10 +210,11 @@ def test_a_flip_outside_the_range_is_none_in_range(workload: Workload) -> None:
     assert found.of("volume").higher is None
 
 
+@pytest.mark.slow  # long: needs the what-would-change search on the real model (~2 s)
 def test_the_volume_flip_is_where_the_real_model_changes_its_mind(
-    workload: Workload, evaluate
+    workload: Workload, evaluate, changes
 ) -> None:  # type: ignore[no-untyped-def]
-    found = what_would_change(workload, evaluate)
+    found = changes
     flip = found.of("volume").higher
     assert flip is not None
     today = evaluate(workload).chosen
@@ -222,6 +232,7 @@ def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # end-to-end: the CLI twice, in fresh processes (hash seeds differ)
 def test_the_adr_is_the_same_bytes_every_time(synthesized, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     outputs = []
     for run in ("first", "second"):
@@ -235,6 +246,7 @@ def test_the_adr_is_the_same_bytes_every_time(synthesized, tmp_path: Path) -> No
     assert b"## Decision Outcome" in outputs[0]
 
 
+@pytest.mark.slow  # long: simulates and searches two million tasks a month (~9 s)
 def test_at_two_million_tasks_the_queue_free_options_cannot_keep_up(
     templates, london, assumptions, evaluate
 ) -> None:  # type: ignore[no-untyped-def]

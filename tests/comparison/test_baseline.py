@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from comparison.baseline import baseline_usage, reference_template
-from comparison.report import compare, monthly_cost
+from comparison.report import Comparison, compare, monthly_cost
 from comparison.workload import Network
 
 LABELS = ("lambdas", "private-endpoints", "webapp-poller", "worker-service")
@@ -21,9 +21,9 @@ def test_every_stack_with_the_web_app_reads_the_same_baseline(real_templates, wo
 
 
 def test_baseline_is_the_web_app_tasks_its_network_and_its_alarms(
-    real_templates, workload, london, assumptions
+    shipped_comparison: Comparison,
 ) -> None:
-    result = compare(list(real_templates.values()), workload, london, assumptions, free_tier=False)
+    result = shipped_comparison
     costs = {item.price_key: item.cost for item in result.baseline.items}
     # [webapp] 2 tasks x 1 vCPU x 730 h x $0.04656 = $67.9776
     assert costs["fargate.vcpu_hour.x86_64"] == pytest.approx(2 * 730 * 0.04656)

@@ -51,6 +51,7 @@ def test_markdown_has_tables(cdk_out: Path, capsys) -> None:
     assert "Region us-east-1" in out
 
 
+@pytest.mark.slow  # long: simulates the topologies at every volume of the sweep (~2 s)
 def test_sweep_lists_volumes_from_a_hundred_to_ten_million(cdk_out: Path, capsys) -> None:
     assert main(["--cdk-out", str(cdk_out), "--sweep", "--no-free-tier"]) == 0
     out = capsys.readouterr().out
@@ -58,6 +59,7 @@ def test_sweep_lists_volumes_from_a_hundred_to_ten_million(cdk_out: Path, capsys
     assert "10,000,000" in out
 
 
+@pytest.mark.slow  # long: two full comparisons (~1.5 s)
 def test_free_tier_lowers_the_lambda_bill(cdk_out: Path, tmp_path: Path) -> None:
     totals = {}
     for flag in ("--free-tier", "--no-free-tier"):
@@ -89,6 +91,7 @@ def test_unknown_region_flag_is_refused(cdk_out: Path, capsys) -> None:
     assert "--region is 'mars-1'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # long: simulates the topologies at every volume of the sweep (~2 s)
 def test_html_goes_to_the_output_file(cdk_out: Path, tmp_path: Path, capsys) -> None:
     output = tmp_path / "out" / "comparison.html"
     assert main(["--cdk-out", str(cdk_out), "--format", "html", "--output", str(output)]) == 0
@@ -152,16 +155,19 @@ def _refused(done: subprocess.CompletedProcess[str], *phrases: str) -> None:
     assert done.stdout == ""
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_a_directory_as_workload_is_refused(tmp_path: Path) -> None:
     _refused(_compare("--workload", str(tmp_path)), f"{tmp_path}: is a directory")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_a_path_through_a_file_as_workload_is_refused(tmp_path: Path) -> None:
     plain = tmp_path / "plain.toml"
     plain.write_text("")
     _refused(_compare("--workload", str(plain / "w.toml")), "cannot be read")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
 def test_an_unreadable_workload_is_refused(tmp_path: Path) -> None:
     secret = tmp_path / "secret.toml"
@@ -170,34 +176,40 @@ def test_an_unreadable_workload_is_refused(tmp_path: Path) -> None:
     _refused(_compare("--workload", str(secret)), "permission denied")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_an_empty_workload_cannot_decide_anything(tmp_path: Path) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("")
     _refused(_compare("--workload", str(empty)), "a workload with no tasks cannot decide")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_a_workload_whose_tasks_never_run_cannot_decide_anything(tmp_path: Path) -> None:
     idle = tmp_path / "idle.toml"
     idle.write_text("[tasks.generate-report]\nvolume_per_month = 0\n")
     _refused(_compare("--workload", str(idle)), "every task's volume_per_month is 0")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_a_directory_as_output_is_refused(tmp_path: Path) -> None:
     _refused(_compare("--output", str(tmp_path)), f"--output {tmp_path} is a directory")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_an_output_under_a_file_is_refused(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.write_text("")
     _refused(_compare("--output", str(plain / "report.md")), "is not a writable directory")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_an_unwritable_output_is_refused(synthesized) -> None:  # type: ignore[no-untyped-def]
     # /proc refuses new files even to root: the report is made, then cannot be written.
     done = _compare("--cdk-out", str(synthesized.outdir), "--output", "/proc/comparison.md")
     _refused(done, "--output /proc/comparison.md")
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_usage_names_the_command_it_was_run_as() -> None:
     as_module = _compare("--help")
     assert as_module.stdout.startswith("usage: python -m comparison ")

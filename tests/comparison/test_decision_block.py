@@ -7,14 +7,14 @@ from dataclasses import replace
 import pytest
 
 from comparison.decision import decide
-from comparison.report import CapacityLimit, Comparison, CrossOver, Sweep, SweepPoint, compare
+from comparison.report import CapacityLimit, Comparison, CrossOver, Sweep, SweepPoint
 from comparison.report_tables import band_text, cheapest_bands, decision_table, money
 from comparison.report_text import render_markdown, render_text
 
 
 @pytest.fixture(scope="module")
-def comparison(real_templates, workload, london, assumptions) -> Comparison:  # type: ignore[no-untyped-def]
-    return compare(list(real_templates.values()), workload, london, assumptions, free_tier=False)
+def comparison(shipped_comparison: Comparison) -> Comparison:
+    return shipped_comparison
 
 
 def test_the_table_report_opens_with_the_decision(comparison: Comparison) -> None:

@@ -6,17 +6,13 @@ import re
 from pathlib import Path
 
 from comparison.decision import decide
-from comparison.report import compare
+from comparison.report import Comparison
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
-def test_readme_quotes_the_models_monthly_totals(  # type: ignore[no-untyped-def]
-    real_templates, workload, london, assumptions
-) -> None:
-    comparison = compare(
-        list(real_templates.values()), workload, london, assumptions, free_tier=False
-    )
+def test_readme_quotes_the_models_monthly_totals(shipped_comparison: Comparison) -> None:
+    comparison = shipped_comparison
     sentence = README[README.index("a month\ncosts, over the baseline:") :][:300]
     quoted = dict(re.findall(r"([a-z-]+) \$([0-9.]+)", sentence.replace("\n", " ")))
     computed = {

@@ -8,6 +8,9 @@ import pytest
 
 from comparison.report import monthly_cost
 
+# Long: three seeds of the full simulation for each topology (1-1.5 s a topology).
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("label", ["worker-service", "webapp-poller", "lambdas"])
 def test_totals_between_seeds_stay_within_the_reported_spread(

@@ -183,7 +183,8 @@ def recording_server() -> Iterator[RecordingServer]:
     server: Any = ThreadingHTTPServer(("127.0.0.1", 0), RecordingHandler)
     server.requests = []
     server.status = 200
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default, on every test
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield RecordingServer(f"http://127.0.0.1:{server.server_port}", server.requests, server)
     server.shutdown()

@@ -17,7 +17,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from runtime.backlog_metric import (
     BACKLOG_PER_TASK,
@@ -33,7 +32,7 @@ from runtime.backlog_metric import (
 )
 from runtime.errors import ConfigurationError
 from runtime.log import logger as runtime_logger
-from tests.runtime.helpers import use_fake_credentials
+from tests.runtime.helpers import in_process_moto, use_fake_credentials
 
 CLUSTER = "tasks"
 ALL_METRICS = (
@@ -103,7 +102,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "METRIC_NAMESPACE"):
         monkeypatch.delenv(name, raising=False)
     use_fake_credentials(monkeypatch)
-    with mock_aws():
+    with in_process_moto():
         yield
 
 

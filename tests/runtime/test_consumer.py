@@ -38,6 +38,7 @@ def _applications(dynamodb: Any, table: str) -> Callable[[], int]:
     return lambda: counter(dynamodb, table, "applications")
 
 
+@pytest.mark.slow  # long: a consumer thread on the moto server; stopping it waits out its long poll
 def test_poison_message_goes_to_dlq_with_reason(
     sqs: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
@@ -56,6 +57,7 @@ def test_poison_message_goes_to_dlq_with_reason(
     assert queue_depth(sqs, queue.url) == 0
 
 
+@pytest.mark.slow  # long: waits out a real backoff or visibility timeout (2-4 s)
 def test_transient_failure_is_retried_after_a_backoff_then_succeeds(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
@@ -68,6 +70,7 @@ def test_transient_failure_is_retried_after_a_backoff_then_succeeds(
     assert counter(dynamodb, probe_env, "doubles") == 0
 
 
+@pytest.mark.slow  # long: waits out a real backoff or visibility timeout (2-4 s)
 def test_failing_message_is_redriven_to_the_dlq_by_max_receive_count(
     sqs: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
@@ -79,6 +82,7 @@ def test_failing_message_is_redriven_to_the_dlq_by_max_receive_count(
     assert queue_depth(sqs, queue.url) == 0
 
 
+@pytest.mark.slow  # long: waits out a real backoff or visibility timeout (2-4 s)
 def test_heartbeat_extends_visibility_of_a_long_task(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
@@ -102,6 +106,7 @@ def _pid() -> str:
     return str(os.getpid())
 
 
+@pytest.mark.slow  # long: real concurrent tasks against the moto server (2+ s)
 def test_settled_messages_are_deleted_in_batches(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
@@ -118,6 +123,7 @@ def test_settled_messages_are_deleted_in_batches(
     assert 2 <= calls["DeleteMessageBatch"] < 20
 
 
+@pytest.mark.slow  # long: real concurrent tasks against the moto server (2+ s)
 def test_a_busy_consumer_leaves_the_messages_it_cannot_start_visible(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
@@ -140,6 +146,7 @@ def test_a_busy_consumer_leaves_the_messages_it_cannot_start_visible(
     assert len(receive_all(sqs, queue.url)) == 1
 
 
+@pytest.mark.slow  # long: real concurrent tasks against the moto server (2+ s)
 def test_scale_in_protection_is_held_while_busy_and_dropped_when_idle(
     sqs: Any,
     dynamodb: Any,

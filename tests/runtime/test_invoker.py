@@ -74,7 +74,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
     server.daemon_threads = True
     stand_in = Endpoint(url=f"http://127.0.0.1:{server.server_port}")
     server.endpoint = stand_in  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     monkeypatch.setenv("ENDPOINT_URL", stand_in.url)
     monkeypatch.delenv("INVOKER_TIMEOUT_SECONDS", raising=False)

@@ -25,6 +25,7 @@ def _send(sqs: Any, queue: QueuePair, count: int) -> None:
         sqs.send_message(QueueUrl=queue.url, MessageBody=encode(new_envelope("probe", {"n": n})))
 
 
+@pytest.mark.slow  # long: a real poller thread on the moto server, drained on exit (~1.5 s)
 def test_run_poller_consumes_in_the_background_and_drains_on_exit(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
@@ -38,6 +39,7 @@ def test_run_poller_consumes_in_the_background_and_drains_on_exit(
     assert queue_depth(sqs, queue.url) == 0
 
 
+@pytest.mark.slow  # long: a real poller thread on the moto server, drained on exit (~1.5 s)
 def test_start_poller_reads_the_queue_from_the_environment_and_stops_on_request(
     sqs: Any,
     dynamodb: Any,
@@ -74,6 +76,7 @@ class _FakeArbiter:
         self.terms += 1
 
 
+@pytest.mark.slow  # process: a real poller subprocess
 def test_gunicorn_hooks_run_one_poller_process_and_forward_sigterm(
     sqs: Any,
     dynamodb: Any,
@@ -99,6 +102,7 @@ def test_gunicorn_hooks_run_one_poller_process_and_forward_sigterm(
     gunicorn_hooks.on_exit(arbiter)  # waits for an exited poller without error
 
 
+@pytest.mark.slow  # process: a real poller subprocess
 def test_a_failed_poller_stops_the_gunicorn_master(
     make_queue: Callable[..., QueuePair], probe_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -364,6 +364,7 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     assert server.stop() == 0
 
 
+@pytest.mark.slow  # process: a real gunicorn serving the endpoints
 def test_gunicorn_serves_the_endpoints_and_runs_an_accepted_task(
     gunicorn: Gunicorn, tmp_path: Path
 ) -> None:
@@ -373,6 +374,7 @@ def test_gunicorn_serves_the_endpoints_and_runs_an_accepted_task(
     assert runs(tmp_path / "runs")[0]["id"] == envelope["id"]
 
 
+@pytest.mark.slow  # process: a real gunicorn serving the endpoints
 def test_invoker_lambda_delivers_a_schedule_envelope_that_gunicorn_runs(
     gunicorn: Gunicorn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -390,6 +392,7 @@ def test_invoker_lambda_delivers_a_schedule_envelope_that_gunicorn_runs(
     assert [run["id"] for run in runs(tmp_path / "runs")] == [envelope["id"]]
 
 
+@pytest.mark.slow  # process: a gunicorn stopped by SIGTERM mid-task
 def test_sigterm_lets_short_tasks_finish_and_logs_the_rest_as_lost(tmp_path: Path) -> None:
     # GIVEN a gunicorn that drains for 2 s, running a 0.5 s task and a 30 s task
     server = start_gunicorn(tmp_path / "gunicorn.log", ASYNC_TASKS_ENDPOINT_DRAIN_SECONDS="2")

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runtime.envelope import encode, new_envelope
 from runtime.producer import Producer
 from tests.runtime.helpers import (
@@ -24,6 +26,9 @@ from tests.runtime.helpers import (
     worker_env,
 )
 from tests.runtime.probe_tasks import counter
+
+# Process tests: each runs ``python -m runtime.worker`` as a subprocess.
+pytestmark = pytest.mark.slow
 
 
 def test_worker_runs_tasks_and_exits_zero_on_sigterm(

@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pytest
 from runtime.catalogue import CATALOGUE
 from stacks.settings import SettingsError
 from stacks.topologies import add_topologies, new_app
-from tests.conftest import cdk_json_context
+from tests.conftest import SynthesizedApp, cdk_json_context
 from tests.stacks.deploy_facts import (
     Template,
     as_list,
@@ -71,21 +70,18 @@ class Synthesized:
 _OUT = Path(__file__).resolve().parents[2] / ".pytest-deployability"
 
 
-@cache
-def synth(options: tuple[str, ...]) -> Synthesized:
-    context: dict[str, Any] = {"topology": "all"}
-    for option in options:
-        context.update(OPTIONS[option])
-    outdir = _OUT / ("-".join(options) or "defaults").replace("=", "_")
-    app = new_app(context={**cdk_json_context(), **context}, outdir=str(outdir))
-    add_topologies(app)
-    assembly = app.synth()
+_SYNTHESIZED: dict[tuple[str, ...], Synthesized] = {}
+
+
+def _collected(
+    options: tuple[str, ...], outdir: Path, templates: dict[str, Template]
+) -> Synthesized:
     report = outdir / "validation-report.json"
     assert not report.exists() or json.loads(report.read_text())["pluginReports"] == []
     return Synthesized(
         options=options,
         outdir=outdir,
-        templates={stack.stack_name: stack.template for stack in assembly.stacks},
+        templates=templates,
         assets={
             stack_id: json.loads((outdir / f"{stack_id}.assets.json").read_text())
             for stack_id in STACKS
@@ -93,11 +89,43 @@ def synth(options: tuple[str, ...]) -> Synthesized:
     )
 
 
+def synth(options: tuple[str, ...]) -> Synthesized:
+    """Every topology with ``options`` switched on, synthesized once per session."""
+    if options not in _SYNTHESIZED:
+        context: dict[str, Any] = {"topology": "all"}
+        for option in options:
+            context.update(OPTIONS[option])
+        outdir = _OUT / ("-".join(options) or "defaults").replace("=", "_")
+        app = new_app(context={**cdk_json_context(), **context}, outdir=str(outdir))
+        add_topologies(app)
+        assembly = app.synth()
+        templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+        _SYNTHESIZED[options] = _collected(options, outdir, templates)
+    return _SYNTHESIZED[options]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _defaults_are_the_sessions_synth(synthesized: SynthesizedApp) -> None:
+    """No option is the context tests/conftest.py already synthesized for the session."""
+    if () not in _SYNTHESIZED:
+        _SYNTHESIZED[()] = _collected((), synthesized.outdir, synthesized.templates)
+
+
 def _id(options: tuple[str, ...]) -> str:
     return "+".join(options) or "defaults"
 
 
-@pytest.fixture(params=COMBINATIONS, ids=_id, scope="module")
+# The defaults share the session's synth and stay in the inner tier; every other
+# combination costs a synth of its own (~2 s, cdk-nag included) that only this module
+# uses, so it runs with the slow tests.
+@pytest.fixture(
+    params=[
+        pytest.param(options, marks=() if options == () else pytest.mark.slow)
+        for options in COMBINATIONS
+    ],
+    ids=_id,
+    scope="module",
+)
 def combination(request: pytest.FixtureRequest) -> Synthesized:
     return synth(request.param)
 
@@ -135,6 +163,7 @@ def test_every_execution_role_can_pull_its_image(combination: Synthesized) -> No
                     assert "cdk-hnb659fds-container-assets" in granted, (stack_id, granted)
 
 
+@pytest.mark.slow  # a synth with an option on (~2 s) that only this module uses
 def test_ecr_image_uri_is_the_image_the_containers_run() -> None:
     template = synth(("webappImage",)).templates["AsyncTasks-WorkerService"]
     images = {
@@ -147,6 +176,7 @@ def test_ecr_image_uri_is_the_image_the_containers_run() -> None:
     assert "111122223333.dkr.ecr.eu-west-2." in image and "/team/webapp:1.4.2" in image
 
 
+@pytest.mark.slow  # a synth of its own with an option on (~1 s)
 def test_private_registry_image_uses_a_repository_credentials_secret() -> None:
     # "Private registry authentication for tasks": the container names the secret in
     # repositoryCredentials and the execution role may read it.
@@ -227,6 +257,7 @@ def _plan(template: Template) -> tuple[str, dict[str, Any]]:
     return plan
 
 
+@pytest.mark.slow  # a synth with an option on (~2 s) that only this module uses
 @pytest.mark.parametrize("stack_id", STACKS)
 def test_malware_plan_role_carries_the_documented_policy(stack_id: str) -> None:
     template = synth(("malwareProtection",)).templates[stack_id]
@@ -247,6 +278,7 @@ def test_malware_plan_role_carries_the_documented_policy(stack_id: str) -> None:
     assert set(policies) <= set(as_list(plan.get("DependsOn", []))), plan_id
 
 
+@pytest.mark.slow  # a synth with an option on (~2 s) that only this module uses
 @pytest.mark.parametrize("stack_id", STACKS)
 def test_malware_plan_scans_only_uploads(stack_id: str) -> None:
     # AWS::GuardDuty::MalwareProtectionPlan S3Bucket ObjectPrefixes: only those keys.
@@ -290,6 +322,7 @@ def _bucket_policy(template: Template) -> list[dict[str, Any]]:
     return []
 
 
+@pytest.mark.slow  # a synth with an option on (~2 s) that only this module uses
 @pytest.mark.parametrize("stack_id", STACKS)
 def test_uploads_without_a_clean_verdict_cannot_be_read(stack_id: str) -> None:
     # GuardDuty "Using tag-based access control (TBAC) with Malware Protection for S3":
@@ -314,6 +347,7 @@ def test_uploads_without_a_clean_verdict_cannot_be_read(stack_id: str) -> None:
     assert "/uploads/*" in json.dumps(deny["Resource"])
 
 
+@pytest.mark.slow  # a synth with an option on (~2 s) that only this module uses
 @pytest.mark.parametrize("stack_id", STACKS)
 def test_only_guardduty_may_tag_objects(stack_id: str) -> None:
     # A forged GuardDutyMalwareScanStatus tag would pass the deny above; S3 needs
@@ -357,6 +391,7 @@ def test_lambdas_web_app_may_send_only_to_on_demand_queues(combination: Synthesi
 # 4. SES feedback ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a synth with an option on (~2 s) that only this module uses
 def test_email_feedback_rule_matches_ses_documented_detail_types() -> None:
     # "Monitoring email sending using Amazon EventBridge" (SES developer guide): the
     # detail-types are "Email Bounced" and "Email Complaint Received".
@@ -413,6 +448,7 @@ def test_derived_clients_include_what_the_runtime_is_known_to_call() -> None:
     assert {"sqs", "s3", "dynamodb", "ses"} <= _clients_called_by_containers()
 
 
+@pytest.mark.slow  # a synth with an option on (~2 s) that only this module uses
 @pytest.mark.parametrize("stack_id", ECS_STACKS)
 def test_endpoints_network_reaches_every_api_the_containers_call(stack_id: str) -> None:
     template = synth(("network=endpoints",)).templates[stack_id]
@@ -596,6 +632,7 @@ def test_each_bad_context_value_fails_with_one_line(context: dict[str, str], key
     assert f"'{value}'" in message or "without" in message
 
 
+@pytest.mark.slow  # a synth of its own with an option on (~1 s)
 def test_account_with_ecs_topology_says_how_to_synthesize_offline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -76,6 +76,7 @@ def test_network_is_two_azs_with_one_nat_gateway_by_default(
     assert not _of_type(template, "AWS::EC2::VPCEndpoint")
 
 
+@pytest.mark.slow  # a synth of its own with an option on (0.5-1 s)
 def test_endpoints_network_has_no_nat_and_reaches_aws_through_endpoints() -> None:
     template = _synth("worker-service", network="endpoints")["AsyncTasks-WorkerService"]
     assert not _of_type(template, "AWS::EC2::NatGateway")
@@ -85,6 +86,7 @@ def test_endpoints_network_has_no_nat_and_reaches_aws_through_endpoints() -> Non
     assert kinds == ["Gateway"] * 2 + ["Interface"] * 6
 
 
+@pytest.mark.slow  # a synth of its own with an option on (0.5-1 s)
 def test_existing_vpc_is_imported_from_context_without_lookups() -> None:
     template = _synth(
         "worker-service",
@@ -114,6 +116,7 @@ def test_bad_context_fails_with_the_key_and_the_fix(context: dict, message: str)
         _synth("worker-service", **context)
 
 
+@pytest.mark.slow  # a synth of its own with an option on (0.5-1 s)
 def test_web_app_image_comes_from_context() -> None:
     template = _synth("webapp-poller", webappImage="123.dkr.ecr.eu-west-2.amazonaws.com/web:7")
     (task_def,) = _of_type(template["AsyncTasks-WebappPoller"], "AWS::ECS::TaskDefinition").values()
@@ -187,6 +190,7 @@ def test_private_endpoints_schedules_and_events_invoke_the_invoker(
         assert rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0] == invoker[0]
 
 
+@pytest.mark.slow  # a synth of its own with an option on (0.5-1 s)
 def test_malware_protection_plan_is_opt_in(synthesized: SynthesizedApp) -> None:
     for template in synthesized.templates.values():
         assert not _of_type(template, "AWS::GuardDuty::MalwareProtectionPlan")
@@ -239,6 +243,7 @@ def test_every_service_and_function_marks_its_role_for_the_cost_model(
     assert sorted(roles["AsyncTasks-PrivateEndpoints"]) == ["endpoint", "invoker", "webapp"]
 
 
+@pytest.mark.slow  # a synth of its own with an option on (0.5-1 s)
 @pytest.mark.parametrize("topology", ["lambdas", "worker-service"])
 def test_email_sender_brings_a_configuration_set_publishing_feedback(topology: str) -> None:
     (template,) = _synth(topology, emailSender="tasks@example.com").values()

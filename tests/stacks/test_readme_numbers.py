@@ -19,6 +19,8 @@ from tests.conftest import SynthesizedApp
 from tests.stacks import readme_numbers as rn
 
 README = rn.README.read_text()
+# Long: the fixture below synthesizes the endpoints-network variant (~2 s) for this module.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,7 @@ def test_unknown_topology_error_names_the_valid_values() -> None:
         selected_topologies("lamdas")
 
 
+@pytest.mark.slow  # end-to-end: app.py in a fresh process (the message: the test above)
 def test_unknown_topology_fails_synth_with_one_clear_line() -> None:
     # GIVEN the CDK CLI's way of passing context WHEN app.py runs with a bad topology
     context = {**cdk_json_context(), "topology": "fargate"}
@@ -135,12 +136,14 @@ def _cfn_lint(*templates: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # long: cfn-lint takes 2-4 s a template (the snapshots catch any change)
 @pytest.mark.parametrize("stack_id", [t.stack_id for t in TOPOLOGIES.values()])
 def test_cfn_lint_reports_no_errors(synthesized: SynthesizedApp, stack_id: str) -> None:
     result = _cfn_lint(synthesized.template_path(stack_id))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # long: a second synth of every topology, then cfn-lint on it (~10 s)
 def test_opt_in_variant_passes_cdk_nag_and_cfn_lint(tmp_path: Path) -> None:
     # GIVEN every opt-in switched on: endpoints instead of NAT, and malware scanning
     context = {"topology": "all", "network": "endpoints", "malwareProtection": True}
@@ -178,6 +181,7 @@ def _builtin_validator_findings(tmp_path: Path, **context: object) -> str:
     return report.read_text() if report.exists() else ""
 
 
+@pytest.mark.slow  # long: CDK's built-in validator starts a WASM engine (~2 s)
 def test_builtin_cloudformation_validation_is_off_unless_asked_for(tmp_path: Path) -> None:
     # cfn-lint covers every template in the tests; the built-in validator costs ~2 s
     assert "VisibilityTimeout" not in _builtin_validator_findings(tmp_path / "default")

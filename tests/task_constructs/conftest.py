@@ -1,4 +1,9 @@
-"""Task-type factories for construct tests."""
+"""Task-type factories for construct tests.
+
+The fixtures' bodies are plain functions too (``task_type``, ``new_cluster``,
+``registry_image``), so a module can build a construct once and share it between the
+tests that only read it: building one costs 0.2-0.3 s of jsii calls.
+"""
 
 from __future__ import annotations
 
@@ -15,23 +20,25 @@ from runtime.catalogue import OnDemand, ScheduleTrigger, TaskType
 TaskFactory = Callable[..., TaskType]
 
 
+def task_type(**overrides: Any) -> TaskType:
+    """A sample task type; ``overrides`` replace its fields."""
+    fields: dict[str, Any] = {
+        "name": "sample-task",
+        "description": "A task for tests",
+        "triggers": (OnDemand(),),
+        "expected_duration_seconds": 10,
+        "max_duration_seconds": 120,
+        "memory_mib": 512,
+        "handler": "tests.tasks:handle",
+        "max_receive_count": 4,
+    }
+    fields.update(overrides)
+    return TaskType(**fields)
+
+
 @pytest.fixture
 def make_task() -> TaskFactory:
-    def factory(**overrides: Any) -> TaskType:
-        fields: dict[str, Any] = {
-            "name": "sample-task",
-            "description": "A task for tests",
-            "triggers": (OnDemand(),),
-            "expected_duration_seconds": 10,
-            "max_duration_seconds": 120,
-            "memory_mib": 512,
-            "handler": "tests.tasks:handle",
-            "max_receive_count": 4,
-        }
-        fields.update(overrides)
-        return TaskType(**fields)
-
-    return factory
+    return task_type
 
 
 @pytest.fixture
@@ -41,9 +48,8 @@ def nightly() -> ScheduleTrigger:
     )
 
 
-@pytest.fixture
-def cluster(stack: Stack) -> ecs.Cluster:
-    """A 2-AZ VPC without NAT and a cluster in it, inside the test stack."""
+def new_cluster(stack: Stack) -> ecs.Cluster:
+    """A 2-AZ VPC without NAT and a cluster in it, inside ``stack``."""
     vpc = ec2.Vpc(
         stack,
         "Vpc",
@@ -57,5 +63,15 @@ def cluster(stack: Stack) -> ecs.Cluster:
 
 
 @pytest.fixture
-def image() -> ecs.ContainerImage:
+def cluster(stack: Stack) -> ecs.Cluster:
+    """A 2-AZ VPC without NAT and a cluster in it, inside the test stack."""
+    return new_cluster(stack)
+
+
+def registry_image() -> ecs.ContainerImage:
     return ecs.ContainerImage.from_registry("public.ecr.aws/example/tasks:1")
+
+
+@pytest.fixture
+def image() -> ecs.ContainerImage:
+    return registry_image()

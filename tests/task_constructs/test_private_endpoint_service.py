@@ -12,10 +12,11 @@ from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
     PrivateEndpointServiceProps,
 )
+from tests.conftest import empty_stack
+from tests.task_constructs.conftest import new_cluster, registry_image
 
 
-@pytest.fixture
-def endpoints(
+def _endpoints(
     stack: Stack, cluster: ecs.Cluster, image: ecs.ContainerImage
 ) -> PrivateEndpointService:
     return PrivateEndpointService(
@@ -29,15 +30,33 @@ def endpoints(
     )
 
 
-def test_load_balancer_is_internal(stack: Stack, endpoints: PrivateEndpointService) -> None:
+@pytest.fixture
+def endpoints(
+    stack: Stack, cluster: ecs.Cluster, image: ecs.ContainerImage
+) -> PrivateEndpointService:
+    return _endpoints(stack, cluster, image)
+
+
+@pytest.fixture(scope="module")
+def built() -> tuple[Stack, PrivateEndpointService]:
+    """The service, built once (~0.2 s of jsii calls) for the tests that only read it."""
+    stack = empty_stack()
+    return stack, _endpoints(stack, new_cluster(stack), registry_image())
+
+
+def test_load_balancer_is_internal(
+    built: tuple[Stack, PrivateEndpointService],
+) -> None:
+    stack, _ = built
     Template.from_stack(stack).has_resource_properties(
         "AWS::ElasticLoadBalancingV2::LoadBalancer", {"Scheme": "internal"}
     )
 
 
 def test_routes_post_tasks_to_the_service_and_404s_the_rest(
-    stack: Stack, endpoints: PrivateEndpointService
+    built: tuple[Stack, PrivateEndpointService],
 ) -> None:
+    stack, _ = built
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
@@ -64,8 +83,9 @@ def test_routes_post_tasks_to_the_service_and_404s_the_rest(
 
 
 def test_health_check_path_and_short_deregistration_delay(
-    stack: Stack, endpoints: PrivateEndpointService
+    built: tuple[Stack, PrivateEndpointService],
 ) -> None:
+    stack, _ = built
     Template.from_stack(stack).has_resource_properties(
         "AWS::ElasticLoadBalancingV2::TargetGroup",
         {
@@ -105,8 +125,9 @@ def test_only_allowed_clients_reach_the_load_balancer(
 
 
 def test_keeps_at_least_one_task_and_tracks_cpu(
-    stack: Stack, endpoints: PrivateEndpointService
+    built: tuple[Stack, PrivateEndpointService],
 ) -> None:
+    stack, _ = built
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 1, "MaxCapacity": 4}
@@ -137,8 +158,9 @@ def test_refuses_zero_minimum_tasks(cluster: ecs.Cluster, image: ecs.ContainerIm
 
 
 def test_invoker_runs_in_the_vpc_retries_twice_then_dead_letters(
-    stack: Stack, endpoints: PrivateEndpointService
+    built: tuple[Stack, PrivateEndpointService],
 ) -> None:
+    stack, endpoints = built
     template = Template.from_stack(stack)
     assert endpoints.invoker is not None
     function_id = stack.get_logical_id(endpoints.invoker.node.default_child)  # type: ignore[arg-type]

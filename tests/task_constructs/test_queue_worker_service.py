@@ -12,22 +12,28 @@ from aws_cdk.assertions import Match, Template
 
 from task_constructs.queue_worker_service import QueueWorkerService, QueueWorkerServiceProps
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
-from tests.task_constructs.conftest import TaskFactory
+from tests.conftest import empty_stack
+from tests.task_constructs.conftest import (
+    TaskFactory,
+    new_cluster,
+    registry_image,
+    task_type,
+)
 
 
-@pytest.fixture
-def workers(
-    stack: Stack, cluster: ecs.Cluster, image: ecs.ContainerImage, make_task: TaskFactory
-) -> QueueWorkerService:
+@pytest.fixture(scope="module")
+def built() -> tuple[Stack, QueueWorkerService]:
+    """Workers for two tasks, built once (~0.2 s of jsii calls) for the tests that only
+    read them."""
+    stack = empty_stack()
     tasks = (
-        make_task(name="a", expected_duration_seconds=20),
-        make_task(name="b", expected_duration_seconds=40),
+        task_type(name="a", expected_duration_seconds=20),
+        task_type(name="b", expected_duration_seconds=40),
     )
-    return QueueWorkerService(
-        stack,
-        "Workers",
-        QueueWorkerServiceProps(cluster=cluster, image=image, tasks=tasks, max_capacity=6),
+    props = QueueWorkerServiceProps(
+        cluster=new_cluster(stack), image=registry_image(), tasks=tasks, max_capacity=6
     )
+    return stack, QueueWorkerService(stack, "Workers", props)
 
 
 def _resources(stack: Stack, kind: str) -> list[Any]:
@@ -35,8 +41,9 @@ def _resources(stack: Stack, kind: str) -> list[Any]:
 
 
 def test_runs_the_runtime_worker_on_its_queue_and_drains_within_120_s(
-    stack: Stack, workers: QueueWorkerService
+    built: tuple[Stack, QueueWorkerService],
 ) -> None:
+    stack, workers = built
     (task_definition,) = _resources(stack, "AWS::ECS::TaskDefinition")
     (container,) = task_definition["Properties"]["ContainerDefinitions"]
     queue_id = stack.get_logical_id(workers.task_queue.queue.node.default_child)  # type: ignore[arg-type]
@@ -57,7 +64,10 @@ def test_runs_the_runtime_worker_on_its_queue_and_drains_within_120_s(
     assert service["Properties"]["DesiredCount"] == 0
 
 
-def test_scales_between_zero_and_max_capacity(stack: Stack, workers: QueueWorkerService) -> None:
+def test_scales_between_zero_and_max_capacity(
+    built: tuple[Stack, QueueWorkerService],
+) -> None:
+    stack, _ = built
     Template.from_stack(stack).has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {"MinCapacity": 0, "MaxCapacity": 6, "ScalableDimension": "ecs:service:DesiredCount"},
@@ -65,8 +75,9 @@ def test_scales_between_zero_and_max_capacity(stack: Stack, workers: QueueWorker
 
 
 def test_tracks_backlog_per_task_with_target_latency_over_processing_time(
-    stack: Stack, workers: QueueWorkerService
+    built: tuple[Stack, QueueWorkerService],
 ) -> None:
+    stack, workers = built
     # default latency 300 s / mean processing (20+40)/2 = 30 s x 4 threads = 40
     assert workers.target_backlog_per_task == 40
     Template.from_stack(stack).has_resource_properties(
@@ -91,8 +102,9 @@ def test_tracks_backlog_per_task_with_target_latency_over_processing_time(
 
 
 def test_wakes_from_zero_on_one_message_within_one_metric_period(
-    stack: Stack, workers: QueueWorkerService
+    built: tuple[Stack, QueueWorkerService],
 ) -> None:
+    stack, _ = built
     # GIVEN the metric Lambda publishes WakeUpSignal=1 when messages wait and no task runs
     template = Template.from_stack(stack)
     # THEN one datapoint of a 60 s period fires a +1 step, whatever the backlog target:
@@ -125,8 +137,9 @@ def test_wakes_from_zero_on_one_message_within_one_metric_period(
 
 
 def test_busy_workers_may_protect_their_tasks_from_scale_in(
-    stack: Stack, workers: QueueWorkerService
+    built: tuple[Stack, QueueWorkerService],
 ) -> None:
+    stack, workers = built
     policies = json.dumps(
         [p["Properties"]["PolicyDocument"] for p in _resources(stack, "AWS::IAM::Policy")]
     )
@@ -142,8 +155,9 @@ def test_busy_workers_may_protect_their_tasks_from_scale_in(
 
 
 def test_metric_lambda_runs_every_minute_with_narrow_permissions(
-    stack: Stack, workers: QueueWorkerService
+    built: tuple[Stack, QueueWorkerService],
 ) -> None:
+    stack, workers = built
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)", "State": "ENABLED"}

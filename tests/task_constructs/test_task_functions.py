@@ -11,17 +11,30 @@ from aws_cdk.assertions import Match, Template
 
 from runtime.catalogue import CATALOGUE, TaskCatalogue
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
-from tests.task_constructs.conftest import TaskFactory
+from tests.conftest import empty_stack
+from tests.task_constructs.conftest import TaskFactory, task_type
+
+
+def _two_tasks() -> TaskCatalogue:
+    return TaskCatalogue(
+        [
+            task_type(name="quick", max_duration_seconds=60, memory_mib=256),
+            task_type(name="slow", max_duration_seconds=600, memory_mib=2048, max_concurrency=3),
+        ]
+    )
 
 
 @pytest.fixture
-def two_tasks(make_task: TaskFactory) -> TaskCatalogue:
-    return TaskCatalogue(
-        [
-            make_task(name="quick", max_duration_seconds=60, memory_mib=256),
-            make_task(name="slow", max_duration_seconds=600, memory_mib=2048, max_concurrency=3),
-        ]
-    )
+def two_tasks() -> TaskCatalogue:
+    return _two_tasks()
+
+
+@pytest.fixture(scope="module")
+def defaults() -> tuple[Stack, TaskFunctions]:
+    """TaskFunctions for the two tasks with default props, built once for this module's
+    tests that only read it (each build costs ~0.2 s of jsii calls)."""
+    stack = empty_stack()
+    return stack, TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=_two_tasks()))
 
 
 def _function(stack: Stack, functions: TaskFunctions, name: str) -> dict:
@@ -30,9 +43,9 @@ def _function(stack: Stack, functions: TaskFunctions, name: str) -> dict:
 
 
 def test_creates_one_python_313_arm64_function_per_task(
-    stack: Stack, two_tasks: TaskCatalogue
+    defaults: tuple[Stack, TaskFunctions],
 ) -> None:
-    functions = TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=two_tasks))
+    stack, functions = defaults
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Lambda::Function", 2)
     template.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
@@ -52,18 +65,18 @@ def test_creates_one_python_313_arm64_function_per_task(
 
 
 def test_uses_the_public_powertools_layer_for_the_runtime_and_architecture(
-    stack: Stack, two_tasks: TaskCatalogue
+    defaults: tuple[Stack, TaskFunctions],
 ) -> None:
-    functions = TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=two_tasks))
+    stack, functions = defaults
     (layer,) = _function(stack, functions, "quick")["Layers"]
     rendered = json.dumps(layer)
     assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27" in rendered
 
 
 def test_event_source_reports_batch_item_failures_with_catalogue_concurrency(
-    stack: Stack, two_tasks: TaskCatalogue
+    defaults: tuple[Stack, TaskFunctions],
 ) -> None:
-    functions = TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=two_tasks))
+    stack, functions = defaults
     template = Template.from_stack(stack)
     slow_queue = stack.get_logical_id(functions.queues["slow"].queue.node.default_child)  # type: ignore[arg-type]
     template.has_resource_properties(
@@ -88,10 +101,10 @@ def test_event_source_reports_batch_item_failures_with_catalogue_concurrency(
 
 
 def test_default_batch_fits_the_timeout_and_visibility_is_six_times_it(
-    stack: Stack, two_tasks: TaskCatalogue
+    defaults: tuple[Stack, TaskFunctions],
 ) -> None:
     # quick: 60 s max -> batch 10 -> timeout 600 s -> visibility 3600 s
-    functions = TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=two_tasks))
+    stack, functions = defaults
     assert _function(stack, functions, "quick")["Timeout"] == 600
     assert functions.queues["quick"].visibility_timeout.to_seconds() == 3600
     assert functions.queues["slow"].visibility_timeout.to_seconds() == 3600
@@ -115,9 +128,9 @@ def test_batching_window_and_batch_size_come_from_props(
 
 
 def test_each_function_may_consume_only_its_own_queue(
-    stack: Stack, two_tasks: TaskCatalogue
+    defaults: tuple[Stack, TaskFunctions],
 ) -> None:
-    functions = TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=two_tasks))
+    stack, functions = defaults
     template = Template.from_stack(stack).to_json()["Resources"]
     queue_ids = {
         name: (
@@ -136,15 +149,15 @@ def test_each_function_may_consume_only_its_own_queue(
         assert referenced == {own_queue, own_dlq}, (name, referenced)
 
 
-def test_roles_carry_no_managed_policies(stack: Stack, two_tasks: TaskCatalogue) -> None:
-    TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=two_tasks))
+def test_roles_carry_no_managed_policies(defaults: tuple[Stack, TaskFunctions]) -> None:
+    stack, _ = defaults
     Template.from_stack(stack).all_resources_properties(
         "AWS::IAM::Role", {"ManagedPolicyArns": Match.absent()}
     )
 
 
-def test_log_groups_keep_one_month_by_default(stack: Stack, two_tasks: TaskCatalogue) -> None:
-    TaskFunctions(stack, "Tasks", TaskFunctionsProps(catalogue=two_tasks))
+def test_log_groups_keep_one_month_by_default(defaults: tuple[Stack, TaskFunctions]) -> None:
+    stack, _ = defaults
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Logs::LogGroup", 2)
     template.all_resources_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})

@@ -17,19 +17,25 @@ fast; every test starts with empty AWS. The names are stable for every handler t
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from runtime.dispatcher import Dispatcher, DispatchResult
 from runtime.envelope import encode, new_envelope
 from runtime.idempotency import DynamoDBLedger
 from runtime.registry import Registry
-from tests.runtime.helpers import REGION, create_task_table, load_event, use_fake_credentials
+from tests.runtime.helpers import (
+    REGION,
+    create_task_table,
+    in_process_moto,
+    load_event,
+    use_fake_credentials,
+)
 
 SAMPLE_BUCKET = "property-uploads"
 
@@ -41,18 +47,28 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("TASK_NAME", "ECS_AGENT_URI", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     use_fake_credentials(monkeypatch)
-    with mock_aws():
+    with in_process_moto():
         yield
+
+
+@functools.cache
+def _client(service: Literal["dynamodb", "s3", "sqs"]) -> Any:
+    """One client per service for the session, as the runtime caches its own.
+
+    Creating a client costs 5-10 ms, on every test; a client holds no AWS state (that
+    is moto's backends, empty at each test) and every test has the same credentials.
+    """
+    return boto3.client(service)
 
 
 @pytest.fixture
 def s3_client(aws: None) -> Any:
-    return boto3.client("s3")
+    return _client("s3")
 
 
 @pytest.fixture
 def ddb_client(aws: None) -> Any:
-    return boto3.client("dynamodb")
+    return _client("dynamodb")
 
 
 @pytest.fixture
@@ -77,7 +93,7 @@ def task_table(ddb_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def task_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = str(boto3.client("sqs").create_queue(QueueName="async-tasks")["QueueUrl"])
+    url = str(_client("sqs").create_queue(QueueName="async-tasks")["QueueUrl"])
     monkeypatch.setenv("ASYNC_TASKS_QUEUE_URL", url)
     return url
 
@@ -85,7 +101,7 @@ def task_queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def drain_queue(task_queue: str) -> Callable[[], list[str]]:
     """Receive and delete every visible message; returns the bodies."""
-    sqs = boto3.client("sqs")
+    sqs = _client("sqs")
 
     def drain() -> list[str]:
         bodies: list[str] = []
