@@ -64,7 +64,10 @@ def test_free_tier_lowers_the_lambda_bill(cdk_out: Path, tmp_path: Path) -> None
     totals = {}
     for flag in ("--free-tier", "--no-free-tier"):
         output = tmp_path / f"{flag}.json"
-        main(["--cdk-out", str(cdk_out), "--format", "json", flag, "--output", str(output)])
+        assert (
+            main(["--cdk-out", str(cdk_out), "--format", "json", flag, "--output", str(output)])
+            == 0
+        )
         data = json.loads(output.read_text())
         totals[flag] = next(t for t in data["topologies"] if t["label"] == "lambdas")["cost"][
             "total"

@@ -136,4 +136,3 @@ def test_on_exit_without_a_poller_does_nothing() -> None:
     arbiter = _FakeArbiter()
     gunicorn_hooks.on_exit(arbiter)
     assert not hasattr(arbiter, "async_tasks_poller")
-    assert signal.SIGTERM  # the hook module forwards this signal
