@@ -183,10 +183,22 @@ def in_process_moto() -> Any:
     botocore's service models (about 0.1 s a service, most of a handler test's time).
     The session holds no AWS state (that lives in moto's backends, reset per test), and
     every test uses the same fake credentials and region.
+
+    A default session created before moto was imported (tests/local's, earlier in the
+    full suite) has no moto hook, so its clients would call AWS itself: the first use,
+    and any test that swapped the default session since, gets a fresh one.
     """
+    import boto3
     from moto import mock_aws
 
+    if boto3.DEFAULT_SESSION is None or boto3.DEFAULT_SESSION is not _MOTO_SESSION.get("s"):
+        boto3.setup_default_session()
+        _MOTO_SESSION["s"] = boto3.DEFAULT_SESSION
     return mock_aws(config={"core": {"reset_boto3_session": False}})
+
+
+# The default session in_process_moto made (after moto's import, so with its hook).
+_MOTO_SESSION: dict[str, Any] = {}
 
 
 @contextmanager
