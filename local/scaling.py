@@ -28,7 +28,13 @@ from typing import Any
 import boto3
 
 from runtime.contract import METRIC_CLUSTER_ENV, METRIC_QUEUE_URL_ENV, METRIC_SERVICE_ENV
-from runtime.contract.backlog import BACKLOG_PER_TASK, WAKE_UP_SIGNAL, compute_backlog
+from runtime.contract.backlog import (
+    BACKLOG_PER_TASK,
+    IN_FLIGHT_ATTRIBUTE,
+    VISIBLE_ATTRIBUTE,
+    WAKE_UP_SIGNAL,
+    compute_backlog,
+)
 
 # Target tracking's scale-in alarm: 15 datapoints of one minute below the target.
 SCALE_IN_MINUTES = 15
@@ -115,14 +121,11 @@ class MetricTarget:
         """Visible and in-flight messages, the two attributes the metric function reads."""
         attributes = boto3.client("sqs").get_queue_attributes(
             QueueUrl=self.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-            ],
+            AttributeNames=[VISIBLE_ATTRIBUTE, IN_FLIGHT_ATTRIBUTE],
         )["Attributes"]
         return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+            int(attributes[VISIBLE_ATTRIBUTE]),
+            int(attributes[IN_FLIGHT_ATTRIBUTE]),
         )
 
 

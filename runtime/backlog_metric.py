@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
 
 from runtime.contract import (
     DEFAULT_METRIC_NAMESPACE,
@@ -38,9 +38,11 @@ from runtime.contract import (
 )
 from runtime.contract.backlog import (
     BACKLOG_PER_TASK,
+    IN_FLIGHT_ATTRIBUTE,
     IN_FLIGHT_MESSAGES,
     METRIC_UNITS,
     RUNNING_TASKS,
+    VISIBLE_ATTRIBUTE,
     VISIBLE_MESSAGES,
     WAKE_UP_SIGNAL,
     BacklogSample,
@@ -72,9 +74,6 @@ __all__ = [
     "handler",
     "publish_backlog",
 ]
-
-_VISIBLE_ATTRIBUTE: Final = "ApproximateNumberOfMessages"
-_IN_FLIGHT_ATTRIBUTE: Final = "ApproximateNumberOfMessagesNotVisible"
 
 
 class MetricPublisher(Protocol):
@@ -199,9 +198,9 @@ def handler(event: Mapping[str, Any], context: Any) -> PublishedBacklog:
 
 def _queue_counts(sqs: SQSClient, queue_url: str) -> tuple[int, int]:
     attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=[_VISIBLE_ATTRIBUTE, _IN_FLIGHT_ATTRIBUTE]
+        QueueUrl=queue_url, AttributeNames=[VISIBLE_ATTRIBUTE, IN_FLIGHT_ATTRIBUTE]
     )["Attributes"]
-    return int(attributes[_VISIBLE_ATTRIBUTE]), int(attributes[_IN_FLIGHT_ATTRIBUTE])
+    return int(attributes[VISIBLE_ATTRIBUTE]), int(attributes[IN_FLIGHT_ATTRIBUTE])
 
 
 def _service_counts(ecs: ECSClient, cluster_name: str, service_name: str) -> tuple[int, int, int]:

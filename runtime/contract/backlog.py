@@ -20,9 +20,11 @@ from typing import Final, Literal
 
 __all__ = [
     "BACKLOG_PER_TASK",
+    "IN_FLIGHT_ATTRIBUTE",
     "IN_FLIGHT_MESSAGES",
     "METRIC_UNITS",
     "RUNNING_TASKS",
+    "VISIBLE_ATTRIBUTE",
     "VISIBLE_MESSAGES",
     "WAKE_UP_SIGNAL",
     "BacklogSample",
@@ -46,6 +48,11 @@ METRIC_UNITS: Final[Mapping[str, MetricUnit]] = {
     IN_FLIGHT_MESSAGES: "Count",
     RUNNING_TASKS: "Count",
 }
+
+
+# The SQS queue attributes the visible and in-flight counts come from.
+VISIBLE_ATTRIBUTE: Final = "ApproximateNumberOfMessages"
+IN_FLIGHT_ATTRIBUTE: Final = "ApproximateNumberOfMessagesNotVisible"
 
 
 @dataclass(frozen=True, kw_only=True)
