@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from comparison.assumptions import DEFAULT_ASSUMPTIONS
-from comparison.prices import known_regions, load_price_table
+from comparison.decide.sweep import with_sweep
+from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
+from comparison.inputs.prices import known_regions, load_price_table
+from comparison.inputs.templates import load_templates
+from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, load_workload
 from comparison.report import compare
-from comparison.sweep import with_sweep
-from comparison.templates import load_templates
-from comparison.workload import DEFAULT_WORKLOAD_PATH, load_workload
 
 GOAL_SECONDS = 3.0
 
@@ -44,7 +44,7 @@ def main() -> None:
         with_sweep(report(), templates, table, DEFAULT_ASSUMPTIONS)
 
     # Arrivals are cached per process; clear them so each run pays for its own.
-    from comparison.simulation import task_arrivals
+    from comparison.simulate.simulation import task_arrivals
 
     def cold(action):  # type: ignore[no-untyped-def]
         def run() -> None:

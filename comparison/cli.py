@@ -8,25 +8,25 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from comparison.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.errors import ComparisonError
-from comparison.prices import known_regions, load_price_table
+from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
+from comparison.inputs.prices import known_regions, load_price_table
+from comparison.inputs.templates import load_templates
+from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Network, load_workload
 from comparison.progress import Progress
+from comparison.render.json_report import render_json
+from comparison.render.text import render_markdown, render_text
 from comparison.report import Comparison, compare
-from comparison.report_json import render_json
-from comparison.report_text import render_markdown, render_text
-from comparison.templates import load_templates
-from comparison.workload import DEFAULT_WORKLOAD_PATH, Network, load_workload
 
 
 def _render_html(comparison: Comparison) -> str:
-    from comparison.report_html import render_html  # the SVG code is only needed here
+    from comparison.render.html import render_html  # the SVG code is only needed here
 
     return render_html(comparison)
 
 
 def _render_csv(comparison: Comparison) -> str:
-    from comparison.line_items import render_csv
+    from comparison.cost.line_items import render_csv
 
     return render_csv(comparison)
 
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> str:
     if args.network:
         workload = workload.with_network(Network(args.network))
     if args.refresh_prices:
-        from comparison.price_refresh import refresh_region  # public HTTPS, no credentials
+        from comparison.inputs.price_refresh import refresh_region  # public HTTPS, no credentials
 
         unchanged = refresh_region(workload.region)
         if unchanged:
@@ -125,14 +125,14 @@ def run(args: argparse.Namespace) -> str:
     progress("simulating the topologies")
     comparison = compare(templates, workload, table, DEFAULT_ASSUMPTIONS, free_tier=args.free_tier)
     if args.sweep or args.format == "html":
-        from comparison.sweep import with_sweep
+        from comparison.decide.sweep import with_sweep
 
         comparison = with_sweep(
             comparison, templates, table, DEFAULT_ASSUMPTIONS, progress=progress
         )
     if args.format == "adr":
-        from comparison.decision import evaluator, search_assumptions, what_would_change
-        from comparison.report_adr import render_adr
+        from comparison.decide.decision import evaluator, search_assumptions, what_would_change
+        from comparison.render.adr import render_adr
 
         progress("searching what would change the decision")
         evaluate = evaluator(

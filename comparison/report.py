@@ -11,17 +11,17 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from comparison.assumptions import Assumptions
-from comparison.baseline import baseline_breakdown
-from comparison.costing import CostBreakdown, price_usage
-from comparison.latency import LatencySummary, run_consumers, web_app_baselines
-from comparison.model import TopologyModel, topology_model
-from comparison.prices import PriceTable
-from comparison.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
-from comparison.routing import ConsumerKind, Routing
-from comparison.templates import StackTemplate
-from comparison.usage import UsageContext, extract_usage
-from comparison.workload import Network, Workload
+from comparison.cost.baseline import baseline_breakdown
+from comparison.cost.costing import CostBreakdown, price_usage
+from comparison.cost.usage import UsageContext, extract_usage
+from comparison.decide.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
+from comparison.inputs.assumptions import Assumptions
+from comparison.inputs.prices import PriceTable
+from comparison.inputs.templates import StackTemplate
+from comparison.inputs.workload import Network, Workload
+from comparison.model.routing import ConsumerKind, Routing
+from comparison.model.topology import TopologyModel, topology_model
+from comparison.simulate.latency import LatencySummary, run_consumers, web_app_baselines
 
 _KIND_PRECEDENCE = (
     ConsumerKind.ENDPOINT,
@@ -232,7 +232,8 @@ def compare(
     *,
     free_tier: bool,
 ) -> Comparison:
-    """Every topology under ``workload``; add a sweep with :func:`comparison.sweep.with_sweep`."""
+    """Every topology under ``workload``; add a sweep with
+    :func:`comparison.decide.sweep.with_sweep`."""
     topologies = tuple(
         estimate_topology(t, workload, table, assumptions, free_tier=free_tier) for t in templates
     )

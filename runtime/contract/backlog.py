@@ -2,7 +2,7 @@
 
 The worker service's scaling rules (``task_constructs.queue_worker_service``) track
 these metrics, the backlog metric Lambda (``runtime.backlog_metric``) publishes them,
-and the cost model's scaling simulation (``comparison.simulation``) computes them, all
+and the cost model's scaling simulation (``comparison.simulate.simulation``) computes them, all
 with :func:`compute_backlog`. Pure: the standard library only.
 
 - ``BacklogPerTask`` = (visible + in flight) / max(running + pending, 1). In-flight

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from comparison import latency, report
-from comparison.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
-from comparison.prices import PriceTable, known_regions, load_price_table
+from comparison import report
+from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
+from comparison.inputs.prices import PriceTable, known_regions, load_price_table
+from comparison.inputs.templates import StackTemplate, load_templates
+from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Workload, load_workload
 from comparison.report import Comparison, compare
-from comparison.templates import StackTemplate, load_templates
-from comparison.workload import DEFAULT_WORKLOAD_PATH, Workload, load_workload
+from comparison.simulate import latency
 from tests.comparison.fixture_stacks import synthesize_fixtures
 from tests.conftest import cdk_json_context
 

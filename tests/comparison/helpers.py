@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from comparison.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
-from comparison.routing import build_routing
-from comparison.simulation import ConsumerRun
-from comparison.templates import StackTemplate, parse_template
-from comparison.usage import Usage, UsageContext, extract_usage
-from comparison.workload import Workload
+from comparison.cost.usage import Usage, UsageContext, extract_usage
+from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
+from comparison.inputs.templates import StackTemplate, parse_template
+from comparison.inputs.workload import Workload
+from comparison.model.routing import build_routing
+from comparison.simulate.simulation import ConsumerRun
 
 
 def template(resources: Mapping[str, Mapping[str, Any]], stack_id: str = "Test") -> StackTemplate:

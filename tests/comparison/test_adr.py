@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from comparison.adr_seed import parse_seed
-from comparison.decision import (
+from comparison.decide.decision import (
     Decision,
     Verdict,
     decide,
@@ -21,10 +20,11 @@ from comparison.decision import (
     what_would_change,
 )
 from comparison.errors import WorkloadError
+from comparison.inputs.workload import Workload, load_workload, parse_workload
+from comparison.render.adr import decision_outcome, render_adr
+from comparison.render.adr_seed import parse_seed
+from comparison.render.tables import money, seconds
 from comparison.report import Comparison, compare
-from comparison.report_adr import decision_outcome, render_adr
-from comparison.report_tables import money, seconds
-from comparison.workload import Workload, load_workload, parse_workload
 
 REPO = Path(__file__).resolve().parents[2]
 TWO_MILLION = Path(__file__).parent / "fixtures" / "workloads" / "two-million.toml"

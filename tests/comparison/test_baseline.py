@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from comparison.baseline import baseline_usage, reference_template
+from comparison.cost.baseline import baseline_usage, reference_template
+from comparison.inputs.workload import Network
 from comparison.report import Comparison, compare, monthly_cost
-from comparison.workload import Network
 
 LABELS = ("lambdas", "private-endpoints", "webapp-poller", "worker-service")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from comparison.decide.sweep import sweep
 from comparison.report import compare
-from comparison.sweep import sweep
 
 SECONDS_PER_MONTH = 730 * 3600
 
@@ -34,8 +34,8 @@ def test_an_option_that_cannot_keep_up_has_no_cost_and_is_never_cheapest(
     assert lambdas.monthly_total is None
     assert "CANNOT KEEP UP" in lambdas.status
     assert result.cheapest != "lambdas"
-    from comparison.report_json import to_data
-    from comparison.report_text import render_text
+    from comparison.render.json_report import to_data
+    from comparison.render.text import render_text
 
     data = next(t for t in to_data(result)["topologies"] if t["label"] == "lambdas")
     assert data["cost"] is None and data["monthly_total"] is None

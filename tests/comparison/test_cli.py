@@ -116,10 +116,10 @@ def test_footnotes_state_the_baseline_and_the_network_choice(cdk_out: Path, caps
 def test_default_workload_ships_in_the_package_and_works_outside_the_repository(
     cdk_out: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    import comparison
-    from comparison.workload import DEFAULT_WORKLOAD_PATH
+    import comparison.inputs
+    from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH
 
-    assert DEFAULT_WORKLOAD_PATH.parent == Path(comparison.__file__).parent
+    assert DEFAULT_WORKLOAD_PATH.parent == Path(comparison.inputs.__file__).parent
     monkeypatch.chdir(tmp_path)  # no docs/ here
     assert main(["--cdk-out", str(cdk_out)]) == 0
     assert "Workload: 21,500 tasks/month." in capsys.readouterr().out

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from comparison.costing import price_usage
-from comparison.usage import Usage
+from comparison.cost.costing import price_usage
+from comparison.cost.usage import Usage
 from tests.comparison.helpers import (
     arn,
     day_run,
@@ -86,7 +86,7 @@ def test_scheduler_first_14_million_cost_nothing_even_without_the_free_tier(lond
 
 
 def test_ecr_pull_check_reads_joined_service_names() -> None:
-    from comparison.model import network_model
+    from comparison.model.topology import network_model
 
     join = {"Fn::Join": ["", ["com.amazonaws.", ref("AWS::Region"), ".ecr.dkr"]]}
     endpoint = {"VpcEndpointType": "Interface", "ServiceName": join}

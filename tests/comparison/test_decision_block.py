@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from comparison.decision import decide
+from comparison.decide.decision import decide
+from comparison.render.tables import band_text, cheapest_bands, decision_table, money
+from comparison.render.text import render_markdown, render_text
 from comparison.report import CapacityLimit, Comparison, CrossOver, Sweep, SweepPoint
-from comparison.report_tables import band_text, cheapest_bands, decision_table, money
-from comparison.report_text import render_markdown, render_text
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from comparison.diagram import WEB_APP, build_graph
-from comparison.model import topology_model
+from comparison.model.topology import topology_model
+from comparison.render.diagram import WEB_APP, build_graph
 from tests.comparison.helpers import arn, event_source, resource, template
 
 

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
+from comparison.model.routing import ConsumerKind, build_routing
 from comparison.report import estimate_topology, monthly_cost
-from comparison.routing import ConsumerKind, build_routing
 
 IDLE_SERVICES_OF_WORKER = {
     "Lambda",
@@ -66,7 +66,7 @@ def _check_endpoint_idle(stack, workload, table, assumptions) -> None:  # type: 
     idle = _idle(stack, workload, table, assumptions)
     one_alb = table["elb.alb_hour"].unit_price * 730
     service = next(r for r in stack.of_type("AWS::ECS::Service") if r.role == "endpoint")
-    from comparison.scaling import fargate_size
+    from comparison.model.scaling import fargate_size
 
     vcpu, gb, arch = fargate_size(stack, service)
     one_task = 730 * (
@@ -123,7 +123,7 @@ def test_every_real_stack_is_reported_and_placeholders_are_marked(
 def test_adding_a_resource_changes_the_estimate(
     real_templates, workload, london, assumptions
 ) -> None:
-    from comparison.templates import Resource, StackTemplate
+    from comparison.inputs.templates import Resource, StackTemplate
 
     stack = real_templates["lambdas"]
     alb = Resource(
@@ -136,7 +136,7 @@ def test_adding_a_resource_changes_the_estimate(
 
 
 def test_cost_never_decreases_with_volume(real_templates, workload, london, assumptions) -> None:
-    from comparison.sweep import sweep
+    from comparison.decide.sweep import sweep
 
     result = sweep(
         list(real_templates.values()),
@@ -157,8 +157,13 @@ def test_cost_never_decreases_with_volume(real_templates, workload, london, assu
 def test_at_fixed_capacity_per_task_latency_never_decreases_with_volume(
     workload, assumptions
 ) -> None:
-    from comparison.scaling import ScalingMetric, ScalingParams
-    from comparison.simulation import FleetModel, merged_arrivals, percentile, simulate_fleet
+    from comparison.model.scaling import ScalingMetric, ScalingParams
+    from comparison.simulate.simulation import (
+        FleetModel,
+        merged_arrivals,
+        percentile,
+        simulate_fleet,
+    )
 
     fixed = ScalingParams(
         min_capacity=2,
@@ -190,8 +195,8 @@ def test_at_fixed_capacity_per_task_latency_never_decreases_with_volume(
 def test_simulated_backlog_metric_is_the_runtimes(
     assumptions, visible: int, in_flight: int, running: int, pending: int, desired: int
 ) -> None:
-    from comparison.scaling import ScalingMetric, ScalingParams, StepMetric
-    from comparison.simulation import _Autoscaler
+    from comparison.model.scaling import ScalingMetric, ScalingParams, StepMetric
+    from comparison.simulate.simulation import _Autoscaler
     from runtime.backlog_metric import compute_backlog
 
     params = ScalingParams(

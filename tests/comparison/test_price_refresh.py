@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from comparison.errors import PriceTableError
-from comparison.price_refresh import (
+from comparison.inputs.price_refresh import (
     OFFER_INDEX,
     SPECS,
     first_paid_tier,
@@ -22,7 +22,7 @@ from comparison.price_refresh import (
     refresh_region,
     select_price,
 )
-from comparison.prices import PRICES_DIR, load_price_table
+from comparison.inputs.prices import PRICES_DIR, load_price_table
 
 BULK = Path(__file__).parent / "fixtures" / "bulk"
 TODAY = datetime.date(2026, 11, 27)

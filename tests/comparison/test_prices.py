@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from comparison.costing import price_usage
+from comparison.cost.costing import price_usage
+from comparison.cost.usage import Usage
 from comparison.errors import PriceTableError
-from comparison.prices import PRICES_DIR, known_regions, load_price_table, parse_price_table
-from comparison.usage import Usage
+from comparison.inputs.prices import PRICES_DIR, known_regions, load_price_table, parse_price_table
 
 
 def test_both_regions_ship_the_same_entries() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from comparison.decision import decide
+from comparison.decide.decision import decide
 from comparison.report import Comparison
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

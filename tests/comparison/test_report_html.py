@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from comparison.decision import decide
-from comparison.line_items import SUB_CENT, line_item_rows, render_csv
+from comparison.cost.line_items import SUB_CENT, line_item_rows, render_csv
+from comparison.decide.decision import decide
+from comparison.decide.sweep import with_sweep
+from comparison.inputs.templates import load_templates
+from comparison.render.html import render_html
 from comparison.report import Comparison, compare
-from comparison.report_html import render_html
-from comparison.sweep import with_sweep
-from comparison.templates import load_templates
 
 pytestmark = pytest.mark.slow
 

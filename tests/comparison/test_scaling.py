@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comparison.scaling import ScalingMetric, StepMetric, fargate_size, scaling_params
+from comparison.model.scaling import ScalingMetric, StepMetric, fargate_size, scaling_params
 from tests.comparison.fixture_stacks import WORKER_TARGET
 
 

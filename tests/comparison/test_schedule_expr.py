@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from comparison.schedule_expr import ScheduleExpressionError, interval_seconds, runs_per_month
+from comparison.model.schedule_expr import ScheduleExpressionError, interval_seconds, runs_per_month
 
 
 @pytest.mark.parametrize(

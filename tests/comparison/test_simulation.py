@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from comparison.latency import fleet_scaling
-from comparison.routing import build_routing
-from comparison.simulation import (
+from comparison.model.routing import build_routing
+from comparison.simulate.latency import fleet_scaling
+from comparison.simulate.simulation import (
     Arrival,
     FleetModel,
     LambdaModel,
@@ -106,8 +106,8 @@ def test_wake_up_step_does_not_ratchet_while_its_task_starts(worker, assumptions
 def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
     real_templates, workload, assumptions
 ) -> None:
-    from comparison.latency import run_consumers
-    from comparison.model import topology_model
+    from comparison.model.topology import topology_model
+    from comparison.simulate.latency import run_consumers
 
     stack = real_templates["worker-service"]
     model = topology_model(stack, tuple(t.name for t in workload.tasks))

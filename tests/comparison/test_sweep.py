@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from comparison.decide.sweep import DEFAULT_VOLUMES, cross_overs
 from comparison.report import SweepPoint
-from comparison.sweep import DEFAULT_VOLUMES, cross_overs
 
 
 def _point(volume: float, totals: dict[str, float], overloaded: tuple[str, ...] = ()) -> SweepPoint:

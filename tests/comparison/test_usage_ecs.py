@@ -64,7 +64,7 @@ def test_web_app_without_poller_threads_is_not_a_consumer(workload) -> None:
 
 
 def test_arm64_task_definitions_are_priced_at_the_arm_fargate_rates(workload, london) -> None:
-    from comparison.costing import price_usage
+    from comparison.cost.costing import price_usage
 
     usages = extracted(_service_stack("endpoint", desired=2), workload.scaled(0))
     costs = {i.price_key: i.cost for i in price_usage(usages, london, free_tier=False).items}

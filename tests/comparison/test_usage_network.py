@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from comparison.workload import Network
+from comparison.inputs.workload import Network
 from tests.comparison.helpers import (
     day_run,
     event_source,

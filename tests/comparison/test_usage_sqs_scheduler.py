@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from comparison.assumptions import DAYS_PER_MONTH
+from comparison.inputs.assumptions import DAYS_PER_MONTH
 from tests.comparison.helpers import (
     arn,
     day_run,

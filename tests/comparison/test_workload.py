@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from comparison.errors import WorkloadError
-from comparison.patterns import MINUTES_PER_DAY, hourly_shares
-from comparison.workload import load_workload, parse_workload
+from comparison.inputs.patterns import MINUTES_PER_DAY, hourly_shares
+from comparison.inputs.workload import load_workload, parse_workload
 from runtime.catalogue import CATALOGUE
 
 REGIONS = frozenset({"eu-west-2", "us-east-1"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import comparison.schedule_expr as comparison_schedules
+import comparison.model.schedule_expr as comparison_schedules
 from runtime.catalogue import CATALOGUE, ScheduleTrigger, TaskType
 from runtime.contract import schedule_expression
 

@@ -5,7 +5,7 @@ README.md, docs/web.md and docs/container.md hold each one between
 ``scripts/readme-numbers`` rewrites them from fresh templates; tests/stacks/
 test_readme_numbers.py fails when one drifts. Resources are found generically, by type
 and by the project's ``Metadata.AsyncTasks.role`` mark, never by logical id. Prices come
-from the shipped table ``comparison/prices/eu-west-2.json``.
+from the shipped table ``comparison/inputs/prices/eu-west-2.json``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Cost: usage of each resource under the workload, priced."""

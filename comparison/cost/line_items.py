@@ -1,0 +1,123 @@
+"""Line items per resource, each with its calculation written out; the HTML report's
+tables and ``--format csv`` carry the same rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from comparison.cost.costing import CostBreakdown
+from comparison.inputs.templates import StackTemplate
+from comparison.render.tables import money, quantity
+from comparison.report import Comparison
+
+SUB_CENT = 0.005
+"""Rows below this (they print as $0.00) are folded in the HTML report."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    scope: str
+    """A topology's label, or 'baseline'."""
+    service: str
+    resource: str
+    """The resource's construct path, shortened."""
+    logical_id: str
+    price_key: str
+    quantity: float
+    unit: str
+    free_quantity: float
+    unit_price: float
+    published: str
+    cost: float
+    calculation: str
+
+
+def resource_name(template: StackTemplate | None, logical_id: str) -> str:
+    resource = template.resources.get(logical_id) if template else None
+    if resource is None:
+        return logical_id
+    parts = [p for p in resource.path.split("/")[1:] if p not in ("Resource", "Default")]
+    return "/".join(parts[-3:]) or logical_id
+
+
+def _rows(scope: str, breakdown: CostBreakdown, template: StackTemplate | None) -> list[Row]:
+    rows = []
+    for item in breakdown.items:
+        for part in item.parts:
+            share = part.quantity / item.quantity if item.quantity else 0.0
+            free = item.free_quantity * share
+            cost = item.part_cost(part)
+            billed = (
+                f"({quantity(part.quantity)} - {quantity(free)} free) {item.unit}"
+                if free
+                else f"{quantity(part.quantity)} {item.unit}"
+            )
+            rows.append(
+                Row(
+                    scope=scope,
+                    service=item.service,
+                    resource=resource_name(template, part.resource),
+                    logical_id=part.resource,
+                    price_key=item.price_key,
+                    quantity=part.quantity,
+                    unit=item.unit,
+                    free_quantity=free,
+                    unit_price=item.unit_price,
+                    published=item.published,
+                    cost=cost,
+                    calculation=f"{part.note}: {billed} x {item.published} = {money(cost)}",
+                )
+            )
+    return sorted(rows, key=lambda r: (-r.cost, r.service, r.resource, r.price_key))
+
+
+def line_item_rows(comparison: Comparison) -> list[Row]:
+    """The baseline's rows, then each topology's that keeps up (no cost otherwise)."""
+    template = comparison.topologies[0].template if comparison.topologies else None
+    rows = _rows("baseline", comparison.baseline, template)
+    for topology in comparison.topologies:
+        if topology.keeps_up:
+            rows += _rows(topology.label, topology.cost, topology.template)
+    return rows
+
+
+CSV_HEADERS = (
+    "scope",
+    "service",
+    "resource",
+    "logical_id",
+    "price_key",
+    "quantity",
+    "unit",
+    "free_quantity",
+    "unit_price_usd",
+    "price_as_published",
+    "cost_usd",
+    "calculation",
+)
+
+
+def render_csv(comparison: Comparison) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADERS)
+    for r in line_item_rows(comparison):
+        writer.writerow(
+            (
+                r.scope,
+                r.service,
+                r.resource,
+                r.logical_id,
+                r.price_key,
+                f"{r.quantity:.6g}",
+                r.unit,
+                f"{r.free_quantity:.6g}",
+                f"{r.unit_price:.10g}",
+                r.published,
+                f"{r.cost:.6f}",
+                r.calculation,
+            )
+        )
+    return out.getvalue()

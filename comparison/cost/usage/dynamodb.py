@@ -1,0 +1,22 @@
+"""On-demand DynamoDB tables: the idempotency ledger's reads and writes per task run."""
+
+from __future__ import annotations
+
+from comparison.cost.usage.registry import Usage, UsageContext, extracts
+from comparison.inputs.templates import Resource
+
+
+def on_demand_table(table: Resource, context: UsageContext) -> list[Usage]:
+    if table.properties.get("BillingMode") != "PAY_PER_REQUEST":
+        return []  # provisioned capacity is not modelled
+    a = context.assumptions
+    runs = sum(context.volume(c.tasks) for c in context.routing.consumers)
+    note = f"{runs:,.0f} task runs x ledger claim and completion"
+    return [
+        Usage("dynamodb.write_request", runs * a.dynamodb_writes_per_task, table.logical_id, note),
+        Usage("dynamodb.read_request", runs * a.dynamodb_reads_per_task, table.logical_id, note),
+    ]
+
+
+extracts("AWS::DynamoDB::Table")(on_demand_table)
+extracts("AWS::DynamoDB::GlobalTable")(on_demand_table)

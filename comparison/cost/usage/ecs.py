@@ -1,0 +1,71 @@
+"""AWS::ECS::Service: Fargate vCPU- and GB-hours, public IPv4 on tasks, and task logs.
+
+Task-hours come from the simulated day (scale-to-zero, wake-ups and scale-in delays
+included); a service the simulation did not run keeps its desired count all month.
+The web app runs in every topology for its own traffic, so a web-app service is charged
+only the task-hours that task work adds (its run minus its run with no tasks).
+"""
+
+from __future__ import annotations
+
+from comparison.cost.usage.logs import log_ingestion
+from comparison.cost.usage.registry import Usage, UsageContext, extracts
+from comparison.inputs.assumptions import HOURS_PER_MONTH
+from comparison.inputs.templates import Resource
+from comparison.model.routing import ConsumerKind
+from comparison.model.scaling import fargate_size, scaling_params
+from comparison.simulate.simulation import ConsumerRun
+
+
+def _hours(run: ConsumerRun, context: UsageContext) -> float:
+    return context.monthly(run.unit_seconds) / 3600
+
+
+def task_hours(service: Resource, context: UsageContext) -> float:
+    """Task-hours a month: simulated, else the desired count (or minimum capacity) all month."""
+    run = context.runs.get(service.logical_id)
+    if run is not None:
+        return _hours(run, context)
+    params = scaling_params(context.template, service, context.assumptions, default_target=1.0)
+    running = params.desired_count if "DesiredCount" in service.properties else params.min_capacity
+    return running * HOURS_PER_MONTH
+
+
+def _web_app_extra_hours(service: Resource, context: UsageContext) -> float:
+    """Task-hours the web app runs because of task work: its run minus its run without tasks."""
+    run, baseline = (
+        context.runs.get(service.logical_id),
+        context.baseline_runs.get(service.logical_id),
+    )
+    if run is None or baseline is None:
+        return 0.0  # not a poller: task work never reaches it
+    return max(0.0, _hours(run, context) - _hours(baseline, context))
+
+
+@extracts("AWS::ECS::Service")
+def fargate_service(service: Resource, context: UsageContext) -> list[Usage]:
+    vcpu, memory_gb, architecture = fargate_size(context.template, service)
+    web_app = service.role == ConsumerKind.WEBAPP.value
+    hours = _web_app_extra_hours(service, context) if web_app else task_hours(service, context)
+    vcpu_hours, gb_hours = vcpu * hours, memory_gb * hours
+    note = f"{hours:,.0f} task-hours x {vcpu:g} vCPU / {memory_gb:g} GB ({architecture})"
+    if web_app:
+        note += ", beyond what the web app runs for its own traffic"
+    usages = [
+        Usage(f"fargate.vcpu_hour.{architecture}", vcpu_hours, service.logical_id, note),
+        Usage(f"fargate.gb_hour.{architecture}", gb_hours, service.logical_id, note),
+    ]
+    network = service.properties.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
+    if network.get("AssignPublicIp") == "ENABLED":
+        usages.append(Usage("ipv4.hour", hours, service.logical_id, "a public IPv4 per task"))
+    consumer = context.consumer(service.logical_id)
+    if consumer is not None:
+        volume = context.volume(consumer.tasks)
+        usages.append(
+            log_ingestion(
+                service.logical_id,
+                volume * context.assumptions.log_bytes_per_task,
+                f"{volume:,.0f} task runs x {context.assumptions.log_bytes_per_task:,.0f} B",
+            )
+        )
+    return usages

@@ -1,0 +1,101 @@
+"""VPC networking: NAT gateways, Elastic IPs and interface endpoints (hours and GB).
+
+The network belongs to the baseline (:mod:`comparison.cost.baseline`): under the ``shared``
+network choice the option's tasks run in the web app's VPC, so only the data they add
+is charged (AWS API traffic and image pulls). Under ``dedicated`` an option with its
+own in-VPC compute (anything but the web app's tasks) pays its NAT gateway, Elastic IP
+and interface endpoints in full. Traffic goes through the interface endpoints when the
+stack has any, otherwise through the NAT gateways.
+"""
+
+from __future__ import annotations
+
+from comparison.cost.usage.registry import Usage, UsageContext, extracts_stack
+from comparison.inputs.assumptions import HOURS_PER_MONTH
+from comparison.inputs.templates import StackTemplate
+from comparison.inputs.workload import Network
+from comparison.model.routing import ConsumerKind, in_vpc
+from comparison.model.topology import network_model
+
+_GB = 1e9
+_MIB = 1024 * 1024
+
+
+def network_hours(template: StackTemplate) -> list[Usage]:
+    """What a stack's network costs per month before any traffic: NAT, EIPs, endpoints."""
+    usages: list[Usage] = []
+    for resource in template.resources.values():
+        if resource.type == "AWS::EC2::NatGateway":
+            usages.append(
+                Usage("nat.hour", HOURS_PER_MONTH, resource.logical_id, "a NAT gateway all month")
+            )
+        elif resource.type == "AWS::EC2::EIP":
+            usages.append(
+                Usage("ipv4.hour", HOURS_PER_MONTH, resource.logical_id, "an Elastic IP all month")
+            )
+        elif resource in network_model(template).interface_endpoints:
+            subnets = resource.properties.get("SubnetIds", [])
+            zones = len(subnets) if isinstance(subnets, list) and subnets else 1
+            usages.append(
+                Usage(
+                    "vpce.az_hour",
+                    zones * HOURS_PER_MONTH,
+                    resource.logical_id,
+                    f"{zones} AZ(s) all month",
+                )
+            )
+    return usages
+
+
+def brings_own_network(context: UsageContext) -> bool:
+    """Under ``dedicated``, an option whose own compute runs in a VPC pays for a network."""
+    return context.workload.network is Network.DEDICATED and any(
+        in_vpc(c) and c.kind is not ConsumerKind.WEBAPP for c in context.routing.consumers
+    )
+
+
+def vpc_traffic_gb(context: UsageContext) -> float:
+    """Monthly GB between in-VPC consumers and AWS APIs: payload, overhead and idle polls."""
+    a = context.assumptions
+    total = 0.0
+    for consumer in context.routing.consumers:
+        if not in_vpc(consumer):
+            continue
+        for name in consumer.tasks:
+            task = context.workload.task(name)
+            total += task.volume_per_month * (
+                task.payload_kib * 1024 + a.api_overhead_bytes_per_task
+            )
+        total += context.idle_receives(consumer) * a.bytes_per_idle_receive
+    return total / _GB
+
+
+def image_pull_gb(context: UsageContext) -> float:
+    """Every Fargate task start pulls the image: through the NAT gateway, unless ECR and S3
+    (where ECR keeps the layers) are reached through endpoints."""
+    if context.model.network.pulls_through_endpoints:
+        return 0.0
+    starts = sum(context.extra_starts(c) for c in context.routing.consumers)
+    return starts * context.workload.image_mib * _MIB / _GB
+
+
+@extracts_stack
+def network_usage(context: UsageContext) -> list[Usage]:
+    network = context.model.network
+    nats, endpoints = network.nat_gateways, network.interface_endpoints
+    usages = network_hours(context.template) if brings_own_network(context) else []
+    traffic = vpc_traffic_gb(context)
+    if endpoints:
+        usages += [
+            Usage("vpce.gb", traffic / len(endpoints), e.logical_id, "AWS API traffic of tasks")
+            for e in endpoints
+        ]
+    elif nats:
+        usages += [
+            Usage("nat.gb", traffic / len(nats), n, "AWS API traffic of tasks") for n in nats
+        ]
+    pulls = image_pull_gb(context)
+    if nats and pulls:
+        note = f"image pulls: {context.workload.image_mib:g} MiB per task start"
+        usages += [Usage("nat.gb", pulls / len(nats), n, note) for n in nats]
+    return usages

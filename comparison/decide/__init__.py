@@ -1,0 +1,1 @@
+"""Decide: verdicts, the recommendation, the sweep and what would change it."""

@@ -1,0 +1,415 @@
+"""The decision: the cheapest option that keeps up and meets the workload's latency targets,
+why, and what would change it.
+
+An option is **eligible** when it is complete (something processes every task), keeps up
+with the volume (see :mod:`comparison.simulate.capacity`), can run every task the workload runs
+(a Lambda function stops at 15 minutes) and meets every latency target the workload
+states (``max_wait`` per task, against that task type's simulated p95 wait). The
+recommendation is the cheapest eligible option.
+
+:func:`what_would_change` searches, one input at a time, for the value at which the
+recommendation flips: the volume (x0.1..x100 of the workload's, the mix kept), every
+task's duration (x0.25..x4) and the network choice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
+from comparison.inputs.prices import PriceTable
+from comparison.inputs.templates import StackTemplate
+from comparison.inputs.workload import Network, Workload
+from comparison.model.routing import ConsumerKind
+from comparison.report import Comparison, TopologyReport, monthly_cost
+from comparison.simulate.latency import LatencySummary
+from runtime.catalogue import CATALOGUE, LAMBDA_MAX_DURATION_SECONDS
+
+VOLUME_RANGE = (0.1, 100.0)
+DURATION_RANGE = (0.25, 4.0)
+# Grid steps per factor of 10 (volume) and of 2 (duration), then bisection on log axes.
+_VOLUME_STEPS_PER_DECADE = 2
+_DURATION_STEPS_PER_DOUBLING = 2
+_BISECTIONS = 6
+
+
+@dataclass(frozen=True, kw_only=True)
+class Miss:
+    """A latency target an option misses: the task's p95 wait is above its ``max_wait``."""
+
+    task: str
+    p95_seconds: float
+    target_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """One option judged against the workload."""
+
+    label: str
+    cost: float | None
+    """Monthly increment over the baseline; None when it cannot keep up."""
+    idle: float
+    complete: bool
+    keeps_up: bool
+    too_long: tuple[str, ...]
+    """Tasks the workload runs for longer than the 15 minutes a Lambda function may run."""
+    misses: tuple[Miss, ...]
+
+    @property
+    def eligible(self) -> bool:
+        return self.complete and self.keeps_up and not self.too_long and not self.misses
+
+    @property
+    def why_not(self) -> str:
+        """Why the option is not eligible ('' when it is)."""
+        if not self.complete:
+            return "incomplete: nothing processes some tasks"
+        if not self.keeps_up:
+            return "cannot keep up with the volume"
+        if self.too_long:
+            return f"{', '.join(self.too_long)} run longer than a Lambda function's 15 minutes"
+        if self.misses:
+            return "misses the latency target: " + "; ".join(
+                f"{m.task} p95 wait {_duration(m.p95_seconds)} > max_wait "
+                f"{_duration(m.target_seconds)}"
+                for m in self.misses
+            )
+        return ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    chosen: str | None
+    """The cheapest eligible option; None when none is eligible."""
+    ranked: tuple[Verdict, ...]
+    """Eligible options by cost, then the others by cost (those without one last)."""
+    targets: tuple[tuple[str, float], ...]
+    """The workload's latency targets: (task, max_wait seconds), for the tasks it runs."""
+
+    def verdict(self, label: str) -> Verdict:
+        return next(v for v in self.ranked if v.label == label)
+
+    @property
+    def chosen_verdict(self) -> Verdict | None:
+        return self.verdict(self.chosen) if self.chosen else None
+
+    @property
+    def runner_up(self) -> Verdict | None:
+        eligible = [v for v in self.ranked if v.eligible]
+        return eligible[1] if len(eligible) > 1 else None
+
+
+def _duration(value: float) -> str:
+    if value >= 3600:
+        return f"{value / 3600:.1f} h"
+    if value >= 120:
+        return f"{value / 60:.1f} min"
+    return f"{value:.1f} s"
+
+
+def _judge(
+    label: str,
+    kind: ConsumerKind | None,
+    complete: bool,
+    cost: float,
+    idle: float,
+    latency: LatencySummary | None,
+    workload: Workload,
+) -> Verdict:
+    keeps_up = latency is None or latency.keeps_up
+    too_long: tuple[str, ...] = ()
+    if kind is ConsumerKind.LAMBDA:
+        too_long = tuple(
+            t.name
+            for t in workload.active_tasks
+            if t.duration_seconds > LAMBDA_MAX_DURATION_SECONDS
+        )
+    waits = {t.task: t.wait_p95 for t in latency.per_task} if latency else {}
+    misses = tuple(
+        Miss(task=t.name, p95_seconds=waits[t.name], target_seconds=t.max_wait_seconds)
+        for t in workload.active_tasks
+        if t.max_wait_seconds is not None and t.name in waits and waits[t.name] > t.max_wait_seconds
+    )
+    return Verdict(
+        label=label,
+        cost=cost if keeps_up else None,
+        idle=idle,
+        complete=complete,
+        keeps_up=keeps_up,
+        too_long=too_long,
+        misses=misses if keeps_up else (),
+    )
+
+
+def _rank(verdicts: Sequence[Verdict], workload: Workload) -> Decision:
+    def order(v: Verdict) -> tuple[int, float, str]:
+        return (0 if v.eligible else 1, v.cost if v.cost is not None else math.inf, v.label)
+
+    ranked = tuple(sorted(verdicts, key=order))
+    chosen = ranked[0].label if ranked and ranked[0].eligible else None
+    targets = tuple(
+        (t.name, t.max_wait_seconds)
+        for t in workload.active_tasks
+        if t.max_wait_seconds is not None
+    )
+    return Decision(chosen=chosen, ranked=ranked, targets=targets)
+
+
+def decide(comparison: Comparison) -> Decision:
+    """The recommendation for the comparison's workload."""
+    return _rank(
+        [
+            _judge(
+                t.label,
+                t.kind,
+                t.complete,
+                t.cost.total,
+                t.idle.total,
+                t.latency,
+                comparison.workload,
+            )
+            for t in comparison.topologies
+        ],
+        comparison.workload,
+    )
+
+
+# -- what would change the decision -------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flip:
+    """Where, along one input, the recommendation first changes from today's."""
+
+    factor: float
+    """Of today's value (volume or durations); 0 for the network choice."""
+    becomes: str | None
+    """The recommendation there (None: no option is eligible)."""
+    because: str
+    """Why today's choice loses there."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sensitivity:
+    """One input searched over a range: the flips below and above today's value."""
+
+    input: str
+    """'volume', 'duration' or 'network'."""
+    searched: str
+    """The range searched, in words."""
+    lower: Flip | None
+    higher: Flip | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatWouldChange:
+    current: str | None
+    sensitivities: tuple[Sensitivity, ...]
+
+    def of(self, name: str) -> Sensitivity:
+        return next(s for s in self.sensitivities if s.input == name)
+
+
+Evaluate = Callable[[Workload], Decision]
+
+
+def search_assumptions(assumptions: Assumptions) -> Assumptions:
+    """The sweep's coarser simulation (30 s steps, one day), so the search takes seconds."""
+    return replace(assumptions, step_seconds=30.0, max_simulated_days=1)
+
+
+def evaluator(
+    templates: Sequence[StackTemplate],
+    table: PriceTable,
+    assumptions: Assumptions,
+    *,
+    free_tier: bool,
+) -> Evaluate:
+    """A function from a workload to its decision, pricing and simulating every template
+    the way the report does (without the after-idle probe, which decides nothing)."""
+    from comparison.report import _kind  # the consumer kind found in the template
+
+    def evaluate(workload: Workload) -> Decision:
+        verdicts = []
+        for template in templates:
+            cost, latency, routing = monthly_cost(
+                template,
+                workload,
+                table,
+                assumptions,
+                free_tier=free_tier,
+                probe=False,
+                simulate_overloaded=False,
+            )
+            verdicts.append(
+                _judge(
+                    template.label,
+                    _kind(routing, template.label),
+                    not routing.unrouted,
+                    cost.total,
+                    0.0,
+                    latency,
+                    workload,
+                )
+            )
+        return _rank(verdicts, workload)
+
+    return evaluate
+
+
+def _because(before: Decision, after: Decision) -> str:
+    """Why ``before``'s choice is not ``after``'s."""
+    if before.chosen is None:
+        return "an option becomes eligible"
+    old = after.verdict(before.chosen)
+    if not old.eligible:
+        return f"{before.chosen}: {old.why_not}"
+    if after.chosen is None:
+        return "no option is eligible"
+    return f"costs cross: {after.chosen} becomes cheaper than {before.chosen}"
+
+
+def _search(
+    evaluate: Evaluate,
+    scaled: Callable[[float], Workload],
+    today: Decision,
+    grid: Sequence[float],
+) -> Flip | None:
+    """The first factor along ``grid`` (moving away from 1) where the choice changes,
+    refined by bisection on a log axis."""
+    previous = 1.0
+    for factor in grid:
+        decision = evaluate(scaled(factor))
+        if decision.chosen != today.chosen:
+            low, high, found = previous, factor, decision
+            for _ in range(_BISECTIONS):
+                middle = math.sqrt(low * high)
+                probe = evaluate(scaled(middle))
+                if probe.chosen != today.chosen:
+                    high, found = middle, probe
+                else:
+                    low = middle
+            return Flip(factor=high, becomes=found.chosen, because=_because(today, found))
+        previous = factor
+    return None
+
+
+def _grid(low: float, high: float, per_step: int, step: float) -> tuple[list[float], list[float]]:
+    """Factors below 1 (descending) and above 1 (ascending), ``per_step`` per ``step``."""
+    down = []
+    factor = 1.0
+    while factor > low * (1 + 1e-9):
+        factor = max(low, factor / step ** (1 / per_step))
+        down.append(factor)
+    up = []
+    factor = 1.0
+    while factor < high * (1 - 1e-9):
+        factor = min(high, factor * step ** (1 / per_step))
+        up.append(factor)
+    return down, up
+
+
+def what_would_change(
+    workload: Workload,
+    evaluate: Evaluate,
+    *,
+    volume_range: tuple[float, float] = VOLUME_RANGE,
+    duration_range: tuple[float, float] = DURATION_RANGE,
+) -> WhatWouldChange:
+    """Search volume, durations and the network choice, one at a time, for a flip."""
+    today = evaluate(workload)
+    down, up = _grid(*volume_range, _VOLUME_STEPS_PER_DECADE, 10.0)
+    volume = Sensitivity(
+        input="volume",
+        searched=f"x{volume_range[0]:g}..x{volume_range[1]:g} of "
+        f"{workload.volume_per_month:,.0f} tasks/month, the mix kept",
+        lower=_search(evaluate, workload.scaled, today, down),
+        higher=_search(evaluate, workload.scaled, today, up),
+    )
+    down, up = _grid(*duration_range, _DURATION_STEPS_PER_DOUBLING, 2.0)
+    duration = Sensitivity(
+        input="duration",
+        searched=f"every task's duration x{duration_range[0]:g}..x{duration_range[1]:g}",
+        lower=_search(evaluate, workload.lengthened, today, down),
+        higher=_search(evaluate, workload.lengthened, today, up),
+    )
+    other = Network.DEDICATED if workload.network is Network.SHARED else Network.SHARED
+    switched = evaluate(workload.with_network(other))
+    network = Sensitivity(
+        input="network",
+        searched=f'network "{other.value}" instead of "{workload.network.value}"',
+        lower=None,
+        higher=(
+            Flip(factor=0.0, becomes=switched.chosen, because=_because(today, switched))
+            if switched.chosen != today.chosen
+            else None
+        ),
+    )
+    return WhatWouldChange(current=today.chosen, sensitivities=(volume, duration, network))
+
+
+# -- measures the ADR quotes ---------------------------------------------------------------
+
+
+def main_driver(topology: TopologyReport) -> tuple[str, float] | None:
+    """The service with the largest share of the monthly increment, and that share."""
+    services = topology.cost.by_service()
+    total = topology.cost.total
+    if not services or total <= 0:
+        return None
+    service = max(sorted(services), key=services.__getitem__)
+    return service, services[service] / total
+
+
+def in_flight(topology: TopologyReport, workload: Workload) -> float:
+    """Runs in progress at an average moment: what a restart interrupts."""
+    if topology.latency is None:
+        return 0.0
+    tasks = {t.task for t in topology.latency.per_task}
+    busy = sum(
+        t.volume_per_month / DAYS_PER_MONTH * t.duration_seconds
+        for t in workload.active_tasks
+        if t.name in tasks
+    )
+    return busy / 86_400
+
+
+def web_app_cpu_seconds_per_day(topology: TopologyReport, workload: Workload) -> float:
+    """Poller-thread seconds a day the web app's own tasks spend on task work (a busy
+    thread counted as a busy vCPU, as the simulation does for its CPU scaling rule)."""
+    if topology.kind is not ConsumerKind.WEBAPP:
+        return 0.0
+    handled = {
+        name
+        for consumer in topology.model.routing.consumers
+        if consumer.kind is ConsumerKind.WEBAPP
+        for name in consumer.tasks
+    }
+    return sum(
+        t.volume_per_month / DAYS_PER_MONTH * t.duration_seconds
+        for t in workload.active_tasks
+        if t.name in handled
+    )
+
+
+def over_fifteen_minutes(workload: Workload) -> tuple[list[str], list[str]]:
+    """(catalogue tasks whose longest run exceeds 15 minutes or whose workload duration
+    does, catalogue tasks whose longest run is exactly 15 minutes)."""
+    over = [
+        name
+        for name, task in CATALOGUE.items()
+        if task.max_duration_seconds > LAMBDA_MAX_DURATION_SECONDS
+        or any(
+            t.name == name and t.duration_seconds > LAMBDA_MAX_DURATION_SECONDS
+            for t in workload.tasks
+        )
+    ]
+    at = [
+        name
+        for name, task in CATALOGUE.items()
+        if task.max_duration_seconds == LAMBDA_MAX_DURATION_SECONDS and name not in over
+    ]
+    return over, at

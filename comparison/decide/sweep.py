@@ -1,0 +1,152 @@
+"""Vary the monthly volume over orders of magnitude and find where the cheapest option changes.
+
+The workload's mix and patterns stay; every task's volume scales by the same factor.
+Between two sampled volumes the cross-over is interpolated on log-log axes, where the
+cost curves are close to straight lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from comparison.inputs.assumptions import Assumptions
+from comparison.inputs.prices import PriceTable
+from comparison.inputs.templates import StackTemplate
+from comparison.inputs.workload import Workload
+from comparison.report import (
+    CapacityLimit,
+    Comparison,
+    CrossOver,
+    Sweep,
+    SweepPoint,
+    monthly_cost,
+)
+from comparison.simulate.latency import LatencySummary
+
+DEFAULT_VOLUMES = tuple(10 ** (exponent / 2) for exponent in range(4, 15))  # 1e2 .. 1e7
+# A coarser step keeps a sweep of the largest volumes within seconds.
+_SWEEP_STEP_SECONDS = 30.0
+
+
+def sweep(
+    templates: Sequence[StackTemplate],
+    workload: Workload,
+    table: PriceTable,
+    assumptions: Assumptions,
+    *,
+    free_tier: bool,
+    volumes: Sequence[float] = DEFAULT_VOLUMES,
+    progress: Callable[[str], None] | None = None,
+) -> Sweep:
+    """Cost of every option that keeps up, at each volume; the cheapest among those."""
+    # One day per volume: the sweep locates cross-overs and limits, not cents.
+    coarse = replace(assumptions, step_seconds=_SWEEP_STEP_SECONDS, max_simulated_days=1)
+    base = workload.volume_per_month or 1.0
+    points = []
+    limits: dict[str, CapacityLimit] = {}
+    for number, volume in enumerate(volumes, start=1):
+        if progress is not None:
+            progress(f"sweep {number}/{len(volumes)}: {volume:,.0f} tasks/month")
+        scaled = workload.scaled(volume / base) if workload.volume_per_month else workload
+        totals: dict[str, float] = {}
+        overloaded: list[str] = []
+        for template in templates:
+            cost, latency, routing = monthly_cost(
+                template,
+                scaled,
+                table,
+                coarse,
+                free_tier=free_tier,
+                probe=False,
+                simulate_overloaded=False,
+            )
+            if routing.unrouted:  # placeholders would look free; leave them out
+                continue
+            if latency is not None and not latency.keeps_up:
+                overloaded.append(template.label)
+            else:
+                totals[template.label] = cost.total
+            if latency is not None and template.label not in limits:
+                limit = capacity_limit(template.label, latency, scaled.volume_per_month)
+                if limit is not None:
+                    limits[template.label] = limit
+        points.append(
+            SweepPoint(
+                volume_per_month=volume,
+                totals=totals,
+                cheapest=min(totals, key=totals.__getitem__) if totals else None,
+                overloaded=tuple(overloaded),
+            )
+        )
+    return Sweep(
+        points=tuple(points),
+        cross_overs=tuple(cross_overs(points)),
+        capacity_limits=tuple(sorted(limits.values(), key=lambda c: c.volume_per_month)),
+    )
+
+
+def capacity_limit(label: str, latency: LatencySummary, volume: float) -> CapacityLimit | None:
+    """The total volume (same mix) at which the most loaded consumer is busy all the time."""
+    loaded = max(latency.saturations, key=lambda s: s.utilisation, default=None)
+    if loaded is None or loaded.utilisation <= 0 or not volume:
+        return None
+    return CapacityLimit(
+        label=label, volume_per_month=volume / loaded.utilisation, task=loaded.task
+    )
+
+
+def cross_overs(points: Sequence[SweepPoint]) -> list[CrossOver]:
+    """Where the cheapest changes between two options that both keep up on both sides.
+
+    A change because the old cheapest stops keeping up is a capacity limit, not a
+    cross-over, and is reported as such."""
+    found = []
+    for before, after in itertools.pairwise(points):
+        old, new = before.cheapest, after.cheapest
+        if old is None or new is None or old == new:
+            continue
+        if not (old in after.totals and new in before.totals):
+            continue
+        found.append(
+            CrossOver(
+                volume_per_month=_intersection(before, after, old, new),
+                from_label=old,
+                to_label=new,
+            )
+        )
+    return found
+
+
+def _intersection(before: SweepPoint, after: SweepPoint, old: str, new: str) -> float:
+    x0, x1 = math.log10(before.volume_per_month), math.log10(after.volume_per_month)
+
+    def gap(point: SweepPoint) -> float:  # log cost of old minus new; changes sign between
+        return math.log10(max(point.totals[old], 1e-9)) - math.log10(max(point.totals[new], 1e-9))
+
+    g0, g1 = gap(before), gap(after)
+    fraction = g0 / (g0 - g1) if g0 != g1 else 0.5
+    return 10 ** (x0 + min(1.0, max(0.0, fraction)) * (x1 - x0))
+
+
+def with_sweep(
+    comparison: Comparison,
+    templates: Sequence[StackTemplate],
+    table: PriceTable,
+    assumptions: Assumptions,
+    volumes: Sequence[float] = DEFAULT_VOLUMES,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """The comparison with a volume sweep attached, for the cost-against-volume chart."""
+    result = sweep(
+        templates,
+        comparison.workload,
+        table,
+        assumptions,
+        free_tier=comparison.free_tier,
+        volumes=volumes,
+        progress=progress,
+    )
+    return replace(comparison, sweep=result)

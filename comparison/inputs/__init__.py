@@ -1,0 +1,1 @@
+"""Inputs: the synthesized templates, the workload file, prices and assumptions."""

@@ -1,0 +1,1 @@
+"""Typed models of each topology, read from its template once."""

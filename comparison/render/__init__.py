@@ -1,0 +1,1 @@
+"""Renderers: each format a pure function of one Report."""

@@ -1,0 +1,387 @@
+"""ADR-0033 regenerated for a workload (``--format adr``).
+
+The seed's structure (Context and Problem Statement, Considered Options, Decision
+Outcome, Pros and Cons of the Options) and every one of its pros and cons are kept,
+verbatim; each pro and con is followed by the number that measures it for this
+workload, and the Decision Outcome is the model's: the cheapest option that keeps up and
+meets the workload's latency targets, why, and what would change it. Every number comes
+from the comparison; nothing depends on the clock, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from comparison.decide.decision import (
+    Decision,
+    Flip,
+    WhatWouldChange,
+    decide,
+    in_flight,
+    main_driver,
+    over_fifteen_minutes,
+    web_app_cpu_seconds_per_day,
+)
+from comparison.decide.sweep import capacity_limit
+from comparison.model.routing import ConsumerKind
+from comparison.render.adr_seed import Seed, SeedOption, parse_seed
+from comparison.render.svg import sig
+from comparison.render.tables import money, seconds
+from comparison.report import Comparison, TopologyReport
+
+# The seed's options, by the kind of consumer each topology is built around.
+OPTION_KIND = {
+    "Separate long-running ECS task with webserver and private endpoints": ConsumerKind.ENDPOINT,
+    "Separate ECS service with SQS queue and custom scaling rule": ConsumerKind.WORKER,
+    "SQS queue with the main webapp listening to it": ConsumerKind.WEBAPP,
+    "Switching to Lambda functions": ConsumerKind.LAMBDA,
+}
+
+# What measures each of the seed's pros and cons, in the seed's order.
+MEASURES: dict[ConsumerKind, tuple[str, ...]] = {
+    ConsumerKind.ENDPOINT: ("wake", "code", "scaling", "trigger", "loss", "idle"),
+    ConsumerKind.WORKER: (
+        "code",
+        "wake",
+        "idle",
+        "loss",
+        "trigger",
+        "web_load",
+        "code",
+        "scaling",
+    ),
+    ConsumerKind.LAMBDA: ("scaling", "idle", "wake", "retries", "trigger", "code", "fifteen"),
+    ConsumerKind.WEBAPP: (
+        "code",
+        "wake",
+        "loss",
+        "trigger",
+        "scaling",
+        "web_load",
+        "web_load",
+        "code",
+    ),
+}
+
+
+def _per_month(topology: TopologyReport) -> str:
+    return (
+        f"{money(topology.cost.total)}/month over the baseline"
+        if topology.keeps_up
+        else "no cost: it cannot keep up with this volume"
+    )
+
+
+class _Measures:
+    """The numbers the ADR quotes, for one topology under the comparison's workload."""
+
+    def __init__(self, comparison: Comparison, topology: TopologyReport) -> None:
+        self.comparison = comparison
+        self.t = topology
+        self.workload = comparison.workload
+
+    def cost(self) -> str:
+        return f"cost {_per_month(self.t)}, {money(self.t.idle.total)}/month while idle"
+
+    def idle(self) -> str:
+        used = money(self.t.cost.total) if self.t.keeps_up else "no cost (cannot keep up)"
+        return (
+            f"billed while idle: {money(self.t.idle.total)}/month (with 0 tasks), "
+            f"against {used} at this workload"
+        )
+
+    def driver(self) -> str:
+        found = main_driver(self.t) if self.t.keeps_up else None
+        if found is None:
+            return "main cost driver: none (no cost)"
+        service, share = found
+        return f"main cost driver: {service}, {share:.0%} of its cost"
+
+    def p95(self) -> str:
+        worst = self.t.latency.worst if self.t.latency else None
+        if worst is None:
+            return "worst task type's p95 wait: not simulated"
+        return (
+            f"worst task type's p95 wait: {seconds(worst.wait_p95)} ({worst.task}), "
+            f"{seconds(worst.end_to_end[1])} end to end"
+        )
+
+    def wake(self) -> str:
+        lat = self.t.latency
+        if lat is None:
+            return "wake from idle: not simulated"
+        after_idle = seconds(lat.worst_after_idle_seconds)
+        return f"wake from idle (first task after an hour idle): {after_idle}; {self.p95()}"
+
+    def loss(self) -> str:
+        q = self.t.qualities
+        running = in_flight(self.t, self.workload)
+        lost = q.loss_on_restart if q else "unknown"
+        return f"lost on restart: {lost}; {running:.2g} runs are in flight at an average moment"
+
+    def retries(self) -> str:
+        q = self.t.qualities
+        dlqs = len(self.t.model.dead_letter_queues)
+        return (
+            f"retries: {q.retries if q else 'unknown'}; {dlqs} dead-letter queues in the template"
+        )
+
+    def trigger(self) -> str:
+        triggers = [t for t in self.t.model.triggers if t.task is not None]
+        schedules = sum(1 for t in triggers if t.is_schedule)
+        runs = sum(t.runs_per_month or 0.0 for t in triggers)
+        return (
+            f"triggers in the template: {schedules} schedules ({runs:,.0f} runs/month) and "
+            f"{len(triggers) - schedules} event rule targets; the rest arrive on demand"
+        )
+
+    def code(self) -> str:
+        q = self.t.qualities
+        return f"code changes: {q.code_changes if q else 'unknown'}"
+
+    def scaling(self) -> str:
+        lat = self.t.latency
+        if lat is None:
+            return "scaling: not simulated"
+        peak = f"peak {lat.peak_units} {lat.unit_label}"
+        if not lat.scaling:
+            caps = sorted({s.slots for s in lat.saturations})
+            return f"scaling: none to write; {peak}; concurrency caps {', '.join(map(str, caps))}"
+        rules = "; ".join(
+            f"{p.min_capacity}..{p.max_capacity} tasks, {p.metric.value} target {p.target:g}"
+            for _, p in sorted(lat.scaling.items())
+        )
+        cloudwatch = self.t.cost.by_service().get("CloudWatch", 0.0) if self.t.keeps_up else 0.0
+        return f"scaling: {rules}; {peak}; CloudWatch metrics and alarms {money(cloudwatch)}/month"
+
+    def web_load(self) -> str:
+        cpu = web_app_cpu_seconds_per_day(self.t, self.workload)
+        web = self.workload.webapp
+        capacity = web.tasks * web.vcpu * 86_400
+        return (
+            f"load on the web app: {cpu:,.0f} CPU-seconds a day "
+            f"({cpu / capacity:.1%} of its {web.tasks} x {web.vcpu:g} vCPU)"
+        )
+
+    def fifteen(self) -> str:
+        over, at = over_fifteen_minutes(self.workload)
+        longest = max(self.workload.active_tasks, key=lambda t: t.duration_seconds)
+        text = f"catalogue tasks over 15 minutes: {', '.join(over) if over else 'none'}"
+        if at:
+            text += f" ({', '.join(at)} may run exactly 15 minutes)"
+        return (
+            text
+            + f"; longest in this workload: {longest.name}, {seconds(longest.duration_seconds)}"
+        )
+
+    def get(self, name: str) -> str:
+        method: Callable[[], str] = getattr(self, name)
+        return method()
+
+
+def _context(comparison: Comparison, seed: Seed) -> str:
+    w = comparison.workload
+    rows = "\n".join(
+        f"| {t.name} | {t.volume_per_month:,.0f} | {seconds(t.duration_seconds)} | "
+        f"{t.pattern_label} | {seconds(t.max_wait_seconds) if t.max_wait_seconds else '-'} |"
+        for t in w.active_tasks
+    )
+    return (
+        f"{seed.context}\n\n"
+        f"This version is generated by `python -m comparison --format adr` from the synthesized "
+        f"templates and a workload of {w.volume_per_month:,.0f} tasks a month in "
+        f"{comparison.region} (on-demand prices dated {', '.join(comparison.price_dates)}; "
+        f"free tier {'on' if comparison.free_tier else 'off'}). Every cost is the increment "
+        f"over the baseline, the web app as it runs today with its network "
+        f"({money(comparison.baseline.total)}/month), which every option keeps. Network: "
+        f"{comparison.network.value}.\n\n"
+        "| task | per month | duration | arrivals | max_wait (p95) |\n"
+        "|---|---|---|---|---|\n" + rows
+    )
+
+
+def _considered(comparison: Comparison, seed: Seed, decision: Decision) -> str:
+    by_kind = {t.kind: t for t in comparison.topologies}
+    lines = []
+    for title in seed.considered:
+        t = by_kind.get(OPTION_KIND.get(title))
+        if t is None:
+            lines.append(f"* {title}")
+            continue
+        verdict = decision.verdict(t.label)
+        note = "" if verdict.eligible or not verdict.keeps_up else f"; {verdict.why_not}"
+        lines.append(f"* {title} (`{t.label}`): {_per_month(t)}{note}")
+    return "\n".join(lines)
+
+
+def _flip_text(flip: Flip | None, base: float, unit: str) -> str:
+    if flip is None:
+        return "none in range"
+    becomes = flip.becomes or "no option"
+    return (
+        f"at about {sig(base * flip.factor)} {unit} (x{sig(flip.factor)}) it becomes "
+        f"{becomes} ({flip.because})"
+    )
+
+
+def revisit_lines(comparison: Comparison, changes: WhatWouldChange) -> list[str]:
+    w = comparison.workload
+    volume, duration, network = (changes.of(n) for n in ("volume", "duration", "network"))
+    longest = max(w.active_tasks, key=lambda t: t.duration_seconds)
+    lines = [
+        f"* Volume (searched {volume.searched}): below, "
+        f"{_flip_text(volume.lower, w.volume_per_month, 'tasks/month')}; above, "
+        f"{_flip_text(volume.higher, w.volume_per_month, 'tasks/month')}.",
+        f"* Task durations (searched {duration.searched}; {longest.name} is "
+        f"{seconds(longest.duration_seconds)} today): shorter, "
+        f"{_duration_flip(duration.lower, longest.duration_seconds)}; longer, "
+        f"{_duration_flip(duration.higher, longest.duration_seconds)}.",
+    ]
+    if changes.current != decide(comparison).chosen:
+        lines.append(
+            "* (The search simulates one day in 30 s steps; at today's workload it chooses "
+            f"{changes.current or 'no option'}, so its flips are relative to that choice.)"
+        )
+    flip = network.higher
+    lines.append(
+        f"* Network (searched {network.searched}): "
+        + (
+            "none: the recommendation is the same."
+            if flip is None
+            else f"it becomes {flip.becomes or 'no option'} ({flip.because})."
+        )
+    )
+    return lines
+
+
+def _duration_flip(flip: Flip | None, longest: float) -> str:
+    if flip is None:
+        return "none in range"
+    return (
+        f"at about x{sig(flip.factor)} (the longest task {seconds(longest * flip.factor)}) it "
+        f"becomes {flip.becomes or 'no option'} ({flip.because})"
+    )
+
+
+def decision_outcome(comparison: Comparison, changes: WhatWouldChange) -> str:
+    """The Decision Outcome section's text (without its heading)."""
+    decision = decide(comparison)
+    titles = {kind: title for title, kind in OPTION_KIND.items()}
+    by_label = {t.label: t for t in comparison.topologies}
+    w = comparison.workload
+    targets = (
+        "the latency targets ("
+        + "; ".join(f"{task} p95 wait at most {seconds(s)}" for task, s in decision.targets)
+        + ")"
+        if decision.targets
+        else "every latency target (the workload states no max_wait, so any wait is accepted)"
+    )
+    chosen = decision.chosen_verdict
+    if chosen is None:
+        head = (
+            f"No option keeps up with {w.volume_per_month:,.0f} tasks a month and meets "
+            f"{targets}. Revisit the workload's max_wait or the options' capacity."
+        )
+        coping = [v for v in decision.ranked if v.keeps_up and v.complete and v.cost is not None]
+        if coping:
+            best = min(coping, key=lambda v: (v.cost or 0.0, v.label))
+            head += (
+                f" Of the options that keep up, the cheapest is {best.label} "
+                f"({money(best.cost or 0.0)} a month over the baseline)."
+            )
+        reasons = [f"* {v.label}: {v.why_not}." for v in decision.ranked]
+        return "\n".join(
+            [head, "", *reasons, "", "### When to revisit", "", *revisit_lines(comparison, changes)]
+        )
+    t = by_label[chosen.label]
+    title = titles.get(t.kind) if t.kind else None
+    name = f'"{title}" (`{t.label}`)' if title else f"`{t.label}`"
+    head = (
+        f"Chosen option: {name}, because it is the cheapest of the options that keep up with "
+        f"{w.volume_per_month:,.0f} tasks a month and meet {targets}: "
+        f"{money(t.cost.total)} a month over the baseline, {money(t.idle.total)} of it billed "
+        "while idle."
+    )
+    m = _Measures(comparison, t)
+    reasons = []
+    limit = (
+        capacity_limit(t.label, t.latency, w.volume_per_month) if t.latency is not None else None
+    )
+    if limit is not None:
+        reasons.append(
+            f"* It keeps up: it would stop keeping up at about {sig(limit.volume_per_month)} "
+            f"tasks a month ({limit.task} saturates first), "
+            f"x{sig(limit.volume_per_month / w.volume_per_month)} today's volume."
+        )
+    reasons.append(f"* Its {m.p95()}; wake from idle {m.wake().split(': ')[1].split(';')[0]}.")
+    reasons.append(
+        f"* Its {m.driver()}; fixed (idle) {money(t.idle.total)}, "
+        f"usage {money(t.cost.total - t.idle.total)}."
+    )
+    q = t.qualities
+    if q is not None:
+        reasons.append(
+            f"* Retries: {q.retries}; lost on restart: {q.loss_on_restart}; {m.web_load()}."
+        )
+    for verdict in decision.ranked:
+        if verdict.label == t.label:
+            continue
+        if verdict.eligible and verdict.cost is not None:
+            why = f"costs {money(verdict.cost - t.cost.total)} a month more ({money(verdict.cost)})"
+        else:
+            why = verdict.why_not
+        reasons.append(f"* Not {verdict.label}: {why}.")
+    return "\n".join(
+        [
+            head,
+            "",
+            *reasons,
+            "",
+            "### When to revisit",
+            "",
+            *revisit_lines(comparison, changes),
+        ]
+    )
+
+
+def _option(comparison: Comparison, option: SeedOption) -> str:
+    kind = OPTION_KIND.get(option.title)
+    topology = next((t for t in comparison.topologies if t.kind is kind), None)
+    lines = [f"### {option.title}", "", option.description, ""]
+    if topology is None or kind is None:
+        lines += [f"* {bullet}" for bullet in option.bullets]
+        return "\n".join(lines)
+    m = _Measures(comparison, topology)
+    lines += [
+        f"Measured for this workload (`{topology.label}`, stack {topology.stack_id}): "
+        f"{m.cost()}; {m.driver()}; {m.p95()}; {m.wake().split(';')[0]}; "
+        f"{m.loss()}; {m.fifteen()}; {m.web_load()}.",
+        "",
+    ]
+    for bullet, measure in zip(option.bullets, MEASURES[kind], strict=True):
+        lines.append(f"* {bullet} *Measured: {m.get(measure)}.*")
+    return "\n".join(lines)
+
+
+def render_adr(comparison: Comparison, changes: WhatWouldChange) -> str:
+    seed = parse_seed()
+    decision = decide(comparison)
+    sections = [
+        f"# {seed.title}",
+        "## Status",
+        "PROPOSED: regenerated by the cost and latency model for the workload below; "
+        "review it before accepting.\n\nDate of decision: TBC",
+        "## Context and Problem Statement",
+        _context(comparison, seed),
+        "## Considered Options",
+        _considered(comparison, seed, decision),
+        "## Decision Outcome",
+        decision_outcome(comparison, changes),
+        "## Pros and Cons of the Options",
+        "\n\n".join(_option(comparison, option) for option in seed.options),
+        "## More Information",
+        seed.more_information
+        + "\n\nThe model, its assumptions and prices: docs/comparison.md. The first draft's "
+        f"outcome was: {seed.decision}",
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,379 @@
+"""The report as tables (headers and rows of text), shared by the text and Markdown formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from comparison.decide.decision import Decision, decide, main_driver
+from comparison.render.svg import sig
+from comparison.report import Comparison, TopologyReport
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def seconds(value: float) -> str:
+    if value >= 3600:
+        return f"{value / 3600:.1f} h"
+    if value >= 120:
+        return f"{value / 60:.1f} min"
+    return f"{value:.1f} s"
+
+
+def quantity(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.3g}"
+
+
+def _total(t: TopologyReport) -> str:
+    if not t.keeps_up:
+        return "cannot keep up"
+    spread = f" ±{t.cost.spread:.0%}" if t.cost.spread >= 0.005 else ""
+    return money(t.cost.total) + spread
+
+
+def cheapest_bands(comparison: Comparison) -> dict[str, list[tuple[float, float]]]:
+    """Per option, the monthly volumes (the workload's mix) where it is the cheapest that
+    keeps up, from the sweep: each band runs between the sampled volumes' boundaries, a
+    boundary being the cost cross-over or capacity limit between two samples."""
+    sweep = comparison.sweep
+    if sweep is None or not sweep.points:
+        return {}
+    points = sweep.points
+    limits = {c.label: c.volume_per_month for c in sweep.capacity_limits}
+
+    def boundary(i: int) -> float:
+        before, after = points[i], points[i + 1]
+        low, high = before.volume_per_month, after.volume_per_month
+        for crossing in sweep.cross_overs:
+            if crossing.from_label == before.cheapest and low <= crossing.volume_per_month <= high:
+                return crossing.volume_per_month
+        limit = limits.get(before.cheapest or "")
+        if limit is not None and low <= limit <= high:
+            return limit
+        return float((low * high) ** 0.5)
+
+    bands: dict[str, list[tuple[float, float]]] = {}
+    start = points[0].volume_per_month
+    for i, point in enumerate(points):
+        last = i == len(points) - 1
+        if last or points[i + 1].cheapest != point.cheapest:
+            end = point.volume_per_month if last else boundary(i)
+            if point.cheapest is not None:
+                bands.setdefault(point.cheapest, []).append((start, end))
+            start = end
+            if not last and points[i + 1].cheapest is None and point.cheapest is not None:
+                # Past the cheapest's capacity limit, before the next sample where none
+                # keeps up: the cheapest of those that keep up further, up to its limit.
+                further = [
+                    label
+                    for label in point.totals
+                    if limits.get(label, float("inf")) > end and label != point.cheapest
+                ]
+                if further:
+                    label = min(further, key=point.totals.__getitem__)
+                    top = min(limits.get(label, float("inf")), points[i + 1].volume_per_month)
+                    bands.setdefault(label, []).append((end, top))
+                    start = top
+    return bands
+
+
+def band_text(comparison: Comparison, label: str) -> str:
+    sweep = comparison.sweep
+    if sweep is None or not sweep.points:
+        return "n/a (no sweep)"
+    first, last = sweep.points[0].volume_per_month, sweep.points[-1].volume_per_month
+    searched = f"{sig(first)}..{sig(last)}"
+    bands = cheapest_bands(comparison).get(label)
+    if not bands:
+        return f"never (in {searched})"
+
+    def one(low: float, high: float) -> str:
+        left = f"<={sig(high)}" if low <= first else f"{sig(low)}"
+        if low <= first:
+            return left if high < last else f"all of {searched}"
+        return f">={left}" if high >= last else f"{left}-{sig(high)}"
+
+    return ", ".join(one(low, high) for low, high in bands)
+
+
+def decision_headline(comparison: Comparison, decision: Decision | None = None) -> str:
+    """One sentence: the recommendation and why, or why there is none."""
+    decision = decision or decide(comparison)
+    volume = f"{comparison.workload.volume_per_month:,.0f} tasks/month"
+    targets = (
+        "meets every max_wait" if decision.targets else "meets every latency target (none stated)"
+    )
+    chosen = decision.chosen_verdict
+    if chosen is None or chosen.cost is None:
+        return (
+            f"Decision for {volume}: no option keeps up and meets the latency targets; "
+            + "; ".join(f"{v.label}: {v.why_not}" for v in decision.ranked)
+        )
+    runner = decision.runner_up
+    margin = (
+        f", {money((runner.cost or 0.0) - chosen.cost)} a month less than {runner.label}"
+        if runner is not None
+        else ", the only eligible option"
+    )
+    return (
+        f"Decision for {volume}: {chosen.label}, the cheapest option that keeps up and "
+        f"{targets}: {money(chosen.cost)} a month over the baseline{margin}."
+    )
+
+
+def decision_table(comparison: Comparison, decision: Decision | None = None) -> Table:
+    """The options ranked: cost, delta to the cheapest, fixed and usage cost, main driver,
+    where each is cheapest, and why one is not eligible."""
+    decision = decision or decide(comparison)
+    by_label = {t.label: t for t in comparison.topologies}
+    cheapest = decision.chosen_verdict.cost if decision.chosen_verdict else None
+    rows = []
+    for rank, verdict in enumerate(decision.ranked, start=1):
+        t = by_label[verdict.label]
+        driver = main_driver(t) if verdict.cost is not None else None
+        rows.append(
+            (
+                str(rank),
+                verdict.label + (" (chosen)" if verdict.label == decision.chosen else ""),
+                money(verdict.cost) if verdict.cost is not None else "cannot keep up",
+                (
+                    f"+{money(verdict.cost - cheapest)}"
+                    if verdict.cost is not None and cheapest is not None
+                    else "n/a"
+                ),
+                money(t.idle.total),
+                money(verdict.cost - t.idle.total) if verdict.cost is not None else "n/a",
+                f"{driver[0]} {driver[1]:.0%}" if driver else "n/a",
+                band_text(comparison, verdict.label),
+                "eligible" if verdict.eligible else verdict.why_not,
+            )
+        )
+    return Table(
+        "Decision: the options ranked (cheapest that keeps up and meets the targets first)",
+        (
+            "rank",
+            "option",
+            "per month",
+            "vs chosen",
+            "fixed (idle)",
+            "usage",
+            "main driver",
+            "cheapest by cost at tasks/month",
+            "verdict",
+        ),
+        tuple(rows),
+    )
+
+
+def summary_table(comparison: Comparison) -> Table:
+    rows = []
+    for t in comparison.topologies:
+        lat = t.latency
+        worst = lat.worst if lat else None
+        rows.append(
+            (
+                t.label + ("" if t.complete else " (placeholder)"),
+                _total(t),
+                money(t.idle.total),
+                f"{seconds(worst.wait_p95)} ({worst.task})" if worst else "n/a",
+                seconds(worst.end_to_end[1]) if worst else "n/a",
+                seconds(lat.worst_after_idle_seconds) if lat else "n/a",
+                f"{lat.peak_units} {lat.unit_label}" if lat else "n/a",
+            )
+        )
+    return Table(
+        "Monthly cost over the baseline, and latency (worst task type's p95)",
+        (
+            "topology",
+            "per month",
+            "idle (0 tasks)",
+            "p95 wait",
+            "p95 end to end",
+            "worst after idle",
+            "peak",
+        ),
+        tuple(rows),
+    )
+
+
+def _three(p50: float, p95: float, top: float) -> str:
+    return f"{seconds(p50)} / {seconds(p95)} / {seconds(top)}"
+
+
+def task_latency_table(comparison: Comparison) -> Table:
+    """Wait and end to end (wait + run) per task type and topology, with saturation."""
+    rows = []
+    for t in comparison.topologies:
+        for task in t.latency.per_task if t.latency else ():
+            e50, e95, emax = task.end_to_end
+            sat = task.saturation
+            rows.append(
+                (
+                    t.label,
+                    task.task,
+                    _three(task.wait_p50, task.wait_p95, task.wait_max),
+                    _three(e50, e95, emax),
+                    (f"{quantity(sat.saturates_at)}/month" if sat else "n/a")
+                    + ("" if sat is None or sat.keeps_up else " (saturated)"),
+                )
+            )
+    return Table(
+        "Latency per task type (p50 / p95 / max)",
+        ("topology", "task", "wait", "end to end", "saturates at"),
+        tuple(rows),
+    )
+
+
+def baseline_table(comparison: Comparison) -> Table:
+    rows = tuple(
+        (item.service, f"{quantity(item.quantity)} {item.unit}", item.published, money(item.cost))
+        for item in sorted(comparison.baseline.items, key=lambda i: -i.cost)
+    )
+    return Table(
+        "Baseline: the web app as it runs today, in every topology (not in their totals)",
+        ("service", "usage", "unit price", "cost"),
+        (*rows, ("total", "", "", money(comparison.baseline.total))),
+    )
+
+
+def line_item_table(topology: TopologyReport) -> Table:
+    if not topology.keeps_up:  # no cost is given for an option that cannot keep up
+        return Table(f"{topology.label}: no cost ({topology.status})", ("service",), ())
+    rows = tuple(
+        (
+            item.service,
+            f"{quantity(item.quantity)} {item.unit}"
+            + (f" ({quantity(item.free_quantity)} free)" if item.free_quantity else ""),
+            item.published,
+            money(item.cost),
+        )
+        for item in sorted(topology.cost.items, key=lambda i: -i.cost)
+    )
+    return Table(
+        f"{topology.label}: line items over the baseline ({topology.status})",
+        ("service", "usage", "unit price", "cost"),
+        (*rows, ("total", "", "", _total(topology))),
+    )
+
+
+def qualities_table(comparison: Comparison) -> Table:
+    rows = tuple(
+        (
+            t.label,
+            q.retries,
+            q.loss_on_restart,
+            q.fifteen_minute_limit,
+            q.web_app_load,
+            q.code_changes,
+        )
+        for t in comparison.topologies
+        if (q := t.qualities) is not None
+    )
+    return Table(
+        "What the ADR says",
+        (
+            "topology",
+            "retries built in",
+            "loss on restart",
+            "15-minute limit",
+            "load on web app",
+            "code changes",
+        ),
+        rows,
+    )
+
+
+def sweep_tables(comparison: Comparison) -> list[Table]:
+    if comparison.sweep is None or not comparison.sweep.points:
+        return []
+    labels = tuple(
+        dict.fromkeys(
+            label for p in comparison.sweep.points for label in (*p.totals, *p.overloaded)
+        )
+    )
+    points = tuple(
+        (
+            quantity(p.volume_per_month),
+            *(
+                money(p.totals[label]) if label in p.totals else "cannot keep up"
+                for label in labels
+            ),
+            p.cheapest or "none keeps up",
+        )
+        for p in comparison.sweep.points
+    )
+    limits = tuple(
+        (c.label, quantity(c.volume_per_month), c.task) for c in comparison.sweep.capacity_limits
+    )
+    crossings = tuple(
+        (quantity(c.volume_per_month), c.from_label, c.to_label)
+        for c in comparison.sweep.cross_overs
+    )
+    return [
+        Table(
+            "Cost against monthly volume (cheapest among the options that keep up)",
+            ("tasks/month", *labels, "cheapest"),
+            points,
+        ),
+        Table(
+            "Cost cross-overs (between options that both keep up)",
+            ("about tasks/month", "cheapest below", "cheapest above"),
+            crossings,
+        ),
+        Table(
+            "Capacity limits (the workload's mix; past it the backlog grows)",
+            ("topology", "cannot keep up above tasks/month", "first task type to saturate"),
+            limits,
+        ),
+    ]
+
+
+def all_tables(comparison: Comparison) -> list[Table]:
+    return [
+        summary_table(comparison),
+        task_latency_table(comparison),
+        baseline_table(comparison),
+        *(line_item_table(t) for t in comparison.topologies),
+        qualities_table(comparison),
+        *sweep_tables(comparison),
+    ]
+
+
+def footnotes(comparison: Comparison) -> list[str]:
+    cheapest = comparison.cheapest
+    web = comparison.workload.webapp
+    notes = [
+        f"Region {comparison.region}; on-demand prices dated {', '.join(comparison.price_dates)}; "
+        f"free tier {'on' if comparison.free_tier else 'off'}.",
+        f"Workload: {comparison.workload.volume_per_month:,.0f} tasks/month.",
+        f"Baseline (in every topology, in none of the totals): the web app's {web.tasks} x "
+        f"{web.vcpu:g} vCPU / {web.memory_gib:g} GB tasks with its network, "
+        f"{money(comparison.baseline.total)}/month; each total is the increment over it.",
+        f"Network: {comparison.network.value}. "
+        + (
+            "Task compute runs in the web app's VPC; only the data it adds to the NAT "
+            "gateway or endpoints is charged."
+            if comparison.network.value == "shared"
+            else "Each option with its own in-VPC compute brings its own NAT gateway or "
+            "endpoints, charged in full."
+        ),
+    ]
+    if cheapest:
+        notes.append(f"Cheapest complete topology that keeps up with this workload: {cheapest}.")
+    notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.keeps_up)
+    notes.extend(
+        f"{t.label}: about {t.latency.refused:,.0f} requests a month find every web worker "
+        "busy and are answered 503; their callers retry (counted in the waits)."
+        for t in comparison.topologies
+        if t.latency is not None and t.latency.refused >= 1
+    )
+    notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.complete)
+    return notes

@@ -1,0 +1,57 @@
+"""Plain-text and Markdown renderings of :mod:`comparison.render.tables`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from comparison.render.tables import (
+    Table,
+    all_tables,
+    decision_headline,
+    decision_table,
+    footnotes,
+)
+from comparison.report import Comparison
+
+
+def _text_table(table: Table) -> str:
+    widths = [
+        max(len(row[i]) for row in (table.headers, *table.rows)) for i in range(len(table.headers))
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([table.title, line(table.headers), rule, *(line(r) for r in table.rows)])
+
+
+def _markdown_table(table: Table) -> str:
+    def escape(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    def row(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(escape(c) for c in cells) + " |"
+
+    return "\n".join(
+        [
+            f"### {table.title}",
+            "",
+            row(table.headers),
+            row(tuple("---" for _ in table.headers)),
+            *(row(r) for r in table.rows),
+        ]
+    )
+
+
+def render_text(comparison: Comparison) -> str:
+    head = decision_headline(comparison) + "\n\n" + _text_table(decision_table(comparison))
+    body = "\n\n".join(_text_table(t) for t in all_tables(comparison))
+    return head + "\n\n" + body + "\n\n" + "\n".join(footnotes(comparison)) + "\n"
+
+
+def render_markdown(comparison: Comparison) -> str:
+    head = f"**{decision_headline(comparison)}**\n\n{_markdown_table(decision_table(comparison))}"
+    body = "\n\n".join(_markdown_table(t) for t in all_tables(comparison))
+    notes = "\n".join(f"- {note}" for note in footnotes(comparison))
+    return f"## Async-task topologies: cost and latency\n\n{head}\n\n{body}\n\n{notes}\n"

@@ -1,0 +1,1 @@
+"""Simulation: enqueue-to-start latency, scaling and capacity of each consumer."""

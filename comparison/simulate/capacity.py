@@ -1,0 +1,73 @@
+"""Capacity: how much work each consumer can hold at once, and where each task saturates.
+
+A consumer holds ``slots`` runs at once: a Lambda function its concurrency cap (the
+event source's MaximumConcurrency, else reserved concurrency, else the account's), a
+Fargate service its maximum tasks x poller threads (or web workers). Its average load
+is sum(volume x duration) / seconds in a month. At a load of ``slots`` or more the
+backlog grows across any period, so the topology cannot keep up, whatever its scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from comparison.inputs.assumptions import HOURS_PER_MONTH
+from comparison.inputs.templates import StackTemplate
+from comparison.inputs.workload import Workload
+from comparison.model.routing import Consumer, ConsumerKind, event_source_mappings
+
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+ACCOUNT_CONCURRENCY = 1000  # the default regional Lambda concurrency quota
+
+
+def lambda_cap(template: StackTemplate, consumer: Consumer) -> int:
+    for mapping in event_source_mappings(template, consumer.logical_id):
+        cap = mapping.properties.get("ScalingConfig", {}).get("MaximumConcurrency")
+        if isinstance(cap, int):
+            return cap
+    reserved = consumer.resource.properties.get("ReservedConcurrentExecutions")
+    return reserved if isinstance(reserved, int) else ACCOUNT_CONCURRENCY
+
+
+def slots(template: StackTemplate, consumer: Consumer, max_tasks: int) -> int:
+    """Runs the consumer can hold at once; ``max_tasks`` is the service's MaxCapacity."""
+    if consumer.kind is ConsumerKind.LAMBDA:
+        return lambda_cap(template, consumer)
+    return max_tasks * max(1, consumer.threads_per_unit)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Saturation:
+    task: str
+    consumer: str
+    slots: int
+    utilisation: float
+    """Average busy slots / slots of its consumer at the workload's volume."""
+    saturates_at: float
+    """This task's monthly volume at which its consumer is busy all the time, with the
+    workload's mix kept (alone, for a task the workload does not run)."""
+
+    @property
+    def keeps_up(self) -> bool:
+        return self.utilisation < 1.0
+
+
+def saturations(consumer: Consumer, capacity: int, workload: Workload) -> list[Saturation]:
+    """One entry per task the consumer runs."""
+    loads = {n: workload.task(n) for n in consumer.tasks}
+    busy = sum(t.volume_per_month * t.duration_seconds for t in loads.values()) / SECONDS_PER_MONTH
+    utilisation = busy / capacity if capacity else float("inf")
+    found = []
+    for name, task in loads.items():
+        alone = capacity * SECONDS_PER_MONTH / task.duration_seconds
+        at = task.volume_per_month / utilisation if task.volume_per_month else alone
+        found.append(
+            Saturation(
+                task=name,
+                consumer=consumer.logical_id,
+                slots=capacity,
+                utilisation=utilisation,
+                saturates_at=at,
+            )
+        )
+    return found

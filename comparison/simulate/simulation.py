@@ -1,0 +1,497 @@
+"""Discrete-time simulation of one representative day: enqueue-to-start latency and scaling.
+
+Arrivals are Poisson, per minute, following each task's profile. A Lambda consumer is an
+M/G/c queue with cold starts; a Fargate consumer is a fleet of tasks with poller threads,
+driven by the scaling rule read from the template (see :mod:`comparison.model.scaling`):
+target tracking on backlog per task or CPU, a step-scaling wake-up from zero, cooldowns
+and scale-in protection for tasks holding messages.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import math
+import random
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
+from comparison.inputs.workload import TaskLoad
+from comparison.model.scaling import ScalingMetric, ScalingParams, StepMetric
+from runtime.contract.backlog import compute_backlog
+
+DAY_SECONDS = 86_400.0
+# A lone message this long after the start of the day meets a fully idle system.
+_IDLE_PROBE_TIME = 3_600.0 + 0.001
+_DRAIN_SECONDS = 3_600.0
+
+
+class Arrival(NamedTuple):
+    time: float
+    """When the message reaches the consumer's queue (or endpoint)."""
+    duration: float
+    task: str = ""
+    delay: float = 0.0
+    """Time already spent before ``time`` since it was enqueued (e.g. in an invoker Lambda)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaModel:
+    max_concurrency: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetModel:
+    threads_per_task: int
+    scaling: ScalingParams
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """One simulated day's billable counts, for the day-to-day spread of the totals."""
+
+    unit_seconds: float = 0.0
+    starts: int = 0
+    cold_starts: int = 0
+    runs: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerRun:
+    """What one consumer did over the simulated days."""
+
+    waits: tuple[float, ...]
+    unit_seconds: float
+    """Fargate task-seconds (starting tasks included: Fargate bills from the image pull)."""
+    peak_units: int
+    """Most Fargate tasks, or most concurrent Lambda environments, at once."""
+    cold_starts: float = 0
+    timeline: tuple[int, ...] = ()
+    """Fargate tasks per simulation step."""
+    unfinished: int = 0
+    """Messages still waiting an hour after the day's last arrival: it cannot keep up."""
+    starts: float = 0
+    """Fargate task launches (each pulls the image)."""
+    wait_tasks: tuple[str, ...] = ()
+    """The task name of each entry of ``waits``."""
+    days: int = 1
+    """Simulated days behind the per-day counts (``waits`` holds every one of them)."""
+    waited: float = 0
+    """Messages that found no free thread on arrival; at an HTTP endpoint each is a 503
+    answer the caller must retry."""
+    daily: tuple[DayCounts, ...] = ()
+    run_count: int | None = None
+    """Runs behind the counts; None: every entry of ``waits``."""
+
+    def day(self, index: int) -> ConsumerRun:
+        """The counts of one simulated day alone (the average where days were not kept)."""
+        if index >= len(self.daily):
+            return self
+        d = self.daily[index]
+        return replace(
+            self,
+            unit_seconds=d.unit_seconds,
+            starts=d.starts,
+            cold_starts=d.cold_starts,
+            days=1,
+            run_count=d.runs,
+        )
+
+    def per_day(self, days: int) -> ConsumerRun:
+        """Counts and task-seconds as a daily average over ``days`` simulated days."""
+        return replace(
+            self,
+            unit_seconds=self.unit_seconds / days,
+            cold_starts=self.cold_starts / days,
+            starts=self.starts / days,
+            waited=self.waited / days,
+            days=days,
+        )
+
+    @property
+    def runs_per_day(self) -> float:
+        runs = len(self.waits) if self.run_count is None else self.run_count
+        return runs / self.days
+
+    def waits_of(self, task: str) -> list[float]:
+        return [w for w, name in zip(self.waits, self.wait_tasks, strict=True) if name == task]
+
+
+def daily_arrivals(
+    tasks: Sequence[TaskLoad],
+    rng: random.Random,
+    volume_factor: float = 1.0,
+    offset: float = 0.0,
+) -> list[Arrival]:
+    """Poisson arrivals for one day from ``offset``, per minute, following each profile."""
+    arrivals: list[Arrival] = []
+    for task in tasks:
+        per_day = task.volume_per_month * volume_factor / DAYS_PER_MONTH
+        if per_day <= 0:
+            continue
+        duration, name = task.duration_seconds, task.name
+        for minute, share in enumerate(task.profile):
+            if not share:
+                continue
+            start = offset + minute * 60
+            for _ in range(_poisson(per_day * share, rng)):
+                arrivals.append(Arrival(start + rng.random() * 60, duration, name))
+    arrivals.sort()
+    return arrivals
+
+
+@functools.lru_cache(maxsize=256)
+def task_arrivals(task: TaskLoad, seed: int, days: int) -> tuple[Arrival, ...]:
+    """One task's arrivals over ``days`` days, from its own random stream: every topology
+    sees the same arrivals (common random numbers), whatever consumers it groups them in."""
+    rng = random.Random(f"{seed}:{task.name}")
+    found: list[Arrival] = []
+    for day in range(days):
+        found += daily_arrivals([task], rng, offset=day * DAY_SECONDS)
+    return tuple(found)
+
+
+def merged_arrivals(tasks: Sequence[TaskLoad], seed: int, days: int) -> list[Arrival]:
+    return sorted(a for task in tasks for a in task_arrivals(task, seed, days))
+
+
+def _poisson(mean: float, rng: random.Random) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 30:  # normal approximation; exact sampling is slow for large means
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, product, count = math.exp(-mean), rng.random(), 0
+    while product > limit:
+        product *= rng.random()
+        count += 1
+    return count
+
+
+def simulate_lambda(
+    arrivals: Sequence[Arrival], model: LambdaModel, assumptions: Assumptions
+) -> ConsumerRun:
+    """Each message goes to a warm environment, a new (cold) one, or waits for the cap."""
+    busy: list[float] = []  # heap of finish times of busy environments
+    idle: list[float] = []  # stack of times at which idle environments became free
+    waits: list[float] = []
+    cold = peak = 0
+    days: dict[int, list[int]] = {}  # day -> [runs, cold starts]
+    for arrived, duration, _, delay in arrivals:
+        today = days.setdefault(int(arrived // DAY_SECONDS), [0, 0])
+        today[0] += 1
+        ready = arrived + assumptions.lambda_poll_delay_seconds
+        while busy and busy[0] <= ready:
+            idle.append(heapq.heappop(busy))
+        idle.sort()
+        idle = [t for t in idle if ready - t <= assumptions.lambda_keep_warm_seconds]
+        if idle:
+            idle.pop()  # the most recently used environment is the warm one reused
+            start = ready
+        elif len(busy) + len(idle) < model.max_concurrency:
+            cold += 1
+            today[1] += 1
+            start = ready + assumptions.lambda_cold_start_seconds
+        else:
+            start = max(ready, heapq.heappop(busy))
+        heapq.heappush(busy, start + duration)
+        peak = max(peak, len(busy))
+        waits.append(start - arrived + delay)
+    return ConsumerRun(
+        waits=tuple(waits),
+        unit_seconds=0.0,
+        peak_units=peak,
+        cold_starts=cold,
+        wait_tasks=tuple(arrival.task for arrival in arrivals),
+        daily=tuple(
+            DayCounts(runs=runs, cold_starts=colds) for _, (runs, colds) in sorted(days.items())
+        ),
+    )
+
+
+@dataclass
+class _Task:
+    ready_at: float
+    slots: list[float] = field(default_factory=list)  # when each poller thread is free
+
+    def busy(self, now: float) -> int:
+        return sum(1 for free_at in self.slots if free_at > now)
+
+
+@dataclass
+class _Autoscaler:
+    """Application Auto Scaling as the simulation sees it: alarms on datapoints.
+
+    The metric values are the runtime's own (:func:`runtime.backlog_metric.compute_backlog`).
+    Target tracking: its AWS-managed alarms go to ALARM after
+    ``target_tracking_out_datapoints`` datapoints above target, or
+    ``target_tracking_in_datapoints`` below 90% of it. CloudWatch performs Auto Scaling
+    actions again every period while an alarm stays in ALARM (other actions only on a
+    state change: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html),
+    so once in ALARM each further step follows the policy's cooldown, not another run of
+    datapoints. Step rules read Period and DatapointsToAlarm from the template. A
+    scale-out step never lowers capacity (an ExactCapacity wake-up reads as "at least N")
+    and a scale-in step never raises it. Scale-out wins.
+    """
+
+    params: ScalingParams
+    assumptions: Assumptions
+    desired: int
+    high: int = 0
+    low: int = 0
+    streaks: dict[int, int] = field(default_factory=dict)
+    fired: dict[int, float] = field(default_factory=dict)
+    last_out: float = -math.inf
+    last_in: float = -math.inf
+
+    def readings(
+        self, visible: int, in_flight: int, running: int, pending: int, slots: int
+    ) -> tuple[float, dict[StepMetric, float]]:
+        """(tracked metric value, step-alarm metric values) for one datapoint."""
+        sample = compute_backlog(visible, in_flight, running, pending, desired=self.desired)
+        if self.params.metric is ScalingMetric.CPU:
+            # Busy poller threads stand in for CPU; starting tasks report no CPU yet.
+            value = 100.0 * in_flight / (running * slots) if running else 0.0
+        else:
+            value = sample.backlog_per_task
+        return value, {
+            StepMetric.BACKLOG: sample.backlog_per_task,
+            StepMetric.VISIBLE: float(visible),
+            StepMetric.TOTAL: float(sample.messages),
+            StepMetric.WAKE_UP: float(sample.wake_up),
+        }
+
+    def idle_for(self, periods: int, slots: int = 1) -> None:
+        """Advance the alarm streaks over ``periods`` idle datapoints without evaluating
+        them one by one (nothing can scale: the fleet is at its floor)."""
+        if not periods:
+            return
+        tasks = self.desired
+        value, readings = self.readings(0, 0, tasks, 0, slots)
+        p, a = self.params, self.assumptions
+        if p.metric is not ScalingMetric.NONE:
+            self.high = self.high + periods if value > p.target else 0
+            self.low = self.low + periods if value < a.target_tracking_in_ratio * p.target else 0
+        for index, rule in enumerate(p.step_rules):
+            breached = rule.breached(readings[rule.metric])
+            self.streaks[index] = self.streaks.get(index, 0) + periods if breached else 0
+
+    def _wanted(self, value: float, tasks: int) -> int:
+        """Target tracking's proportional answer: capacity x metric / target. The backlog
+        metric divides by max(tasks, 1), so the same divisor turns it back into messages."""
+        p = self.params
+        if not p.target:
+            return self.desired
+        capacity = max(tasks, 1) if p.metric is ScalingMetric.BACKLOG else tasks
+        return math.ceil(capacity * value / p.target)
+
+    def evaluate(
+        self, now: float, visible: int, in_flight: int, running: int, pending: int, slots: int
+    ) -> int:
+        """The desired count after this datapoint."""
+        p, a = self.params, self.assumptions
+        value, readings = self.readings(visible, in_flight, running, pending, slots)
+        tasks = running if p.metric is ScalingMetric.CPU else running + pending
+        wanted = self._wanted(value, tasks)
+
+        def clamp(n: int) -> int:
+            return max(p.min_capacity, min(p.max_capacity, n))
+
+        outs: list[int] = []
+        ins: list[int] = []
+        if p.metric is not ScalingMetric.NONE:
+            self.high = self.high + 1 if value > p.target else 0
+            self.low = self.low + 1 if value < a.target_tracking_in_ratio * p.target else 0
+            if self.high >= a.target_tracking_out_datapoints and (
+                now - self.last_out >= p.scale_out_cooldown_seconds
+            ):
+                outs.append(clamp(wanted))
+            if self.low >= a.target_tracking_in_datapoints and (
+                now - self.last_in >= p.scale_in_cooldown_seconds
+            ):
+                ins.append(clamp(wanted))
+        for index, rule in enumerate(p.step_rules):
+            if now % rule.period_seconds:
+                continue
+            breached = rule.breached(readings[rule.metric])
+            streak = self.streaks.get(index, 0) + 1 if breached else 0
+            self.streaks[index] = streak
+            cooled = now - self.fired.get(index, -math.inf) >= rule.cooldown_seconds
+            if streak >= rule.datapoints_to_alarm and cooled:
+                self.fired[index] = now
+                (outs if rule.scales_out else ins).append(clamp(rule.apply(self.desired)))
+        if any(n > self.desired for n in outs):
+            self.desired, self.last_out = max(outs), now
+        elif ins and max(ins) < self.desired:
+            self.desired, self.last_in = max(ins), now
+        return self.desired
+
+
+def simulate_fleet(
+    arrivals: Sequence[Arrival],
+    model: FleetModel,
+    assumptions: Assumptions,
+    horizon: float = DAY_SECONDS,
+) -> ConsumerRun:
+    """Step through the day: scale on each datapoint, hand messages to free poller threads."""
+    params, dt = model.scaling, assumptions.step_seconds
+    threads = max(1, model.threads_per_task)
+    initial = params.desired_count if params.metric is ScalingMetric.NONE else params.min_capacity
+    fleet = [_Task(ready_at=-math.inf, slots=[-math.inf] * threads) for _ in range(initial)]
+    scaler = _Autoscaler(params, assumptions, desired=initial)
+    changes: deque[tuple[float, int]] = deque()
+    desired = initial
+    waiting: deque[Arrival] = deque()
+    waits: list[float] = []
+    names: list[str] = []
+    timeline: list[int] = []
+    next_arrival, unit_seconds, peak = 0, 0.0, initial
+    starts = waited = 0
+    # Per day: [task-seconds, launches]; the drain after the last day counts to that day.
+    daily: list[list[float]] = [[0.0, 0] for _ in range(max(1, math.ceil(horizon / DAY_SECONDS)))]
+    # Past the horizon, no new work arrives; the last messages drain for up to an hour,
+    # standing in for the tail the previous day leaves at midnight.
+    last_step, drain_end = int(horizon / dt), int((horizon + _DRAIN_SECONDS) / dt)
+    scales = params.metric is not ScalingMetric.NONE or bool(params.step_rules)
+    step = -1
+    while step + 1 < last_step or (waiting and step + 1 < drain_end):
+        step += 1
+        now, end = step * dt, (step + 1) * dt
+        while changes and changes[0][0] <= now:
+            desired = changes.popleft()[1]
+        launched = _reconcile(fleet, desired, now, threads, assumptions.fargate_start_seconds)
+        starts += launched
+        today = daily[min(int(now // DAY_SECONDS), len(daily) - 1)]
+        today[1] += launched
+        if scales and now % params.metric_period_seconds == 0:
+            running = [task for task in fleet if task.ready_at <= now]
+            visible = len(waiting)  # everything enqueued before ``now`` and not started
+            in_flight = sum(task.busy(now) for task in running)
+            pending = len(fleet) - len(running)
+            new = scaler.evaluate(now, visible, in_flight, len(running), pending, threads)
+            if new != (changes[-1][1] if changes else desired):
+                changes.append((now + assumptions.alarm_evaluation_lag_seconds, new))
+        while next_arrival < len(arrivals) and arrivals[next_arrival][0] < end:
+            waiting.append(arrivals[next_arrival])
+            next_arrival += 1
+        waited += _dispatch(fleet, waiting, waits, names, end)
+        unit_seconds += len(fleet) * dt
+        today[0] += len(fleet) * dt
+        peak = max(peak, len(fleet))
+        timeline.append(len(fleet))
+        if not waiting and not changes and _quiet(fleet, desired, params, end):
+            # Nothing changes until the next arrival: account for the idle steps at once.
+            upto = (
+                int(arrivals[next_arrival][0] // dt) if next_arrival < len(arrivals) else last_step
+            )
+            first, stop = step + 1, min(upto, last_step)
+            if stop > first:
+                _account_idle(daily, first, stop, dt, len(fleet) * dt)
+                unit_seconds += len(fleet) * dt * (stop - first)
+                timeline.extend([len(fleet)] * (stop - first))
+                if scales:
+                    scaler.idle_for(_multiples(first, stop, params.metric_period_seconds / dt))
+                step = stop - 1
+    return ConsumerRun(
+        waits=tuple(waits),
+        unit_seconds=unit_seconds,
+        peak_units=peak,
+        timeline=tuple(timeline),
+        unfinished=len(waiting),
+        starts=starts,
+        wait_tasks=tuple(names),
+        waited=waited,
+        daily=tuple(DayCounts(unit_seconds=u, starts=int(n)) for u, n in daily),
+    )
+
+
+def _account_idle(
+    daily: list[list[float]], first: int, stop: int, dt: float, per_step: float
+) -> None:
+    """Add ``per_step`` task-seconds for steps first..stop-1 to the days they fall in."""
+    per_day = int(DAY_SECONDS // dt)
+    while first < stop:
+        day = first // per_day
+        until = min(stop, (day + 1) * per_day)
+        daily[min(day, len(daily) - 1)][0] += per_step * (until - first)
+        first = until
+
+
+def _multiples(first: int, stop: int, every: float) -> int:
+    """How many steps in first..stop-1 fall on a datapoint (every ``every`` steps)."""
+    if every != int(every) or every < 1:
+        return sum(1 for i in range(first, stop) if i % every == 0)
+    k = int(every)
+    return (stop - 1) // k - (first - 1) // k
+
+
+def _quiet(fleet: list[_Task], desired: int, params: ScalingParams, at: float) -> bool:
+    """Idle at its floor: every task up and free, nothing to scale in or out."""
+    floor = params.desired_count if params.metric is ScalingMetric.NONE else params.min_capacity
+    return desired == len(fleet) == max(floor, 0) and all(
+        t.ready_at <= at and all(f <= at for f in t.slots) for t in fleet
+    )
+
+
+def _reconcile(fleet: list[_Task], desired: int, now: float, threads: int, start: float) -> int:
+    """Launch or stop tasks towards ``desired``; never stop a task holding messages.
+
+    Returns the number of tasks launched."""
+    launched = max(0, desired - len(fleet))
+    for _ in range(launched):
+        fleet.append(_Task(ready_at=now + start, slots=[now + start] * threads))
+    surplus = len(fleet) - desired
+    if surplus <= 0:
+        return launched
+    # Stop starting tasks first, then idle ones; scale-in protection keeps busy tasks.
+    stoppable = sorted(
+        (task for task in fleet if task.busy(now) == 0),
+        key=lambda task: -task.ready_at,
+    )
+    for task in stoppable[:surplus]:
+        fleet.remove(task)
+    return launched
+
+
+def _dispatch(
+    fleet: list[_Task], waiting: deque[Arrival], waits: list[float], names: list[str], end: float
+) -> int:
+    """FIFO: each waiting message starts on the thread that frees up first, if before ``end``.
+
+    Returns how many of the started messages had to wait for a thread."""
+    held = 0
+    free = [
+        (max(free_at, task.ready_at), index, slot)
+        for index, task in enumerate(fleet)
+        for slot, free_at in enumerate(task.slots)
+        if max(free_at, task.ready_at) < end
+    ]
+    heapq.heapify(free)
+    while free and waiting:
+        available, index, slot = heapq.heappop(free)
+        arrived, duration, name, delay = waiting[0]
+        begin = max(arrived, available)
+        if begin >= end:
+            break
+        waiting.popleft()
+        waits.append(begin - arrived + delay)
+        names.append(name)
+        held += begin > arrived
+        fleet[index].slots[slot] = begin + duration
+        if begin + duration < end:
+            heapq.heappush(free, (begin + duration, index, slot))
+    return held
+
+
+def idle_probe(duration: float, task: str = "probe") -> list[Arrival]:
+    """One message arriving just after a metric datapoint, on a system idle for an hour."""
+    return [Arrival(_IDLE_PROBE_TIME, duration, task)]
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
