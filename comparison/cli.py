@@ -5,49 +5,32 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
+from comparison.build import build_report
 from comparison.errors import ComparisonError
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.prices import known_regions, load_price_table
 from comparison.inputs.templates import load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Network, load_workload
 from comparison.progress import Progress
-from comparison.render.json_report import render_json
-from comparison.render.text import render_markdown, render_text
-from comparison.report import Comparison, compare
-
-
-def _render_html(comparison: Comparison) -> str:
-    from comparison.render.html import render_html  # the SVG code is only needed here
-
-    return render_html(comparison)
-
-
-def _render_csv(comparison: Comparison) -> str:
-    from comparison.cost.line_items import render_csv
-
-    return render_csv(comparison)
-
-
-RENDERERS: dict[str, Callable[[Comparison], str]] = {
-    "table": render_text,
-    "csv": _render_csv,
-    "json": render_json,
-    "markdown": render_markdown,
-    "html": _render_html,
-}
-FORMATS = (*RENDERERS, "adr")
-"""``adr`` also searches what would change the decision, so it is rendered in :func:`run`."""
-
+from comparison.render import FORMATS
 
 PROG = "compare"
 """The console script; ``python -m comparison`` is the same command."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A bad argument ends in one line (and exit 2), not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
 def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog=prog,
         description="Monthly cost and latency of each synthesized async-task topology. "
         "Run it as `python -m comparison` or as the `compare` console script.",
@@ -66,10 +49,9 @@ def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespa
     )
     parser.add_argument(
         "--format",
-        choices=sorted(FORMATS),
+        choices=list(FORMATS),
         default="table",
-        help="adr: ADR-0033 regenerated for the workload; csv: the line items per resource "
-        "(default: table)",
+        help="; ".join(f"{f.name}: {f.help}" for f in FORMATS.values()),
     )
     parser.add_argument(
         "--cdk-out",
@@ -121,28 +103,20 @@ def run(args: argparse.Namespace) -> str:
             )
     table = load_price_table(workload.region)
     templates = load_templates(args.cdk_out)
+    chosen = FORMATS[args.format]
     progress = Progress()
-    progress("simulating the topologies")
-    comparison = compare(templates, workload, table, DEFAULT_ASSUMPTIONS, free_tier=args.free_tier)
-    if args.sweep or args.format == "html":
-        from comparison.decide.sweep import with_sweep
-
-        comparison = with_sweep(
-            comparison, templates, table, DEFAULT_ASSUMPTIONS, progress=progress
-        )
-    if args.format == "adr":
-        from comparison.decide.decision import evaluator, search_assumptions, what_would_change
-        from comparison.render.adr import render_adr
-
-        progress("searching what would change the decision")
-        evaluate = evaluator(
-            templates, table, search_assumptions(DEFAULT_ASSUMPTIONS), free_tier=args.free_tier
-        )
-        changes = what_would_change(workload, evaluate)
-        progress.done()
-        return render_adr(comparison, changes)
+    report = build_report(
+        templates,
+        workload,
+        table,
+        DEFAULT_ASSUMPTIONS,
+        free_tier=args.free_tier,
+        sweep=args.sweep or chosen.sweep,
+        changes=chosen.changes,
+        progress=progress,
+    )
     progress.done()
-    return RENDERERS[args.format](comparison)
+    return chosen.render(report)
 
 
 def check_output(path: Path) -> None:
@@ -179,6 +153,12 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return 2
     if args.output:
         print(f"{prog}: wrote {args.output}", file=sys.stderr)
-    else:
+        return 0
+    try:
         sys.stdout.write(rendered)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader closed the pipe (`compare --format json | head`): end quietly, and keep
+        # the interpreter's own flush at exit from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -60,10 +60,18 @@ class SweepPoint:
     volume_per_month: float
     totals: dict[str, float]
     """Monthly increment of each topology that keeps up at this volume."""
-    cheapest: str | None
-    """The cheapest topology that keeps up with the volume (None: none does)."""
+    chosen: str | None
+    """The decision at this volume: the cheapest option that keeps up and meets every
+    ``max_wait`` (None: none does)."""
     overloaded: tuple[str, ...] = ()
     """Topologies that cannot keep up at this volume (no cost is given for them)."""
+    missing_targets: tuple[str, ...] = ()
+    """Topologies that keep up at this volume but miss a ``max_wait`` (or run a task too
+    long for them): they have a cost and are not eligible."""
+
+    @property
+    def eligible(self) -> tuple[str, ...]:
+        return tuple(label for label in self.totals if label not in self.missing_targets)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +95,7 @@ class CapacityLimit:
 class Sweep:
     points: tuple[SweepPoint, ...]
     cross_overs: tuple[CrossOver, ...]
-    """Where the cheapest option that keeps up changes because costs cross."""
+    """Where the chosen option changes because costs cross."""
     capacity_limits: tuple[CapacityLimit, ...] = ()
 
 
@@ -115,7 +123,7 @@ class Comparison:
         return min(coping, key=lambda t: t.cost.total).label if coping else None
 
 
-def _kind(routing: Routing, label: str) -> ConsumerKind | None:
+def kind_of(routing: Routing, label: str) -> ConsumerKind | None:
     kinds = {consumer.kind for consumer in routing.consumers}
     return next((k for k in _KIND_PRECEDENCE if k in kinds), KIND_OF_LABEL.get(label))
 
@@ -184,7 +192,7 @@ def estimate_topology(
     idle, _, _ = monthly_cost(
         template, workload.scaled(0), table, assumptions, free_tier=free_tier, probe=False
     )
-    kind = _kind(routing, template.label)
+    kind = kind_of(routing, template.label)
     complete = not routing.unrouted
     return TopologyReport(
         label=template.label,
@@ -214,7 +222,7 @@ def _status(routing: Routing, latency: LatencySummary | None) -> str:
             + "; costs cover only the resources present and latency is not simulated"
         )
     if latency is not None and not latency.keeps_up:
-        full = [s for s in latency.saturations if not s.keeps_up]
+        full = [s for s in latency.saturations if s.active and not s.keeps_up]
         where = "; ".join(
             f"{s.task} saturates at {s.saturates_at:,.0f}/month ({s.slots} at once)" for s in full
         )

@@ -23,7 +23,7 @@ from comparison.inputs.prices import PriceTable
 from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind
-from comparison.report import Comparison, TopologyReport, monthly_cost
+from comparison.report import Comparison, TopologyReport, kind_of, monthly_cost
 from comparison.simulate.latency import LatencySummary
 from runtime.catalogue import CATALOGUE, LAMBDA_MAX_DURATION_SECONDS
 
@@ -110,15 +110,18 @@ def _duration(value: float) -> str:
     return f"{value:.1f} s"
 
 
-def _judge(
+def judge(
     label: str,
     kind: ConsumerKind | None,
+    *,
     complete: bool,
     cost: float,
     idle: float,
     latency: LatencySummary | None,
     workload: Workload,
 ) -> Verdict:
+    """One option against the workload: the decision's one rule, used by the report, the
+    sweep and the search for what would change it."""
     keeps_up = latency is None or latency.keeps_up
     too_long: tuple[str, ...] = ()
     if kind is ConsumerKind.LAMBDA:
@@ -144,7 +147,7 @@ def _judge(
     )
 
 
-def _rank(verdicts: Sequence[Verdict], workload: Workload) -> Decision:
+def rank(verdicts: Sequence[Verdict], workload: Workload) -> Decision:
     def order(v: Verdict) -> tuple[int, float, str]:
         return (0 if v.eligible else 1, v.cost if v.cost is not None else math.inf, v.label)
 
@@ -160,16 +163,16 @@ def _rank(verdicts: Sequence[Verdict], workload: Workload) -> Decision:
 
 def decide(comparison: Comparison) -> Decision:
     """The recommendation for the comparison's workload."""
-    return _rank(
+    return rank(
         [
-            _judge(
+            judge(
                 t.label,
                 t.kind,
-                t.complete,
-                t.cost.total,
-                t.idle.total,
-                t.latency,
-                comparison.workload,
+                complete=t.complete,
+                cost=t.cost.total,
+                idle=t.idle.total,
+                latency=t.latency,
+                workload=comparison.workload,
             )
             for t in comparison.topologies
         ],
@@ -230,7 +233,6 @@ def evaluator(
 ) -> Evaluate:
     """A function from a workload to its decision, pricing and simulating every template
     the way the report does (without the after-idle probe, which decides nothing)."""
-    from comparison.report import _kind  # the consumer kind found in the template
 
     def evaluate(workload: Workload) -> Decision:
         verdicts = []
@@ -245,17 +247,17 @@ def evaluator(
                 simulate_overloaded=False,
             )
             verdicts.append(
-                _judge(
+                judge(
                     template.label,
-                    _kind(routing, template.label),
-                    not routing.unrouted,
-                    cost.total,
-                    0.0,
-                    latency,
-                    workload,
+                    kind_of(routing, template.label),
+                    complete=not routing.unrouted,
+                    cost=cost.total,
+                    idle=0.0,
+                    latency=latency,
+                    workload=workload,
                 )
             )
-        return _rank(verdicts, workload)
+        return rank(verdicts, workload)
 
     return evaluate
 

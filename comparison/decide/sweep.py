@@ -1,6 +1,9 @@
-"""Vary the monthly volume over orders of magnitude and find where the cheapest option changes.
+"""Vary the monthly volume over orders of magnitude and find where the decision changes.
 
-The workload's mix and patterns stay; every task's volume scales by the same factor.
+At each volume the decision's own rule picks the option (:func:`comparison.decide.decision.
+judge`): the cheapest that keeps up and meets every ``max_wait``, so a band of the sweep
+never names an option the decision would refuse there. The workload's mix and patterns
+stay; every task's volume scales by the same factor.
 Between two sampled volumes the cross-over is interpolated on log-log axes, where the
 cost curves are close to straight lines.
 """
@@ -12,6 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from comparison.decide.decision import judge, rank
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
 from comparison.inputs.templates import StackTemplate
@@ -22,6 +26,7 @@ from comparison.report import (
     CrossOver,
     Sweep,
     SweepPoint,
+    kind_of,
     monthly_cost,
 )
 from comparison.simulate.latency import LatencySummary
@@ -53,6 +58,7 @@ def sweep(
         scaled = workload.scaled(volume / base) if workload.volume_per_month else workload
         totals: dict[str, float] = {}
         overloaded: list[str] = []
+        verdicts = []
         for template in templates:
             cost, latency, routing = monthly_cost(
                 template,
@@ -69,16 +75,31 @@ def sweep(
                 overloaded.append(template.label)
             else:
                 totals[template.label] = cost.total
+            verdicts.append(
+                judge(
+                    template.label,
+                    kind_of(routing, template.label),
+                    complete=True,
+                    cost=cost.total,
+                    idle=0.0,
+                    latency=latency,
+                    workload=scaled,
+                )
+            )
             if latency is not None and template.label not in limits:
                 limit = capacity_limit(template.label, latency, scaled.volume_per_month)
                 if limit is not None:
                     limits[template.label] = limit
+        decision = rank(verdicts, scaled)
         points.append(
             SweepPoint(
                 volume_per_month=volume,
                 totals=totals,
-                cheapest=min(totals, key=totals.__getitem__) if totals else None,
+                chosen=decision.chosen,
                 overloaded=tuple(overloaded),
+                missing_targets=tuple(
+                    v.label for v in decision.ranked if v.keeps_up and not v.eligible
+                ),
             )
         )
     return Sweep(
@@ -90,7 +111,8 @@ def sweep(
 
 def capacity_limit(label: str, latency: LatencySummary, volume: float) -> CapacityLimit | None:
     """The total volume (same mix) at which the most loaded consumer is busy all the time."""
-    loaded = max(latency.saturations, key=lambda s: s.utilisation, default=None)
+    active = (s for s in latency.saturations if s.active)
+    loaded = max(active, key=lambda s: s.utilisation, default=None)
     if loaded is None or loaded.utilisation <= 0 or not volume:
         return None
     return CapacityLimit(
@@ -99,16 +121,15 @@ def capacity_limit(label: str, latency: LatencySummary, volume: float) -> Capaci
 
 
 def cross_overs(points: Sequence[SweepPoint]) -> list[CrossOver]:
-    """Where the cheapest changes between two options that both keep up on both sides.
-
-    A change because the old cheapest stops keeping up is a capacity limit, not a
-    cross-over, and is reported as such."""
+    """Where the chosen option changes because costs cross: both options eligible on both
+    sides. A change because the old choice stops keeping up is a capacity limit, and one
+    because it misses a ``max_wait`` is a target limit; neither is a cross-over."""
     found = []
     for before, after in itertools.pairwise(points):
-        old, new = before.cheapest, after.cheapest
+        old, new = before.chosen, after.chosen
         if old is None or new is None or old == new:
             continue
-        if not (old in after.totals and new in before.totals):
+        if not (old in after.eligible and new in before.eligible):
             continue
         found.append(
             CrossOver(

@@ -7,7 +7,7 @@ metadata roles the constructs put on services and functions (see docs/comparison
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -115,6 +115,15 @@ def parse_template(stack_id: str, document: Mapping[str, Any]) -> StackTemplate:
         for logical_id, body in document.get("Resources", {}).items()
     }
     return StackTemplate(stack_id=stack_id, resources=resources)
+
+
+def missing_topologies(templates: Sequence[StackTemplate]) -> tuple[str, ...]:
+    """The project's topologies absent from ``templates`` (none when it holds none of them,
+    e.g. a test's own stacks): a plain `cdk synth` writes only the default one."""
+    present = {t.stack_id for t in templates}
+    if not present & KNOWN_STACKS.keys():
+        return ()
+    return tuple(name for stack_id, name in KNOWN_STACKS.items() if stack_id not in present)
 
 
 def load_templates(cdk_out: Path) -> list[StackTemplate]:

@@ -11,12 +11,10 @@ from the comparison; nothing depends on the clock, so the same inputs give the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from comparison.decide.decision import (
     Decision,
-    Flip,
-    WhatWouldChange,
-    decide,
     in_flight,
     main_driver,
     over_fifteen_minutes,
@@ -26,8 +24,11 @@ from comparison.decide.sweep import capacity_limit
 from comparison.model.routing import ConsumerKind
 from comparison.render.adr_seed import Seed, SeedOption, parse_seed
 from comparison.render.svg import sig
-from comparison.render.tables import money, seconds
+from comparison.render.tables import duration_flip_text, flip_text, money, seconds
 from comparison.report import Comparison, TopologyReport
+
+if TYPE_CHECKING:
+    from comparison.build import Report
 
 # The seed's options, by the kind of consumer each topology is built around.
 OPTION_KIND = {
@@ -214,30 +215,24 @@ def _considered(comparison: Comparison, seed: Seed, decision: Decision) -> str:
     return "\n".join(lines)
 
 
-def _flip_text(flip: Flip | None, base: float, unit: str) -> str:
-    if flip is None:
-        return "none in range"
-    becomes = flip.becomes or "no option"
-    return (
-        f"at about {sig(base * flip.factor)} {unit} (x{sig(flip.factor)}) it becomes "
-        f"{becomes} ({flip.because})"
-    )
-
-
-def revisit_lines(comparison: Comparison, changes: WhatWouldChange) -> list[str]:
+def revisit_lines(report: Report) -> list[str]:
+    """What would change the decision, a line per input searched ('' lines: not searched)."""
+    comparison, changes = report.comparison, report.changes
+    if changes is None:
+        return ["* Not searched: ask for it with a format that shows it (table, html, adr, json)."]
     w = comparison.workload
     volume, duration, network = (changes.of(n) for n in ("volume", "duration", "network"))
     longest = max(w.active_tasks, key=lambda t: t.duration_seconds)
     lines = [
         f"* Volume (searched {volume.searched}): below, "
-        f"{_flip_text(volume.lower, w.volume_per_month, 'tasks/month')}; above, "
-        f"{_flip_text(volume.higher, w.volume_per_month, 'tasks/month')}.",
+        f"{flip_text(volume.lower, w.volume_per_month, 'tasks/month')}; above, "
+        f"{flip_text(volume.higher, w.volume_per_month, 'tasks/month')}.",
         f"* Task durations (searched {duration.searched}; {longest.name} is "
         f"{seconds(longest.duration_seconds)} today): shorter, "
-        f"{_duration_flip(duration.lower, longest.duration_seconds)}; longer, "
-        f"{_duration_flip(duration.higher, longest.duration_seconds)}.",
+        f"{duration_flip_text(duration.lower, longest.duration_seconds)}; longer, "
+        f"{duration_flip_text(duration.higher, longest.duration_seconds)}.",
     ]
-    if changes.current != decide(comparison).chosen:
+    if changes.current != report.decision.chosen:
         lines.append(
             "* (The search simulates one day in 30 s steps; at today's workload it chooses "
             f"{changes.current or 'no option'}, so its flips are relative to that choice.)"
@@ -254,18 +249,9 @@ def revisit_lines(comparison: Comparison, changes: WhatWouldChange) -> list[str]
     return lines
 
 
-def _duration_flip(flip: Flip | None, longest: float) -> str:
-    if flip is None:
-        return "none in range"
-    return (
-        f"at about x{sig(flip.factor)} (the longest task {seconds(longest * flip.factor)}) it "
-        f"becomes {flip.becomes or 'no option'} ({flip.because})"
-    )
-
-
-def decision_outcome(comparison: Comparison, changes: WhatWouldChange) -> str:
+def decision_outcome(report: Report) -> str:
     """The Decision Outcome section's text (without its heading)."""
-    decision = decide(comparison)
+    comparison, decision = report.comparison, report.decision
     titles = {kind: title for title, kind in OPTION_KIND.items()}
     by_label = {t.label: t for t in comparison.topologies}
     w = comparison.workload
@@ -291,7 +277,7 @@ def decision_outcome(comparison: Comparison, changes: WhatWouldChange) -> str:
             )
         reasons = [f"* {v.label}: {v.why_not}." for v in decision.ranked]
         return "\n".join(
-            [head, "", *reasons, "", "### When to revisit", "", *revisit_lines(comparison, changes)]
+            [head, "", *reasons, "", "### When to revisit", "", *revisit_lines(report)]
         )
     t = by_label[chosen.label]
     title = titles.get(t.kind) if t.kind else None
@@ -339,7 +325,7 @@ def decision_outcome(comparison: Comparison, changes: WhatWouldChange) -> str:
             "",
             "### When to revisit",
             "",
-            *revisit_lines(comparison, changes),
+            *revisit_lines(report),
         ]
     )
 
@@ -363,9 +349,9 @@ def _option(comparison: Comparison, option: SeedOption) -> str:
     return "\n".join(lines)
 
 
-def render_adr(comparison: Comparison, changes: WhatWouldChange) -> str:
+def render_adr(report: Report) -> str:
     seed = parse_seed()
-    decision = decide(comparison)
+    comparison, decision = report.comparison, report.decision
     sections = [
         f"# {seed.title}",
         "## Status",
@@ -376,7 +362,7 @@ def render_adr(comparison: Comparison, changes: WhatWouldChange) -> str:
         "## Considered Options",
         _considered(comparison, seed, decision),
         "## Decision Outcome",
-        decision_outcome(comparison, changes),
+        decision_outcome(report),
         "## Pros and Cons of the Options",
         "\n\n".join(_option(comparison, option) for option in seed.options),
         "## More Information",

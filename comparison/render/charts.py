@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from comparison.decide.decision import decide
+from comparison.decide.decision import Decision
 from comparison.render.svg import PALETTE, LogAxis, Svg, si, sig
 from comparison.render.tables import money, seconds
 from comparison.report import Comparison
@@ -297,7 +297,7 @@ _TIME_TICKS = (
 )
 
 
-def latency_chart(comparison: Comparison) -> str:
+def latency_chart(comparison: Comparison, decision: Decision) -> str:
     """Per task type, each option's p95 wait (log seconds), with the task's max_wait."""
     simulated = [t for t in comparison.topologies if t.latency is not None and t.latency.per_task]
     if not simulated:
@@ -332,7 +332,6 @@ def latency_chart(comparison: Comparison) -> str:
         if axis.low <= tick <= axis.high:
             svg.line(axis(tick), plot_top, axis(tick), bottom, "#e5e5e5")
             svg.text(axis(tick), bottom + 15, name, size=11, anchor="middle", class_="label")
-    decision = decide(comparison)
     for g, task in enumerate(tasks):
         top = plot_top + g * group
         svg.text(

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections import defaultdict
 from html import escape
 
+from comparison.build import Report
 from comparison.cost.costing import CostBreakdown
-from comparison.cost.line_items import SUB_CENT, Row, line_item_rows
-from comparison.decide.decision import decide
 from comparison.render.charts import breakdown_chart, cost_volume_chart, latency_chart
 from comparison.render.diagram import render_diagram
+from comparison.render.line_items import SUB_CENT, Row, line_item_rows
 from comparison.render.tables import (
     Table,
     baseline_table,
+    changes_table,
     decision_headline,
     decision_table,
     footnotes,
@@ -26,7 +27,6 @@ from comparison.render.tables import (
     sweep_tables,
     task_latency_table,
 )
-from comparison.report import Comparison
 
 _CSS = """
 *{box-sizing:border-box}
@@ -96,22 +96,26 @@ def _idle_by_resource(breakdown: CostBreakdown) -> dict[str, float]:
     return dict(costs)
 
 
-def decision_block(comparison: Comparison) -> str:
-    decision = decide(comparison)
+def decision_block(report: Report) -> str:
     note = (
         "Ranked: the cheapest option that keeps up and meets the workload's max_wait first. "
-        "Fixed is what it bills while idle; usage the rest. The volume band is where it is "
-        "the cheapest by cost among the options that keep up (the workload's mix)."
+        "Fixed is what it bills while idle; usage the rest. The volume band is where the "
+        "decision picks it, by the same rule (the workload's mix)."
     )
+    first = "".join(f'<p class="warn">{escape(n)}</p>' for n in report.notes)
+    changes = changes_table(report)
     return (
-        '<section class="decision" id="decision">'
-        f"<p><strong>{escape(decision_headline(comparison, decision))}</strong></p>"
-        + _table(decision_table(comparison, decision), frozenset({2, 3, 4, 5}))
-        + f"<small>{escape(note)}</small></section>"
+        f'<section class="decision" id="decision">{first}'
+        f"<p><strong>{escape(decision_headline(report))}</strong></p>"
+        + _table(decision_table(report), frozenset({2, 3, 4, 5}))
+        + f"<small>{escape(note)}</small>"
+        + (_table(changes) if changes is not None else "")
+        + "</section>"
     )
 
 
-def render_html(comparison: Comparison) -> str:
+def render_html(report: Report) -> str:
+    comparison = report.comparison
     rows = line_item_rows(comparison)
     by_scope: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
@@ -122,7 +126,7 @@ def render_html(comparison: Comparison) -> str:
     sections = [
         f"<h1>Async-task options: cost and latency ({escape(comparison.region)}, "
         f"{comparison.workload.volume_per_month:,.0f} tasks a month)</h1>",
-        decision_block(comparison),
+        decision_block(report),
         _table(summary_table(comparison)),
         "<h2>Cost against monthly volume</h2>",
         cost_volume_chart(comparison),
@@ -130,7 +134,7 @@ def render_html(comparison: Comparison) -> str:
         "<h2>Where the money goes</h2>",
         breakdown_chart(comparison),
         "<h2>Latency per task type</h2>",
-        latency_chart(comparison),
+        latency_chart(comparison, report.decision),
         _table(task_latency_table(comparison)),
         _table(qualities_table(comparison)),
         "<h2>Line items per resource</h2>",
@@ -163,9 +167,7 @@ def render_html(comparison: Comparison) -> str:
             if topology.keeps_up
             else "<p>No line items: an option that cannot keep up gets no cost.</p>",
         ]
-    sections.append(
-        "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in footnotes(comparison)) + "</ul>"
-    )
+    sections.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in footnotes(report)) + "</ul>")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

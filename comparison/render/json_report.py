@@ -1,14 +1,26 @@
-"""JSON rendering: the comparison data, without the raw templates."""
+"""``--format json``: the Report as an interface, versioned and described by a JSON Schema
+shipped beside this module (``report.schema.json``).
+
+It carries the decision as the other formats state it: the chosen option (or null),
+every option ranked with its verdict and reasons, and what would change it. The cheapest
+option by cost alone, which ignores the latency targets, is named for what it is.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import fields, is_dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
-from comparison.report import Comparison
+from comparison.build import FORMAT_VERSION, Report
+from comparison.decide.decision import Decision, Flip, Verdict, WhatWouldChange
 
+SCHEMA_PATH = Path(__file__).resolve().parent / "report.schema.json"
+
+# Internals the interface leaves out: raw templates and models, per-minute profiles and
+# every simulated wait (the percentiles are given instead).
 _OMIT = {"template", "model", "profile", "waits", "timeline", "wait_tasks", "daily"}
 # Derived values the readers want next to the fields.
 _DERIVED = ("total", "p50_seconds", "p95_seconds", "max_seconds", "keeps_up", "monthly_total")
@@ -34,17 +46,77 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_data(comparison: Comparison) -> dict[str, Any]:
-    data: dict[str, Any] = _plain(comparison)
-    data["cheapest"] = comparison.cheapest
+def _verdict(verdict: Verdict, chosen: str | None) -> dict[str, Any]:
+    return {
+        "option": verdict.label,
+        "verdict": "chosen"
+        if verdict.label == chosen
+        else ("eligible" if verdict.eligible else "not eligible"),
+        "eligible": verdict.eligible,
+        "monthly_cost": verdict.cost,
+        "idle_cost": verdict.idle,
+        "complete": verdict.complete,
+        "keeps_up": verdict.keeps_up,
+        "too_long": list(verdict.too_long),
+        "misses": [
+            {"task": m.task, "p95_seconds": m.p95_seconds, "max_wait_seconds": m.target_seconds}
+            for m in verdict.misses
+        ],
+        "reason": verdict.why_not or None,
+    }
+
+
+def _decision(decision: Decision) -> dict[str, Any]:
+    return {
+        "chosen": decision.chosen,
+        "rule": "the cheapest option that is complete, keeps up, runs every task within its "
+        "limits and meets every max_wait",
+        "ranked": [_verdict(v, decision.chosen) for v in decision.ranked],
+        "targets": [{"task": task, "max_wait_seconds": s} for task, s in decision.targets],
+    }
+
+
+def _flip(flip: Flip | None) -> dict[str, Any] | None:
+    if flip is None:
+        return None
+    return {"factor": flip.factor, "becomes": flip.becomes, "because": flip.because}
+
+
+def _changes(changes: WhatWouldChange | None) -> dict[str, Any] | None:
+    if changes is None:
+        return None
+    return {
+        "current": changes.current,
+        "flip_points": [
+            {
+                "input": s.input,
+                "searched": s.searched,
+                "lower": _flip(s.lower),
+                "higher": _flip(s.higher),
+            }
+            for s in changes.sensitivities
+        ],
+    }
+
+
+def to_data(report: Report) -> dict[str, Any]:
+    comparison = report.comparison
+    data: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "notes": list(report.notes),
+        "decision": _decision(report.decision),
+        "what_would_change": _changes(report.changes),
+        "cheapest_by_cost_ignoring_targets": report.cheapest_by_cost,
+    }
+    data |= _plain(comparison)
     for entry, topology in zip(data["topologies"], comparison.topologies, strict=True):
         if not topology.keeps_up:  # no cost for an option that cannot keep up
             entry["cost"] = None
     return data
 
 
-def render_json(comparison: Comparison) -> str:
-    return json.dumps(to_data(comparison), indent=2) + "\n"
+def render_json(report: Report) -> str:
+    return json.dumps(to_data(report), indent=2, allow_nan=False) + "\n"
 
 
-__all__ = ["render_json", "to_data"]
+__all__ = ["SCHEMA_PATH", "render_json", "to_data"]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from comparison.decide.decision import Decision, decide, main_driver
+from comparison.decide.decision import Flip, main_driver
 from comparison.render.svg import sig
 from comparison.report import Comparison, TopologyReport
+
+if TYPE_CHECKING:
+    from comparison.build import Report
 
 
 @dataclass(frozen=True)
@@ -17,7 +21,13 @@ class Table:
 
 
 def money(value: float) -> str:
-    return f"${value:,.2f}"
+    """Dollars to the cent; a negative amount reads "\u2212$3.01" (a minus sign), not "$-3.01"."""
+    return f"\u2212${-value:,.2f}" if value <= -0.005 else f"${abs(value):,.2f}"
+
+
+def signed_money(value: float) -> str:
+    """A difference: "+$3.01", "\u2212$3.01" or "$0.00"."""
+    return "$0.00" if abs(value) < 0.005 else ("+" if value > 0 else "") + money(value)
 
 
 def seconds(value: float) -> str:
@@ -39,10 +49,11 @@ def _total(t: TopologyReport) -> str:
     return money(t.cost.total) + spread
 
 
-def cheapest_bands(comparison: Comparison) -> dict[str, list[tuple[float, float]]]:
-    """Per option, the monthly volumes (the workload's mix) where it is the cheapest that
-    keeps up, from the sweep: each band runs between the sampled volumes' boundaries, a
-    boundary being the cost cross-over or capacity limit between two samples."""
+def chosen_bands(comparison: Comparison) -> dict[str, list[tuple[float, float]]]:
+    """Per option, the monthly volumes (the workload's mix) where the decision picks it
+    (the cheapest that keeps up and meets every max_wait), from the sweep: each band runs
+    between the sampled volumes' boundaries, a boundary being the cost cross-over or
+    capacity limit between two samples (else their geometric mean)."""
     sweep = comparison.sweep
     if sweep is None or not sweep.points:
         return {}
@@ -53,9 +64,9 @@ def cheapest_bands(comparison: Comparison) -> dict[str, list[tuple[float, float]
         before, after = points[i], points[i + 1]
         low, high = before.volume_per_month, after.volume_per_month
         for crossing in sweep.cross_overs:
-            if crossing.from_label == before.cheapest and low <= crossing.volume_per_month <= high:
+            if crossing.from_label == before.chosen and low <= crossing.volume_per_month <= high:
                 return crossing.volume_per_month
-        limit = limits.get(before.cheapest or "")
+        limit = limits.get(before.chosen or "")
         if limit is not None and low <= limit <= high:
             return limit
         return float((low * high) ** 0.5)
@@ -64,18 +75,18 @@ def cheapest_bands(comparison: Comparison) -> dict[str, list[tuple[float, float]
     start = points[0].volume_per_month
     for i, point in enumerate(points):
         last = i == len(points) - 1
-        if last or points[i + 1].cheapest != point.cheapest:
+        if last or points[i + 1].chosen != point.chosen:
             end = point.volume_per_month if last else boundary(i)
-            if point.cheapest is not None:
-                bands.setdefault(point.cheapest, []).append((start, end))
+            if point.chosen is not None:
+                bands.setdefault(point.chosen, []).append((start, end))
             start = end
-            if not last and points[i + 1].cheapest is None and point.cheapest is not None:
+            if not last and points[i + 1].chosen is None and point.chosen is not None:
                 # Past the cheapest's capacity limit, before the next sample where none
                 # keeps up: the cheapest of those that keep up further, up to its limit.
                 further = [
                     label
-                    for label in point.totals
-                    if limits.get(label, float("inf")) > end and label != point.cheapest
+                    for label in point.eligible
+                    if limits.get(label, float("inf")) > end and label != point.chosen
                 ]
                 if further:
                     label = min(further, key=point.totals.__getitem__)
@@ -91,7 +102,7 @@ def band_text(comparison: Comparison, label: str) -> str:
         return "n/a (no sweep)"
     first, last = sweep.points[0].volume_per_month, sweep.points[-1].volume_per_month
     searched = f"{sig(first)}..{sig(last)}"
-    bands = cheapest_bands(comparison).get(label)
+    bands = chosen_bands(comparison).get(label)
     if not bands:
         return f"never (in {searched})"
 
@@ -104,9 +115,9 @@ def band_text(comparison: Comparison, label: str) -> str:
     return ", ".join(one(low, high) for low, high in bands)
 
 
-def decision_headline(comparison: Comparison, decision: Decision | None = None) -> str:
+def decision_headline(report: Report) -> str:
     """One sentence: the recommendation and why, or why there is none."""
-    decision = decision or decide(comparison)
+    comparison, decision = report.comparison, report.decision
     volume = f"{comparison.workload.volume_per_month:,.0f} tasks/month"
     targets = (
         "meets every max_wait" if decision.targets else "meets every latency target (none stated)"
@@ -121,7 +132,7 @@ def decision_headline(comparison: Comparison, decision: Decision | None = None) 
     margin = (
         f", {money((runner.cost or 0.0) - chosen.cost)} a month less than {runner.label}"
         if runner is not None
-        else ", the only eligible option"
+        else ", the only eligible option" + (" of those synthesized" if report.notes else "")
     )
     return (
         f"Decision for {volume}: {chosen.label}, the cheapest option that keeps up and "
@@ -129,10 +140,10 @@ def decision_headline(comparison: Comparison, decision: Decision | None = None) 
     )
 
 
-def decision_table(comparison: Comparison, decision: Decision | None = None) -> Table:
-    """The options ranked: cost, delta to the cheapest, fixed and usage cost, main driver,
-    where each is cheapest, and why one is not eligible."""
-    decision = decision or decide(comparison)
+def decision_table(report: Report) -> Table:
+    """The options ranked: cost, delta to the chosen, fixed and usage cost, main driver,
+    where each is chosen, and why one is not eligible."""
+    comparison, decision = report.comparison, report.decision
     by_label = {t.label: t for t in comparison.topologies}
     cheapest = decision.chosen_verdict.cost if decision.chosen_verdict else None
     rows = []
@@ -145,7 +156,7 @@ def decision_table(comparison: Comparison, decision: Decision | None = None) -> 
                 verdict.label + (" (chosen)" if verdict.label == decision.chosen else ""),
                 money(verdict.cost) if verdict.cost is not None else "cannot keep up",
                 (
-                    f"+{money(verdict.cost - cheapest)}"
+                    signed_money(verdict.cost - cheapest)
                     if verdict.cost is not None and cheapest is not None
                     else "n/a"
                 ),
@@ -166,7 +177,7 @@ def decision_table(comparison: Comparison, decision: Decision | None = None) -> 
             "fixed (idle)",
             "usage",
             "main driver",
-            "cheapest by cost at tasks/month",
+            "chosen at tasks/month",
             "verdict",
         ),
         tuple(rows),
@@ -303,10 +314,15 @@ def sweep_tables(comparison: Comparison) -> list[Table]:
         (
             quantity(p.volume_per_month),
             *(
-                money(p.totals[label]) if label in p.totals else "cannot keep up"
+                (
+                    money(p.totals[label])
+                    + (" (misses a target)" if label in p.missing_targets else "")
+                    if label in p.totals
+                    else "cannot keep up"
+                )
                 for label in labels
             ),
-            p.cheapest or "none keeps up",
+            p.chosen or "none eligible",
         )
         for p in comparison.sweep.points
     )
@@ -319,26 +335,87 @@ def sweep_tables(comparison: Comparison) -> list[Table]:
     )
     return [
         Table(
-            "Cost against monthly volume (cheapest among the options that keep up)",
-            ("tasks/month", *labels, "cheapest"),
+            "Cost against monthly volume, and the decision at each volume",
+            ("tasks/month", *labels, "chosen"),
             points,
         ),
         Table(
-            "Cost cross-overs (between options that both keep up)",
-            ("about tasks/month", "cheapest below", "cheapest above"),
-            crossings,
+            "Cost cross-overs (between options eligible on both sides)",
+            ("about tasks/month", "chosen below", "chosen above"),
+            crossings or (("none", "", ""),),
         ),
         Table(
             "Capacity limits (the workload's mix; past it the backlog grows)",
             ("topology", "cannot keep up above tasks/month", "first task type to saturate"),
-            limits,
+            limits or (("none", "", ""),),
         ),
     ]
 
 
-def all_tables(comparison: Comparison) -> list[Table]:
+def flip_text(flip: Flip | None, base: float, unit: str) -> str:
+    """A flip along volume: where the decision changes, to what and why."""
+    if flip is None:
+        return "none in range"
+    becomes = flip.becomes or "no option"
+    return (
+        f"at about {sig(base * flip.factor)} {unit} (x{sig(flip.factor)}) it becomes "
+        f"{becomes} ({flip.because})"
+    )
+
+
+def duration_flip_text(flip: Flip | None, longest: float) -> str:
+    """A flip along every task's duration, told by the longest task's new duration."""
+    if flip is None:
+        return "none in range"
+    return (
+        f"at about x{sig(flip.factor)} (the longest task {seconds(longest * flip.factor)}) it "
+        f"becomes {flip.becomes or 'no option'} ({flip.because})"
+    )
+
+
+def changes_table(report: Report) -> Table | None:
+    """What would change the decision, one row per input searched (None: not searched)."""
+    changes = report.changes
+    if changes is None:
+        return None
+    w = report.comparison.workload
+    longest = max(w.active_tasks, key=lambda t: t.duration_seconds).duration_seconds
+    volume, duration, network = (changes.of(n) for n in ("volume", "duration", "network"))
+    switched = network.higher
+    return Table(
+        "What would change the decision (one input at a time)",
+        ("input", "searched", "lower", "higher"),
+        (
+            (
+                "volume",
+                volume.searched,
+                flip_text(volume.lower, w.volume_per_month, "tasks/month"),
+                flip_text(volume.higher, w.volume_per_month, "tasks/month"),
+            ),
+            (
+                "durations",
+                duration.searched,
+                duration_flip_text(duration.lower, longest),
+                duration_flip_text(duration.higher, longest),
+            ),
+            (
+                "network",
+                network.searched,
+                "",
+                "none: the same decision"
+                if switched is None
+                else f"{switched.becomes or 'no option'} ({switched.because})",
+            ),
+        ),
+    )
+
+
+def all_tables(report: Report) -> list[Table]:
+    comparison = report.comparison
+    changes = changes_table(report)
     return [
         summary_table(comparison),
+        *((changes,) if changes is not None else ()),
         task_latency_table(comparison),
         baseline_table(comparison),
         *(line_item_table(t) for t in comparison.topologies),
@@ -347,16 +424,15 @@ def all_tables(comparison: Comparison) -> list[Table]:
     ]
 
 
-def footnotes(comparison: Comparison) -> list[str]:
-    cheapest = comparison.cheapest
+def footnotes(report: Report) -> list[str]:
+    comparison = report.comparison
     web = comparison.workload.webapp
     notes = [
         f"Region {comparison.region}; on-demand prices dated {', '.join(comparison.price_dates)}; "
         f"free tier {'on' if comparison.free_tier else 'off'}.",
         f"Workload: {comparison.workload.volume_per_month:,.0f} tasks/month.",
-        f"Baseline (in every topology, in none of the totals): the web app's {web.tasks} x "
-        f"{web.vcpu:g} vCPU / {web.memory_gib:g} GB tasks with its network, "
-        f"{money(comparison.baseline.total)}/month; each total is the increment over it.",
+        f"Every total is the increment over the baseline (the web app's {web.tasks} x "
+        f"{web.vcpu:g} vCPU / {web.memory_gib:g} GB tasks with its network; its table above).",
         f"Network: {comparison.network.value}. "
         + (
             "Task compute runs in the web app's VPC; only the data it adds to the NAT "
@@ -366,8 +442,12 @@ def footnotes(comparison: Comparison) -> list[str]:
             "endpoints, charged in full."
         ),
     ]
-    if cheapest:
-        notes.append(f"Cheapest complete topology that keeps up with this workload: {cheapest}.")
+    cheapest = report.cheapest_by_cost
+    if cheapest and cheapest != report.decision.chosen:
+        notes.append(
+            f"Cheapest by cost alone, ignoring the latency targets: {cheapest} (not chosen: "
+            f"{report.decision.verdict(cheapest).why_not})."
+        )
     notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.keeps_up)
     notes.extend(
         f"{t.label}: about {t.latency.refused:,.0f} requests a month find every web worker "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from comparison.build import Report
 from comparison.render.tables import (
     Table,
     all_tables,
@@ -11,7 +12,6 @@ from comparison.render.tables import (
     decision_table,
     footnotes,
 )
-from comparison.report import Comparison
 
 
 def _text_table(table: Table) -> str:
@@ -44,14 +44,17 @@ def _markdown_table(table: Table) -> str:
     )
 
 
-def render_text(comparison: Comparison) -> str:
-    head = decision_headline(comparison) + "\n\n" + _text_table(decision_table(comparison))
-    body = "\n\n".join(_text_table(t) for t in all_tables(comparison))
-    return head + "\n\n" + body + "\n\n" + "\n".join(footnotes(comparison)) + "\n"
+def render_text(report: Report) -> str:
+    first = "".join(f"{note}\n\n" for note in report.notes)
+    head = decision_headline(report) + "\n\n" + _text_table(decision_table(report))
+    body = "\n\n".join(_text_table(t) for t in all_tables(report))
+    return first + head + "\n\n" + body + "\n\n" + "\n".join(footnotes(report)) + "\n"
 
 
-def render_markdown(comparison: Comparison) -> str:
-    head = f"**{decision_headline(comparison)}**\n\n{_markdown_table(decision_table(comparison))}"
-    body = "\n\n".join(_markdown_table(t) for t in all_tables(comparison))
-    notes = "\n".join(f"- {note}" for note in footnotes(comparison))
-    return f"## Async-task topologies: cost and latency\n\n{head}\n\n{body}\n\n{notes}\n"
+def render_markdown(report: Report) -> str:
+    first = "".join(f"> {note}\n\n" for note in report.notes)
+    head = f"**{decision_headline(report)}**\n\n{_markdown_table(decision_table(report))}"
+    body = "\n\n".join(_markdown_table(t) for t in all_tables(report))
+    notes = "\n".join(f"- {note}" for note in footnotes(report))
+    title = "## Async-task topologies: cost and latency"
+    return f"{title}\n\n{first}{head}\n\n{body}\n\n{notes}\n"

@@ -46,6 +46,8 @@ class Saturation:
     saturates_at: float
     """This task's monthly volume at which its consumer is busy all the time, with the
     workload's mix kept (alone, for a task the workload does not run)."""
+    active: bool = True
+    """The workload runs this task (a volume above 0): only such a task can saturate first."""
 
     @property
     def keeps_up(self) -> bool:
@@ -68,6 +70,7 @@ def saturations(consumer: Consumer, capacity: int, workload: Workload) -> list[S
                 slots=capacity,
                 utilisation=utilisation,
                 saturates_at=at,
+                active=task.volume_per_month > 0,
             )
         )
     return found

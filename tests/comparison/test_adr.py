@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from comparison.build import Report
 from comparison.decide.decision import (
     Decision,
     Verdict,
@@ -54,7 +55,7 @@ def changes(workload, evaluate):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def adr(comparison, changes) -> str:  # type: ignore[no-untyped-def]
-    return render_adr(comparison, changes)
+    return render_adr(Report.of(comparison, changes))
 
 
 @pytest.mark.slow  # long: needs the what-would-change search on the real model (~2 s)
@@ -144,7 +145,7 @@ def test_a_tighter_target_moves_the_decision(comparison: Comparison) -> None:
     assert decision.verdict("webapp-poller").misses
     assert decision.chosen != "webapp-poller"
     assert "Not webapp-poller: misses the latency target: generate-report" in decision_outcome(
-        tight, what_would_change(tight.workload, lambda w: decision)
+        Report.of(tight, what_would_change(tight.workload, lambda w: decision))
     )
 
 
@@ -256,7 +257,7 @@ def test_at_two_million_tasks_the_queue_free_options_cannot_keep_up(
     decision = decide(comparison)
     assert not decision.verdict("webapp-poller").keeps_up
     assert not decision.verdict("lambdas").keeps_up
-    text = decision_outcome(comparison, what_would_change(workload, evaluate))
+    text = decision_outcome(Report.of(comparison, what_would_change(workload, evaluate)))
     assert "2,000,000 tasks a month" in text
     if decision.chosen is None:
         assert text.startswith("No option keeps up")

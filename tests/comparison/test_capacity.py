@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from comparison.build import Report
 from comparison.decide.sweep import sweep
 from comparison.report import compare
 
@@ -37,9 +38,9 @@ def test_an_option_that_cannot_keep_up_has_no_cost_and_is_never_cheapest(
     from comparison.render.json_report import to_data
     from comparison.render.text import render_text
 
-    data = next(t for t in to_data(result)["topologies"] if t["label"] == "lambdas")
+    data = next(t for t in to_data(Report.of(result))["topologies"] if t["label"] == "lambdas")
     assert data["cost"] is None and data["monthly_total"] is None
-    assert "lambdas: no cost (complete; CANNOT KEEP UP" in render_text(result)
+    assert "lambdas: no cost (complete; CANNOT KEEP UP" in render_text(Report.of(result))
 
 
 def test_sweep_never_names_an_option_that_cannot_keep_up(
@@ -55,7 +56,7 @@ def test_sweep_never_names_an_option_that_cannot_keep_up(
     )
     for point in result.points:
         assert not set(point.overloaded) & set(point.totals)
-        assert point.cheapest is None or point.cheapest not in point.overloaded
+        assert point.chosen is None or point.chosen not in point.overloaded
     limits = {c.label: c for c in result.capacity_limits}
     # 17,520 generate-report runs a month / (900 / 21,500 of the mix) = 418,533 tasks a month
     assert limits["lambdas"].volume_per_month == pytest.approx(17_520 * 21_500 / 900)

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
+from comparison.build import Report
 from comparison.decide.decision import decide
-from comparison.render.tables import band_text, cheapest_bands, decision_table, money
+from comparison.render.tables import band_text, chosen_bands, decision_table, money
 from comparison.render.text import render_markdown, render_text
 from comparison.report import CapacityLimit, Comparison, CrossOver, Sweep, SweepPoint
 
@@ -18,7 +19,7 @@ def comparison(shipped_comparison: Comparison) -> Comparison:
 
 
 def test_the_table_report_opens_with_the_decision(comparison: Comparison) -> None:
-    text = render_text(comparison)
+    text = render_text(Report.of(comparison))
     chosen = decide(comparison).chosen
     assert chosen is not None
     first, _, rest = text.partition("\n\n")
@@ -28,20 +29,20 @@ def test_the_table_report_opens_with_the_decision(comparison: Comparison) -> Non
 
 
 def test_the_markdown_report_opens_with_the_same_block(comparison: Comparison) -> None:
-    markdown = render_markdown(comparison)
+    markdown = render_markdown(Report.of(comparison))
     lines = markdown.splitlines()
     assert lines[2].startswith("**Decision for 21,500 tasks/month:")
     assert (
         lines[4]
         == "### Decision: the options ranked (cheapest that keeps up and meets the targets first)"
     )
-    table = decision_table(comparison)
+    table = decision_table(Report.of(comparison))
     assert "| " + " | ".join(table.rows[0]) + " |" in markdown
 
 
 def test_the_ranked_rows_carry_delta_fixed_usage_and_driver(comparison: Comparison) -> None:
     decision = decide(comparison)
-    rows = decision_table(comparison).rows
+    rows = decision_table(Report.of(comparison)).rows
     assert rows[0][1] == f"{decision.chosen} (chosen)"
     chosen = next(t for t in comparison.topologies if t.label == decision.chosen)
     worker = next(t for t in comparison.topologies if t.label == "worker-service")
@@ -60,7 +61,7 @@ def test_the_ranked_rows_carry_delta_fixed_usage_and_driver(comparison: Comparis
 
 def _point(volume: float, **totals: float) -> SweepPoint:
     cheapest = min(totals, key=totals.__getitem__) if totals else None
-    return SweepPoint(volume_per_month=volume, totals=totals, cheapest=cheapest)
+    return SweepPoint(volume_per_month=volume, totals=totals, chosen=cheapest)
 
 
 def test_bands_run_between_cross_overs_and_capacity_limits(comparison: Comparison) -> None:
@@ -79,7 +80,7 @@ def test_bands_run_between_cross_overs_and_capacity_limits(comparison: Compariso
         ),
     )
     swept = replace(comparison, sweep=sweep)
-    assert cheapest_bands(swept) == {"a": [(100, 3_200)], "b": [(3_200, 420_000)]}
+    assert chosen_bands(swept) == {"a": [(100, 3_200)], "b": [(3_200, 420_000)]}
     assert band_text(swept, "a") == "<=3.2k"
     assert band_text(swept, "b") == "3.2k-420k"
     assert band_text(swept, "c") == "never (in 100..1M)"

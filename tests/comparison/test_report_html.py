@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from comparison.cost.line_items import SUB_CENT, line_item_rows, render_csv
+from comparison.build import Report
 from comparison.decide.decision import decide
 from comparison.decide.sweep import with_sweep
 from comparison.inputs.templates import load_templates
+from comparison.render.csv_report import render_csv
 from comparison.render.html import render_html
+from comparison.render.line_items import SUB_CENT, line_item_rows
 from comparison.report import Comparison, compare
 
 pytestmark = pytest.mark.slow
@@ -44,7 +46,7 @@ ARTIFACTS = Path(
 def report_html(fixture_out, workload, london, assumptions) -> str:  # type: ignore[no-untyped-def]
     templates = load_templates(fixture_out)
     comparison = compare(templates, workload, london, assumptions, free_tier=False)
-    return render_html(with_sweep(comparison, templates, london, assumptions))
+    return render_html(Report.of(with_sweep(comparison, templates, london, assumptions)))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def real_comparison(real_templates, workload, london, assumptions) -> Comparison
 
 @pytest.fixture(scope="module")
 def real_html(real_comparison: Comparison) -> str:
-    return render_html(real_comparison)
+    return render_html(Report.of(real_comparison))
 
 
 def test_report_is_self_contained(report_html: str) -> None:
@@ -113,14 +115,14 @@ def test_line_items_write_out_their_calculation_and_fold_sub_cent_rows(
 
 
 def test_csv_carries_the_same_rows(real_comparison: Comparison) -> None:
-    text = render_csv(real_comparison)
+    text = render_csv(Report.of(real_comparison))
     parsed = list(csv.DictReader(io.StringIO(text)))
     rows = line_item_rows(real_comparison)
     assert [(p["scope"], p["logical_id"], p["price_key"]) for p in parsed] == [
         (r.scope, r.logical_id, r.price_key) for r in rows
     ]
     assert [p["calculation"] for p in parsed] == [r.calculation for r in rows]
-    assert text == render_csv(real_comparison)
+    assert text == render_csv(Report.of(real_comparison))
 
 
 def test_the_html_is_the_same_bytes_every_time(
@@ -133,7 +135,7 @@ def test_the_html_is_the_same_bytes_every_time(
         london,
         assumptions,
     )
-    assert render_html(again) == real_html
+    assert render_html(Report.of(again)) == real_html
 
 
 def _require_browser() -> None:

@@ -14,7 +14,7 @@ def _point(volume: float, totals: dict[str, float], overloaded: tuple[str, ...] 
     return SweepPoint(
         volume_per_month=volume,
         totals=coping,
-        cheapest=min(coping, key=coping.__getitem__) if coping else None,
+        chosen=min(coping, key=coping.__getitem__) if coping else None,
         overloaded=overloaded,
     )
 
@@ -40,14 +40,14 @@ def test_an_option_that_stops_keeping_up_is_a_capacity_limit_not_a_cross_over() 
     ]
     # THEN the cheapest at 1e6 is the one that keeps up, without a cost for "fixed",
     # and no cost cross-over is claimed between them
-    assert points[1].cheapest == "elastic"
+    assert points[1].chosen == "elastic"
     assert "fixed" not in points[1].totals
     assert cross_overs(points) == []
 
 
 def test_no_cheapest_when_nothing_keeps_up() -> None:
     point = _point(1e7, {"a": 1, "b": 2}, overloaded=("a", "b"))
-    assert (point.cheapest, point.totals) == (None, {})
+    assert (point.chosen, point.totals) == (None, {})
 
 
 def test_no_change_means_no_cross_over() -> None:

@@ -3,8 +3,6 @@ tables and ``--format csv`` carry the same rows."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from comparison.cost.costing import CostBreakdown
@@ -81,43 +79,3 @@ def line_item_rows(comparison: Comparison) -> list[Row]:
         if topology.keeps_up:
             rows += _rows(topology.label, topology.cost, topology.template)
     return rows
-
-
-CSV_HEADERS = (
-    "scope",
-    "service",
-    "resource",
-    "logical_id",
-    "price_key",
-    "quantity",
-    "unit",
-    "free_quantity",
-    "unit_price_usd",
-    "price_as_published",
-    "cost_usd",
-    "calculation",
-)
-
-
-def render_csv(comparison: Comparison) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADERS)
-    for r in line_item_rows(comparison):
-        writer.writerow(
-            (
-                r.scope,
-                r.service,
-                r.resource,
-                r.logical_id,
-                r.price_key,
-                f"{r.quantity:.6g}",
-                r.unit,
-                f"{r.free_quantity:.6g}",
-                f"{r.unit_price:.10g}",
-                r.published,
-                f"{r.cost:.6f}",
-                r.calculation,
-            )
-        )
-    return out.getvalue()

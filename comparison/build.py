@@ -1,0 +1,97 @@
+"""The pipeline, run once: templates and a workload in, one :class:`Report` out.
+
+inputs → model → simulate → cost (:func:`comparison.report.compare`) → decide
+(:func:`comparison.decide.decision.decide`, the sweep, what would change) → one
+``Report``. Every format in :mod:`comparison.render` is a pure function of that Report,
+so no renderer decides anything and the formats cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from comparison.decide.decision import (
+    Decision,
+    WhatWouldChange,
+    decide,
+    evaluator,
+    search_assumptions,
+    what_would_change,
+)
+from comparison.decide.sweep import with_sweep
+from comparison.inputs.assumptions import Assumptions
+from comparison.inputs.prices import PriceTable
+from comparison.inputs.templates import StackTemplate, missing_topologies
+from comparison.inputs.workload import Workload
+from comparison.report import Comparison, Sweep, compare
+
+FORMAT_VERSION = "1"
+"""The JSON interface's version (comparison/render/report.schema.json): a new field adds
+nothing here; a field renamed or removed, or a meaning changed, raises it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    comparison: Comparison
+    decision: Decision
+    changes: WhatWouldChange | None
+    """What would change the decision (None when it was not searched)."""
+    notes: tuple[str, ...] = ()
+    """Lines every format prints first: what the report leaves out and why."""
+
+    @classmethod
+    def of(
+        cls,
+        comparison: Comparison,
+        changes: WhatWouldChange | None = None,
+        notes: tuple[str, ...] = (),
+    ) -> Report:
+        """The Report of a finished comparison: the decision is taken here, once."""
+        return cls(comparison=comparison, decision=decide(comparison), changes=changes, notes=notes)
+
+    @property
+    def sweep(self) -> Sweep | None:
+        return self.comparison.sweep
+
+    @property
+    def cheapest_by_cost(self) -> str | None:
+        """The cheapest complete option that keeps up, ignoring the latency targets: not
+        the decision, which also asks for every ``max_wait`` to be met."""
+        return self.comparison.cheapest
+
+
+def build_report(
+    templates: Sequence[StackTemplate],
+    workload: Workload,
+    table: PriceTable,
+    assumptions: Assumptions,
+    *,
+    free_tier: bool,
+    sweep: bool = False,
+    changes: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Simulate and cost every template, decide once, and add the sweep and the search for
+    what would change the decision when asked."""
+    say = progress or (lambda _message: None)
+    say("simulating the topologies")
+    comparison = compare(templates, workload, table, assumptions, free_tier=free_tier)
+    if sweep:
+        comparison = with_sweep(comparison, templates, table, assumptions, progress=progress)
+    search = None
+    if changes:
+        say("searching what would change the decision")
+        evaluate = evaluator(templates, table, search_assumptions(assumptions), free_tier=free_tier)
+        search = what_would_change(workload, evaluate)
+    missing = missing_topologies(templates)
+    notes = (
+        (
+            f"Only {len(templates)} of the {len(templates) + len(missing)} topologies were "
+            f"synthesized; not compared: {', '.join(missing)}. Run "
+            "`npx cdk synth -c topology=all` to compare them all.",
+        )
+        if missing
+        else ()
+    )
+    return Report.of(comparison, search, notes)
