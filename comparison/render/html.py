@@ -42,7 +42,7 @@ td.num{text-align:right;white-space:nowrap}td.calc{min-width:22rem}
 .warn{color:#a00;font-weight:600}
 .decision{border:2px solid #0072B2;border-radius:6px;padding:.75rem 1rem;background:#f5f9fc}
 .decision p{margin:.25rem 0 .75rem;font-size:1.05rem}
-svg{max-width:100%;height:auto;display:block;margin:.5rem 0 1rem}
+svg{display:block;margin:.5rem 0 1rem}
 details{margin:.5rem 0 1rem}summary{cursor:pointer;font-weight:600}
 """
 
@@ -62,6 +62,12 @@ def _table(table: Table, numeric: frozenset[int] = frozenset()) -> str:
         f'<div class="scroll"><table><caption>{escape(table.title)}</caption>'
         f"<tr>{head}</tr>{body}</table></div>"
     )
+
+
+def _figure(svg: str) -> str:
+    """A chart at its drawn size, scrolled sideways on a narrow screen rather than shrunk,
+    so its smallest text stays at 10 px."""
+    return f'<div class="scroll">{svg}</div>'
 
 
 def _item_rows(rows: list[Row]) -> str:
@@ -107,7 +113,7 @@ def decision_block(report: Report) -> str:
     return (
         f'<section class="decision" id="decision">{first}'
         f"<p><strong>{escape(decision_headline(report))}</strong></p>"
-        + _table(decision_table(report), frozenset({2, 3, 4, 5}))
+        + _table(decision_table(report), frozenset({3, 4, 5, 6}))
         + f"<small>{escape(note)}</small>"
         + (_table(changes) if changes is not None else "")
         + "</section>"
@@ -129,12 +135,12 @@ def render_html(report: Report) -> str:
         decision_block(report),
         _table(summary_table(comparison)),
         "<h2>Cost against monthly volume</h2>",
-        cost_volume_chart(comparison),
+        _figure(cost_volume_chart(comparison)),
         *(_table(t) for t in sweep_tables(comparison)),
         "<h2>Where the money goes</h2>",
-        breakdown_chart(comparison),
+        _figure(breakdown_chart(comparison)),
         "<h2>Latency per task type</h2>",
-        latency_chart(comparison, report.decision),
+        _figure(latency_chart(comparison, report.decision)),
         _table(task_latency_table(comparison)),
         _table(qualities_table(comparison)),
         "<h2>Line items per resource</h2>",
@@ -162,7 +168,7 @@ def render_html(report: Report) -> str:
             f"<h3>{escape(topology.label)} <small>({escape(topology.stack_id)}): "
             f"{escape(total)}, {escape(money(topology.idle.total))} idle</small></h3>",
             f"<p{css}>{status}</p>",
-            render_diagram(topology.model, idle, frozenset(ids)),
+            _figure(render_diagram(topology.model, idle, frozenset(ids))),
             _item_rows(by_scope[topology.label])
             if topology.keeps_up
             else "<p>No line items: an option that cannot keep up gets no cost.</p>",

@@ -154,6 +154,7 @@ def decision_table(report: Report) -> Table:
             (
                 str(rank),
                 verdict.label + (" (chosen)" if verdict.label == decision.chosen else ""),
+                "eligible" if verdict.eligible else verdict.why_not,
                 money(verdict.cost) if verdict.cost is not None else "cannot keep up",
                 (
                     signed_money(verdict.cost - cheapest)
@@ -164,7 +165,6 @@ def decision_table(report: Report) -> Table:
                 money(verdict.cost - t.idle.total) if verdict.cost is not None else "n/a",
                 f"{driver[0]} {driver[1]:.0%}" if driver else "n/a",
                 band_text(comparison, verdict.label),
-                "eligible" if verdict.eligible else verdict.why_not,
             )
         )
     return Table(
@@ -172,13 +172,13 @@ def decision_table(report: Report) -> Table:
         (
             "rank",
             "option",
+            "verdict",
             "per month",
             "vs chosen",
             "fixed (idle)",
             "usage",
             "main driver",
             "chosen at tasks/month",
-            "verdict",
         ),
         tuple(rows),
     )

@@ -47,16 +47,17 @@ def test_the_ranked_rows_carry_delta_fixed_usage_and_driver(comparison: Comparis
     chosen = next(t for t in comparison.topologies if t.label == decision.chosen)
     worker = next(t for t in comparison.topologies if t.label == "worker-service")
     row = next(r for r in rows if r[1] == "worker-service")
-    assert row[2] == money(worker.cost.total)
-    assert row[3] == f"+{money(worker.cost.total - chosen.cost.total)}"
-    assert row[4] == money(worker.idle.total)
-    assert row[5] == money(worker.cost.total - worker.idle.total)
+    assert row[2] == "eligible"
+    assert row[3] == money(worker.cost.total)
+    assert row[4] == f"+{money(worker.cost.total - chosen.cost.total)}"
+    assert row[5] == money(worker.idle.total)
+    assert row[6] == money(worker.cost.total - worker.idle.total)
     services = worker.cost.by_service()
     top = max(services, key=services.__getitem__)
-    assert row[6] == f"{top} {services[top] / worker.cost.total:.0%}"
-    assert row[7] == "n/a (no sweep)"
+    assert row[7] == f"{top} {services[top] / worker.cost.total:.0%}"
+    assert row[8] == "n/a (no sweep)"
     lambdas = next(r for r in rows if r[1] == "lambdas")
-    assert lambdas[8].startswith("misses the latency target: generate-report")
+    assert lambdas[2].startswith("misses the latency target: generate-report")
 
 
 def _point(volume: float, **totals: float) -> SweepPoint:

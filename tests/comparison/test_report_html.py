@@ -185,6 +185,23 @@ _LABEL_PROBLEMS = """
 """
 
 
+# The smallest chart or diagram text as drawn: its font size times the SVG's scale.
+_SMALLEST_CHART_TEXT = """
+() => Math.min(...[...document.querySelectorAll('svg.chart, svg.diagram')].flatMap(svg => {
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return [...svg.querySelectorAll('text')].map(
+    t => parseFloat(getComputedStyle(t).fontSize) * scale);
+}))
+"""
+# Where the decision table's verdict header starts, against the viewport's width.
+_VERDICT_HEADER = """
+() => {
+  const th = [...document.querySelectorAll('#decision th')].find(e => e.textContent === 'verdict');
+  return th ? [th.getBoundingClientRect().left, window.innerWidth] : null;
+}
+"""
+
+
 @pytest.mark.parametrize(
     ("report", "width"),
     [("real_html", 1400), ("real_html", 390), ("report_html", 1400), ("report_html", 390)],
@@ -228,6 +245,8 @@ def test_headless_chromium_draws_every_chart_without_overlap_or_overflow(
                 "els => els.filter(e => e.getBBox().width > 0 && e.getBBox().height > 0).length",
             )
             labels = page.evaluate(_LABEL_PROBLEMS)
+            smallest = page.evaluate(_SMALLEST_CHART_TEXT)
+            verdict = page.evaluate(_VERDICT_HEADER)
             page_width = page.evaluate("document.documentElement.scrollWidth")
             viewport = page.evaluate("window.innerWidth")
             page.screenshot(path=str(screenshot), full_page=True)
@@ -238,6 +257,10 @@ def test_headless_chromium_draws_every_chart_without_overlap_or_overflow(
     assert all(w > 100 and h > 50 for w, h in sizes), sizes
     assert drawn > 30
     assert labels == []
+    assert smallest >= 10, f"chart text drawn at {smallest:.1f} px"
+    assert verdict is not None and verdict[0] >= 0 and verdict[0] + 40 <= verdict[1], (
+        f"the decision table's verdict column starts at {verdict} (left, viewport) px"
+    )
     assert page_width <= viewport, f"{page_width} px wide at a {viewport} px viewport"
     assert errors == []
     assert screenshot.stat().st_size > 10_000
