@@ -224,42 +224,74 @@ def search_assumptions(assumptions: Assumptions) -> Assumptions:
     return replace(assumptions, step_seconds=30.0, max_simulated_days=1)
 
 
+class Evaluator:
+    """A function from a workload to its decision, pricing and simulating every template
+    the way the report does (without the after-idle probe, which decides nothing).
+
+    :meth:`differs` answers the search's question, "is the decision another option than
+    ``chosen``?", simulating ``chosen`` first: when it is no longer eligible the answer
+    is yes without simulating the others, which is most of a search's probes.
+    """
+
+    def __init__(
+        self,
+        templates: Sequence[StackTemplate],
+        table: PriceTable,
+        assumptions: Assumptions,
+        *,
+        free_tier: bool,
+    ) -> None:
+        self._templates = tuple(templates)
+        self._table = table
+        self._assumptions = assumptions
+        self._free_tier = free_tier
+        self._verdicts: dict[tuple[str, Workload], Verdict] = {}
+        """Per (stack, workload): :meth:`differs` and the full decision share them."""
+
+    def _verdict(self, template: StackTemplate, workload: Workload) -> Verdict:
+        key = (template.stack_id, workload)
+        if key not in self._verdicts:
+            self._verdicts[key] = self._judge(template, workload)
+        return self._verdicts[key]
+
+    def _judge(self, template: StackTemplate, workload: Workload) -> Verdict:
+        cost, latency, routing = monthly_cost(
+            template,
+            workload,
+            self._table,
+            self._assumptions,
+            free_tier=self._free_tier,
+            probe=False,
+            simulate_overloaded=False,
+        )
+        return judge(
+            template.label,
+            kind_of(routing, template.label),
+            complete=not routing.unrouted,
+            cost=cost.total,
+            idle=0.0,
+            latency=latency,
+            workload=workload,
+        )
+
+    def __call__(self, workload: Workload) -> Decision:
+        return rank([self._verdict(t, workload) for t in self._templates], workload)
+
+    def differs(self, workload: Workload, chosen: str | None) -> bool:
+        first = next((t for t in self._templates if t.label == chosen), None)
+        if first is not None and not self._verdict(first, workload).eligible:
+            return True
+        return self(workload).chosen != chosen
+
+
 def evaluator(
     templates: Sequence[StackTemplate],
     table: PriceTable,
     assumptions: Assumptions,
     *,
     free_tier: bool,
-) -> Evaluate:
-    """A function from a workload to its decision, pricing and simulating every template
-    the way the report does (without the after-idle probe, which decides nothing)."""
-
-    def evaluate(workload: Workload) -> Decision:
-        verdicts = []
-        for template in templates:
-            cost, latency, routing = monthly_cost(
-                template,
-                workload,
-                table,
-                assumptions,
-                free_tier=free_tier,
-                probe=False,
-                simulate_overloaded=False,
-            )
-            verdicts.append(
-                judge(
-                    template.label,
-                    kind_of(routing, template.label),
-                    complete=not routing.unrouted,
-                    cost=cost.total,
-                    idle=0.0,
-                    latency=latency,
-                    workload=workload,
-                )
-            )
-        return rank(verdicts, workload)
-
-    return evaluate
+) -> Evaluator:
+    return Evaluator(templates, table, assumptions, free_tier=free_tier)
 
 
 def _because(before: Decision, after: Decision) -> str:
@@ -281,19 +313,25 @@ def _search(
     grid: Sequence[float],
 ) -> Flip | None:
     """The first factor along ``grid`` (moving away from 1) where the choice changes,
-    refined by bisection on a log axis."""
+    refined by bisection on a log axis; the decision there is then taken in full."""
+    check = getattr(evaluate, "differs", None)
+
+    def differs(factor: float) -> bool:
+        if check is not None:
+            return bool(check(scaled(factor), today.chosen))
+        return evaluate(scaled(factor)).chosen != today.chosen
+
     previous = 1.0
     for factor in grid:
-        decision = evaluate(scaled(factor))
-        if decision.chosen != today.chosen:
-            low, high, found = previous, factor, decision
+        if differs(factor):
+            low, high = previous, factor
             for _ in range(_BISECTIONS):
                 middle = math.sqrt(low * high)
-                probe = evaluate(scaled(middle))
-                if probe.chosen != today.chosen:
-                    high, found = middle, probe
+                if differs(middle):
+                    high = middle
                 else:
                     low = middle
+            found = evaluate(scaled(high))
             return Flip(factor=high, becomes=found.chosen, because=_because(today, found))
         previous = factor
     return None
