@@ -13,6 +13,7 @@ from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.prices import known_regions, load_price_table
 from comparison.inputs.templates import load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Network, load_workload
+from comparison.model.topology import topology_models
 from comparison.progress import Progress
 from comparison.render.json_report import render_json
 from comparison.render.text import render_markdown, render_text
@@ -120,23 +121,22 @@ def run(args: argparse.Namespace) -> str:
                 file=sys.stderr,
             )
     table = load_price_table(workload.region)
-    templates = load_templates(args.cdk_out)
+    # Read once: the sweep and the search use the same models (their workloads keep the tasks).
+    models = topology_models(load_templates(args.cdk_out), workload, DEFAULT_ASSUMPTIONS)
     progress = Progress()
     progress("simulating the topologies")
-    comparison = compare(templates, workload, table, DEFAULT_ASSUMPTIONS, free_tier=args.free_tier)
+    comparison = compare(models, workload, table, DEFAULT_ASSUMPTIONS, free_tier=args.free_tier)
     if args.sweep or args.format == "html":
         from comparison.decide.sweep import with_sweep
 
-        comparison = with_sweep(
-            comparison, templates, table, DEFAULT_ASSUMPTIONS, progress=progress
-        )
+        comparison = with_sweep(comparison, models, table, DEFAULT_ASSUMPTIONS, progress=progress)
     if args.format == "adr":
         from comparison.decide.decision import evaluator, search_assumptions, what_would_change
         from comparison.render.adr import render_adr
 
         progress("searching what would change the decision")
         evaluate = evaluator(
-            templates, table, search_assumptions(DEFAULT_ASSUMPTIONS), free_tier=args.free_tier
+            models, table, search_assumptions(DEFAULT_ASSUMPTIONS), free_tier=args.free_tier
         )
         changes = what_would_change(workload, evaluate)
         progress.done()

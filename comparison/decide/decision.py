@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind
+from comparison.model.topology import TopologyModel
 from comparison.report import Comparison, TopologyReport, monthly_cost
 from comparison.simulate.latency import LatencySummary
 from runtime.catalogue import CATALOGUE, LAMBDA_MAX_DURATION_SECONDS
@@ -222,21 +222,21 @@ def search_assumptions(assumptions: Assumptions) -> Assumptions:
 
 
 def evaluator(
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     table: PriceTable,
     assumptions: Assumptions,
     *,
     free_tier: bool,
 ) -> Evaluate:
-    """A function from a workload to its decision, pricing and simulating every template
+    """A function from a workload to its decision, pricing and simulating every topology
     the way the report does (without the after-idle probe, which decides nothing)."""
     from comparison.report import _kind  # the consumer kind found in the template
 
     def evaluate(workload: Workload) -> Decision:
         verdicts = []
-        for template in templates:
+        for model in models:
             cost, latency, routing = monthly_cost(
-                template,
+                model,
                 workload,
                 table,
                 assumptions,
@@ -246,8 +246,8 @@ def evaluator(
             )
             verdicts.append(
                 _judge(
-                    template.label,
-                    _kind(routing, template.label),
+                    model.label,
+                    _kind(routing, model.label),
                     not routing.unrouted,
                     cost.total,
                     0.0,

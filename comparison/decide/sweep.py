@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Workload
+from comparison.model.topology import TopologyModel
 from comparison.report import (
     CapacityLimit,
     Comparison,
@@ -32,7 +32,7 @@ _SWEEP_STEP_SECONDS = 30.0
 
 
 def sweep(
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     workload: Workload,
     table: PriceTable,
     assumptions: Assumptions,
@@ -53,9 +53,9 @@ def sweep(
         scaled = workload.scaled(volume / base) if workload.volume_per_month else workload
         totals: dict[str, float] = {}
         overloaded: list[str] = []
-        for template in templates:
+        for model in models:
             cost, latency, routing = monthly_cost(
-                template,
+                model,
                 scaled,
                 table,
                 coarse,
@@ -66,13 +66,13 @@ def sweep(
             if routing.unrouted:  # placeholders would look free; leave them out
                 continue
             if latency is not None and not latency.keeps_up:
-                overloaded.append(template.label)
+                overloaded.append(model.label)
             else:
-                totals[template.label] = cost.total
-            if latency is not None and template.label not in limits:
-                limit = capacity_limit(template.label, latency, scaled.volume_per_month)
+                totals[model.label] = cost.total
+            if latency is not None and model.label not in limits:
+                limit = capacity_limit(model.label, latency, scaled.volume_per_month)
                 if limit is not None:
-                    limits[template.label] = limit
+                    limits[model.label] = limit
         points.append(
             SweepPoint(
                 volume_per_month=volume,
@@ -133,7 +133,7 @@ def _intersection(before: SweepPoint, after: SweepPoint, old: str, new: str) -> 
 
 def with_sweep(
     comparison: Comparison,
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     table: PriceTable,
     assumptions: Assumptions,
     volumes: Sequence[float] = DEFAULT_VOLUMES,
@@ -141,7 +141,7 @@ def with_sweep(
 ) -> Comparison:
     """The comparison with a volume sweep attached, for the cost-against-volume chart."""
     result = sweep(
-        templates,
+        models,
         comparison.workload,
         table,
         assumptions,
