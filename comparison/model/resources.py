@@ -22,9 +22,9 @@ from runtime.contract import TASK_DETAIL
 _FAILURE_KEYS = ("DeadLetterConfig", "DestinationConfig", "deadLetterTargetArn")
 _ESM = "AWS::Lambda::EventSourceMapping"
 
-# CloudFormation's defaults for absent properties (AWS::Lambda::Function: MemorySize 128,
-# Timeout 3; AWS::ECS::TaskDefinition for Fargate: the smallest size, 256 CPU units and
-# 512 MiB, as the cost model has always assumed).
+# Values for absent properties. AWS::Lambda::Function's documented defaults are MemorySize
+# 128 and Timeout 3. Fargate requires Cpu and Memory on the task definition, so a missing
+# one is read as the smallest Fargate size (256 CPU units, 512 MiB): an assumption.
 LAMBDA_DEFAULT_MEMORY_MIB = 128
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3.0
 FARGATE_DEFAULT_CPU_UNITS = 256

@@ -45,8 +45,10 @@ def test_a_function_reads_its_memory_timeout_and_architecture(workload) -> None:
 def test_lambda_cap_is_the_event_sources_then_reserved_then_the_account_quota(
     workload, mapping_cap: int | None, reserved: int | None, cap: int
 ) -> None:
-    # MaximumConcurrency on an SQS event source ("Configuring maximum concurrency for
-    # Amazon SQS event sources") caps what the source invokes, below reserved concurrency.
+    # MaximumConcurrency on an SQS event source caps the concurrent invocations that source
+    # makes (Lambda developer guide, "Configuring maximum concurrency for Amazon SQS event
+    # sources", which advises keeping it at or below reserved concurrency); the model takes
+    # it first. Not re-checked against the page offline.
     function = {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
     mapping = event_source("Fn", "Queue")
     if mapping_cap is not None:
