@@ -1,6 +1,7 @@
 """The pipeline, run once: templates and a workload in, one :class:`Report` out.
 
-inputs → model → simulate → cost (:func:`comparison.report.compare`) → decide
+inputs → model (:func:`comparison.model.topology.topology_models`) → simulate → cost
+(:func:`comparison.report.compare`) → decide
 (:func:`comparison.decide.decision.decide`, the sweep, what would change) → one
 ``Report``. Every format in :mod:`comparison.render` is a pure function of that Report,
 so no renderer decides anything and the formats cannot disagree.
@@ -22,8 +23,9 @@ from comparison.decide.decision import (
 from comparison.decide.sweep import with_sweep
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.templates import StackTemplate, missing_topologies
+from comparison.inputs.templates import missing_topologies
 from comparison.inputs.workload import Workload
+from comparison.model.topology import TopologyModel
 from comparison.report import Comparison, Sweep, compare
 
 FORMAT_VERSION = "1"
@@ -62,7 +64,7 @@ class Report:
 
 
 def build_report(
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     workload: Workload,
     table: PriceTable,
     assumptions: Assumptions,
@@ -72,22 +74,23 @@ def build_report(
     changes: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Simulate and cost every template, decide once, and add the sweep and the search for
-    what would change the decision when asked."""
+    """Simulate and cost every topology, decide once, and add the sweep and the search for
+    what would change the decision when asked. The sweep and the search reuse ``models``
+    (read once from the templates): their workloads keep the task names."""
     say = progress or (lambda _message: None)
     say("simulating the topologies")
-    comparison = compare(templates, workload, table, assumptions, free_tier=free_tier)
+    comparison = compare(models, workload, table, assumptions, free_tier=free_tier)
     if sweep:
-        comparison = with_sweep(comparison, templates, table, assumptions, progress=progress)
+        comparison = with_sweep(comparison, models, table, assumptions, progress=progress)
     search = None
     if changes:
         say("searching what would change the decision")
-        evaluate = evaluator(templates, table, search_assumptions(assumptions), free_tier=free_tier)
+        evaluate = evaluator(models, table, search_assumptions(assumptions), free_tier=free_tier)
         search = what_would_change(workload, evaluate)
-    missing = missing_topologies(templates)
+    missing = missing_topologies([m.stack_id for m in models])
     notes = (
         (
-            f"Only {len(templates)} of the {len(templates) + len(missing)} topologies were "
+            f"Only {len(models)} of the {len(models) + len(missing)} topologies were "
             f"synthesized; not compared: {', '.join(missing)}. Run "
             "`npx cdk synth -c topology=all` to compare them all.",
         )

@@ -15,6 +15,7 @@ from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.prices import known_regions, load_price_table
 from comparison.inputs.templates import load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Network, load_workload
+from comparison.model.topology import topology_models
 from comparison.progress import Progress
 from comparison.render import FORMATS
 
@@ -102,11 +103,11 @@ def run(args: argparse.Namespace) -> str:
                 file=sys.stderr,
             )
     table = load_price_table(workload.region)
-    templates = load_templates(args.cdk_out)
+    models = topology_models(load_templates(args.cdk_out), workload, DEFAULT_ASSUMPTIONS)
     chosen = FORMATS[args.format]
     progress = Progress()
     report = build_report(
-        templates,
+        models,
         workload,
         table,
         DEFAULT_ASSUMPTIONS,

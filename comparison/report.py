@@ -17,10 +17,9 @@ from comparison.cost.usage import UsageContext, extract_usage
 from comparison.decide.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind, Routing
-from comparison.model.topology import TopologyModel, topology_model
+from comparison.model.topology import TopologyModel
 from comparison.simulate.latency import LatencySummary, run_consumers, web_app_baselines
 
 _KIND_PRECEDENCE = (
@@ -42,7 +41,6 @@ class TopologyReport:
     idle: CostBreakdown
     latency: LatencySummary | None
     qualities: Qualities | None
-    template: StackTemplate
     model: TopologyModel
 
     @property
@@ -129,7 +127,7 @@ def kind_of(routing: Routing, label: str) -> ConsumerKind | None:
 
 
 def monthly_cost(
-    template: StackTemplate,
+    model: TopologyModel,
     workload: Workload,
     table: PriceTable,
     assumptions: Assumptions,
@@ -139,25 +137,17 @@ def monthly_cost(
     simulate_overloaded: bool = True,
 ) -> tuple[CostBreakdown, LatencySummary | None, Routing]:
     """One topology's monthly cost under ``workload``, and its simulated latency."""
-    model = topology_model(
-        template,
-        tuple(task.name for task in workload.tasks),
-        poller_threads=assumptions.default_poller_threads,
-        endpoint_workers=assumptions.endpoint_workers_per_task,
-    )
-    routing = model.routing
     runs, latency = run_consumers(
-        template,
-        routing,
+        model,
         workload,
         assumptions,
         probe=probe,
         simulate_overloaded=simulate_overloaded,
     )
-    baselines = web_app_baselines(template, routing, workload, assumptions)
-    context = UsageContext(template, workload, assumptions, routing, runs, baselines, model)
+    baselines = web_app_baselines(model, workload, assumptions)
+    context = UsageContext(model, workload, assumptions, runs, baselines)
     cost = price_usage(extract_usage(context), table, free_tier=free_tier)
-    return replace(cost, spread=_spread(context, table, free_tier)), latency, routing
+    return replace(cost, spread=_spread(context, table, free_tier)), latency, model.routing
 
 
 def _spread(context: UsageContext, table: PriceTable, free_tier: bool) -> float:
@@ -179,24 +169,22 @@ def _spread(context: UsageContext, table: PriceTable, free_tier: bool) -> float:
 
 
 def estimate_topology(
-    template: StackTemplate,
+    model: TopologyModel,
     workload: Workload,
     table: PriceTable,
     assumptions: Assumptions,
     *,
     free_tier: bool,
 ) -> TopologyReport:
-    cost, latency, routing = monthly_cost(
-        template, workload, table, assumptions, free_tier=free_tier
-    )
+    cost, latency, routing = monthly_cost(model, workload, table, assumptions, free_tier=free_tier)
     idle, _, _ = monthly_cost(
-        template, workload.scaled(0), table, assumptions, free_tier=free_tier, probe=False
+        model, workload.scaled(0), table, assumptions, free_tier=free_tier, probe=False
     )
-    kind = kind_of(routing, template.label)
+    kind = kind_of(routing, model.label)
     complete = not routing.unrouted
     return TopologyReport(
-        label=template.label,
-        stack_id=template.stack_id,
+        label=model.label,
+        stack_id=model.stack_id,
         kind=kind,
         complete=complete,
         status=_status(routing, latency),
@@ -204,13 +192,7 @@ def estimate_topology(
         idle=idle,
         latency=latency,
         qualities=QUALITIES.get(kind) if kind else None,
-        template=template,
-        model=topology_model(
-            template,
-            tuple(task.name for task in workload.tasks),
-            poller_threads=assumptions.default_poller_threads,
-            endpoint_workers=assumptions.endpoint_workers_per_task,
-        ),
+        model=model,
     )
 
 
@@ -233,7 +215,7 @@ def _status(routing: Routing, latency: LatencySummary | None) -> str:
 
 
 def compare(
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     workload: Workload,
     table: PriceTable,
     assumptions: Assumptions,
@@ -243,7 +225,7 @@ def compare(
     """Every topology under ``workload``; add a sweep with
     :func:`comparison.decide.sweep.with_sweep`."""
     topologies = tuple(
-        estimate_topology(t, workload, table, assumptions, free_tier=free_tier) for t in templates
+        estimate_topology(m, workload, table, assumptions, free_tier=free_tier) for m in models
     )
     return Comparison(
         workload=workload,
@@ -251,6 +233,6 @@ def compare(
         free_tier=free_tier,
         price_dates=tuple(sorted({price.date for price in table.prices.values()})),
         topologies=topologies,
-        baseline=baseline_breakdown(templates, workload, table),
+        baseline=baseline_breakdown(models, workload, table),
         network=workload.network,
     )

@@ -15,32 +15,36 @@ from comparison.cost.usage import Usage
 from comparison.cost.usage.vpc import network_hours
 from comparison.inputs.assumptions import HOURS_PER_MONTH
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Workload
-from comparison.model.routing import web_app_ids
-from comparison.model.scaling import fargate_size
+from comparison.model.resources import AlarmModel, ScalingPolicyModel, ServiceModel
+from comparison.model.topology import TopologyModel
 from runtime.contract import ResourceRole
 
 _TARGET_TRACKING_ALARMS = 2  # the high and low alarms Application Auto Scaling creates
 
 
-def reference_template(templates: Sequence[StackTemplate]) -> StackTemplate | None:
+def _web_app_service(model: TopologyModel) -> ServiceModel | None:
+    services = [s for s in model.of_kind(ServiceModel) if s.role == ResourceRole.WEBAPP]
+    return services[0] if services else None
+
+
+def reference_model(models: Sequence[TopologyModel]) -> TopologyModel | None:
     """A stack that contains the web app (every ECS stack does), to read its network from."""
-    return next((t for t in templates if t.with_role(ResourceRole.WEBAPP)), None)
+    return next((m for m in models if _web_app_service(m) is not None), None)
 
 
-def baseline_usage(template: StackTemplate | None, workload: Workload) -> list[Usage]:
+def baseline_usage(model: TopologyModel | None, workload: Workload) -> list[Usage]:
     """The web app's own tasks all month (``[webapp]``), its scaling alarms and its network."""
     web = workload.webapp
     architecture = "x86_64"
     usages: list[Usage] = []
-    if template is not None:
-        service = template.with_role(ResourceRole.WEBAPP)[0]
-        architecture = fargate_size(template, service)[2]
-        usages += network_hours(template)
-        own = [template.resources[i] for i in web_app_ids(template)]
-        tracking = sum(1 for r in own if "TargetTrackingScalingPolicyConfiguration" in r.properties)
-        alarms = sum(1 for r in own if r.type == "AWS::CloudWatch::Alarm")
+    service = _web_app_service(model) if model is not None else None
+    if model is not None and service is not None:
+        architecture = service.architecture
+        usages += network_hours(model.network)
+        own = [r for r in model.resources if r.logical_id in model.web_app]
+        tracking = sum(1 for r in own if isinstance(r, ScalingPolicyModel) and r.target_tracking)
+        alarms = sum(1 for r in own if isinstance(r, AlarmModel))
         count = alarms + _TARGET_TRACKING_ALARMS * tracking
         if count:
             usages.append(Usage("cloudwatch.alarm", count, "web app", "its scaling alarms"))
@@ -54,7 +58,7 @@ def baseline_usage(template: StackTemplate | None, workload: Workload) -> list[U
 
 
 def baseline_breakdown(
-    templates: Sequence[StackTemplate], workload: Workload, table: PriceTable
+    models: Sequence[TopologyModel], workload: Workload, table: PriceTable
 ) -> CostBreakdown:
-    usage = baseline_usage(reference_template(templates), workload)
+    usage = baseline_usage(reference_model(models), workload)
     return price_usage(usage, table, free_tier=False)

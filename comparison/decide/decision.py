@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind
+from comparison.model.topology import TopologyModel
 from comparison.report import Comparison, TopologyReport, kind_of, monthly_cost
 from comparison.simulate.latency import LatencySummary
 from runtime.catalogue import CATALOGUE, LAMBDA_MAX_DURATION_SECONDS
@@ -225,7 +225,7 @@ def search_assumptions(assumptions: Assumptions) -> Assumptions:
 
 
 class Evaluator:
-    """A function from a workload to its decision, pricing and simulating every template
+    """A function from a workload to its decision, pricing and simulating every topology
     the way the report does (without the after-idle probe, which decides nothing).
 
     :meth:`differs` answers the search's question, "is the decision another option than
@@ -235,28 +235,28 @@ class Evaluator:
 
     def __init__(
         self,
-        templates: Sequence[StackTemplate],
+        models: Sequence[TopologyModel],
         table: PriceTable,
         assumptions: Assumptions,
         *,
         free_tier: bool,
     ) -> None:
-        self._templates = tuple(templates)
+        self._models = tuple(models)
         self._table = table
         self._assumptions = assumptions
         self._free_tier = free_tier
         self._verdicts: dict[tuple[str, Workload], Verdict] = {}
         """Per (stack, workload): :meth:`differs` and the full decision share them."""
 
-    def _verdict(self, template: StackTemplate, workload: Workload) -> Verdict:
-        key = (template.stack_id, workload)
+    def _verdict(self, model: TopologyModel, workload: Workload) -> Verdict:
+        key = (model.stack_id, workload)
         if key not in self._verdicts:
-            self._verdicts[key] = self._judge(template, workload)
+            self._verdicts[key] = self._judge(model, workload)
         return self._verdicts[key]
 
-    def _judge(self, template: StackTemplate, workload: Workload) -> Verdict:
+    def _judge(self, model: TopologyModel, workload: Workload) -> Verdict:
         cost, latency, routing = monthly_cost(
-            template,
+            model,
             workload,
             self._table,
             self._assumptions,
@@ -265,8 +265,8 @@ class Evaluator:
             simulate_overloaded=False,
         )
         return judge(
-            template.label,
-            kind_of(routing, template.label),
+            model.label,
+            kind_of(routing, model.label),
             complete=not routing.unrouted,
             cost=cost.total,
             idle=0.0,
@@ -275,23 +275,23 @@ class Evaluator:
         )
 
     def __call__(self, workload: Workload) -> Decision:
-        return rank([self._verdict(t, workload) for t in self._templates], workload)
+        return rank([self._verdict(t, workload) for t in self._models], workload)
 
     def differs(self, workload: Workload, chosen: str | None) -> bool:
-        first = next((t for t in self._templates if t.label == chosen), None)
+        first = next((t for t in self._models if t.label == chosen), None)
         if first is not None and not self._verdict(first, workload).eligible:
             return True
         return self(workload).chosen != chosen
 
 
 def evaluator(
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     table: PriceTable,
     assumptions: Assumptions,
     *,
     free_tier: bool,
 ) -> Evaluator:
-    return Evaluator(templates, table, assumptions, free_tier=free_tier)
+    return Evaluator(models, table, assumptions, free_tier=free_tier)
 
 
 def _because(before: Decision, after: Decision) -> str:

@@ -18,8 +18,8 @@ from dataclasses import replace
 from comparison.decide.decision import judge, rank
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Workload
+from comparison.model.topology import TopologyModel
 from comparison.report import (
     CapacityLimit,
     Comparison,
@@ -37,7 +37,7 @@ _SWEEP_STEP_SECONDS = 30.0
 
 
 def sweep(
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     workload: Workload,
     table: PriceTable,
     assumptions: Assumptions,
@@ -59,9 +59,9 @@ def sweep(
         totals: dict[str, float] = {}
         overloaded: list[str] = []
         verdicts = []
-        for template in templates:
+        for model in models:
             cost, latency, routing = monthly_cost(
-                template,
+                model,
                 scaled,
                 table,
                 coarse,
@@ -72,13 +72,13 @@ def sweep(
             if routing.unrouted:  # placeholders would look free; leave them out
                 continue
             if latency is not None and not latency.keeps_up:
-                overloaded.append(template.label)
+                overloaded.append(model.label)
             else:
-                totals[template.label] = cost.total
+                totals[model.label] = cost.total
             verdicts.append(
                 judge(
-                    template.label,
-                    kind_of(routing, template.label),
+                    model.label,
+                    kind_of(routing, model.label),
                     complete=True,
                     cost=cost.total,
                     idle=0.0,
@@ -86,10 +86,10 @@ def sweep(
                     workload=scaled,
                 )
             )
-            if latency is not None and template.label not in limits:
-                limit = capacity_limit(template.label, latency, scaled.volume_per_month)
+            if latency is not None and model.label not in limits:
+                limit = capacity_limit(model.label, latency, scaled.volume_per_month)
                 if limit is not None:
-                    limits[template.label] = limit
+                    limits[model.label] = limit
         decision = rank(verdicts, scaled)
         points.append(
             SweepPoint(
@@ -154,7 +154,7 @@ def _intersection(before: SweepPoint, after: SweepPoint, old: str, new: str) -> 
 
 def with_sweep(
     comparison: Comparison,
-    templates: Sequence[StackTemplate],
+    models: Sequence[TopologyModel],
     table: PriceTable,
     assumptions: Assumptions,
     volumes: Sequence[float] = DEFAULT_VOLUMES,
@@ -162,7 +162,7 @@ def with_sweep(
 ) -> Comparison:
     """The comparison with a volume sweep attached, for the cost-against-volume chart."""
     result = sweep(
-        templates,
+        models,
         comparison.workload,
         table,
         assumptions,

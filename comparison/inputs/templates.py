@@ -7,10 +7,10 @@ metadata roles the constructs put on services and functions (see docs/comparison
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from comparison.errors import TemplateError
 from runtime.contract import METADATA_KEY
@@ -117,10 +117,10 @@ def parse_template(stack_id: str, document: Mapping[str, Any]) -> StackTemplate:
     return StackTemplate(stack_id=stack_id, resources=resources)
 
 
-def missing_topologies(templates: Sequence[StackTemplate]) -> tuple[str, ...]:
-    """The project's topologies absent from ``templates`` (none when it holds none of them,
+def missing_topologies(stack_ids: Sequence[str]) -> tuple[str, ...]:
+    """The project's topologies absent from ``stack_ids`` (none when it holds none of them,
     e.g. a test's own stacks): a plain `cdk synth` writes only the default one."""
-    present = {t.stack_id for t in templates}
+    present = set(stack_ids)
     if not present & KNOWN_STACKS.keys():
         return ()
     return tuple(name for stack_id, name in KNOWN_STACKS.items() if stack_id not in present)
@@ -142,22 +142,3 @@ def load_templates(cdk_out: Path) -> list[StackTemplate]:
             raise TemplateError(f"{path}: not valid JSON ({error}); synthesize again") from error
         templates.append(parse_template(path.name.removesuffix(".template.json"), document))
     return templates
-
-
-T = TypeVar("T")
-
-
-def per_template(function: Callable[[StackTemplate], T]) -> Callable[[StackTemplate], T]:
-    """Compute a reading of a template once: templates are immutable once parsed, and the
-    cost model asks the same questions of each for every volume it prices."""
-    cache: dict[int, tuple[StackTemplate, T]] = {}
-
-    def cached(template: StackTemplate) -> T:
-        hit = cache.get(id(template))
-        if hit is None or hit[0] is not template:
-            hit = (template, function(template))
-            cache[id(template)] = hit
-        return hit[1]
-
-    cached.__doc__ = function.__doc__
-    return cached

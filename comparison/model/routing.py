@@ -6,15 +6,18 @@ source mapping feeds is treated as a task consumer (the ``lambdas`` stack today)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
-from comparison.inputs.templates import (
-    Resource,
-    StackTemplate,
-    per_template,
-    ref_target,
-    referenced_ids,
+from comparison.inputs.templates import Resource, StackTemplate, ref_target, referenced_ids
+from comparison.model.resources import (
+    FunctionModel,
+    ResourceModel,
+    ServiceModel,
+    dead_letter_queue_ids,
+    event_source_mappings,
 )
 from runtime.contract import POLLER_THREADS_DETAIL, TASK_DETAIL, TASK_NAME_ENV, ResourceRole
 
@@ -36,7 +39,7 @@ _SERVICE_KINDS: dict[str, ConsumerKind] = {
 
 @dataclass(frozen=True)
 class Consumer:
-    resource: Resource
+    resource: FunctionModel | ServiceModel
     kind: ConsumerKind
     tasks: tuple[str, ...]
     queues: tuple[str, ...]
@@ -56,43 +59,9 @@ class Routing:
     """Task names no resource in the stack processes (a placeholder stack)."""
 
 
-_FAILURE_KEYS = ("DeadLetterConfig", "DestinationConfig", "deadLetterTargetArn")
-
-
-def _failure_targets(value: object) -> set[str]:
-    """Ids under keys that name where failures go, anywhere in a property value."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            found |= referenced_ids(inner) if key in _FAILURE_KEYS else _failure_targets(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            found |= _failure_targets(inner)
-    return found
-
-
-@per_template
-def dead_letter_queue_ids(template: StackTemplate) -> frozenset[str]:
-    """Queues that only ever receive failures: redrive DLQs, delivery and invocation DLQs."""
-    queues = {q.logical_id for q in template.of_type("AWS::SQS::Queue")}
-    found: set[str] = set()
-    for resource in template.resources.values():
-        found |= _failure_targets(resource.properties)
-    return frozenset(found & queues)
-
-
 def work_queue_ids(template: StackTemplate) -> list[str]:
     dead = dead_letter_queue_ids(template)
     return [q.logical_id for q in template.of_type("AWS::SQS::Queue") if q.logical_id not in dead]
-
-
-def event_source_mappings(template: StackTemplate, function_id: str) -> list[Resource]:
-    return [
-        m
-        for m in template.of_type("AWS::Lambda::EventSourceMapping")
-        if ref_target(m.properties.get("FunctionName")) == function_id
-        or function_id in referenced_ids(m.properties.get("FunctionName"))
-    ]
 
 
 def _lambda_task_name(function: Resource) -> str | None:
@@ -120,6 +89,7 @@ def service_queue_ids(template: StackTemplate, service: Resource) -> list[str]:
 
 def build_routing(
     template: StackTemplate,
+    records: Mapping[str, ResourceModel],
     task_names: tuple[str, ...],
     *,
     poller_threads: int = 1,
@@ -127,7 +97,9 @@ def build_routing(
 ) -> Routing:
     """Assign every task to the consumer that processes it in this stack.
 
-    ``poller_threads`` and ``endpoint_workers`` apply where the metadata gives none.
+    ``records`` are the typed resources of ``template`` by logical id, which each
+    consumer carries. ``poller_threads`` and ``endpoint_workers`` apply where the
+    metadata gives none.
     """
     consumers: list[Consumer] = []
     claimed: set[str] = set()
@@ -146,21 +118,57 @@ def build_routing(
             unnamed_lambdas.append((function, queues))
             continue
         claimed.add(name)
-        consumers.append(Consumer(function, ConsumerKind.LAMBDA, (name,), tuple(queues), 1))
+        consumers.append(
+            Consumer(
+                _typed(records, function, FunctionModel),
+                ConsumerKind.LAMBDA,
+                (name,),
+                tuple(queues),
+                1,
+            )
+        )
     remaining = tuple(t for t in task_names if t not in claimed)
     for function, queues in unnamed_lambdas:
-        consumers.append(Consumer(function, ConsumerKind.LAMBDA, remaining, tuple(queues), 1))
+        consumers.append(
+            Consumer(
+                _typed(records, function, FunctionModel),
+                ConsumerKind.LAMBDA,
+                remaining,
+                tuple(queues),
+                1,
+            )
+        )
         remaining = ()
     for service in template.of_type("AWS::ECS::Service"):
-        consumer = _service_consumer(template, service, remaining, poller_threads, endpoint_workers)
+        consumer = _service_consumer(
+            template,
+            _typed(records, service, ServiceModel),
+            service,
+            remaining,
+            poller_threads,
+            endpoint_workers,
+        )
         if consumer is not None:
             consumers.append(consumer)
             remaining = ()
     return Routing(consumers=tuple(consumers), unrouted=remaining)
 
 
+R = TypeVar("R", bound=ResourceModel)
+
+
+def _typed(records: Mapping[str, ResourceModel], resource: Resource, kind: type[R]) -> R:
+    record = records[resource.logical_id]
+    if not isinstance(record, kind):
+        raise TypeError(
+            f"{resource.logical_id} ({resource.type}) was read as {type(record).__name__}"
+        )
+    return record
+
+
 def _service_consumer(
     template: StackTemplate,
+    record: ServiceModel,
     service: Resource,
     remaining: tuple[str, ...],
     poller_threads: int,
@@ -183,10 +191,9 @@ def _service_consumer(
             if not template.referrers(q, "AWS::Lambda::EventSourceMapping")
         ]
     default = endpoint_workers if kind is ConsumerKind.ENDPOINT else poller_threads
-    return Consumer(service, kind, remaining, tuple(queues), int(threads) if threads else default)
+    return Consumer(record, kind, remaining, tuple(queues), int(threads) if threads else default)
 
 
-@per_template
 def web_app_ids(template: StackTemplate) -> frozenset[str]:
     """The web-app services and the scaling resources and alarms that act on them: the
     web app as it runs today, part of the baseline in every topology."""
@@ -211,4 +218,5 @@ def web_app_ids(template: StackTemplate) -> frozenset[str]:
 
 def in_vpc(consumer: Consumer) -> bool:
     """Fargate tasks always run in a VPC; a Lambda only with a VpcConfig."""
-    return consumer.kind is not ConsumerKind.LAMBDA or "VpcConfig" in consumer.resource.properties
+    resource = consumer.resource
+    return not isinstance(resource, FunctionModel) or resource.in_vpc

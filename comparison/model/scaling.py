@@ -1,16 +1,22 @@
 """Scaling parameters of an ECS service, read from Application Auto Scaling resources.
 
-What the template lacks comes from :class:`~comparison.inputs.assumptions.Assumptions`, and
-:attr:`ScalingParams.from_template` says which fields were found.
+:func:`scaling_reading` reads what the template states, once, into a
+:class:`ScalingReading`; :func:`scaling_params` fills what it lacks from
+:class:`~comparison.inputs.assumptions.Assumptions` and the workload's default target,
+and :attr:`ScalingParams.from_template` says which fields were found.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.templates import Resource, StackTemplate, ref_target, referenced_ids
+
+if TYPE_CHECKING:
+    from comparison.model.resources import ServiceModel
 
 _CPU_METRICS = {"ECSServiceAverageCPUUtilization"}
 
@@ -29,10 +35,11 @@ class StepMetric(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StepRule:
-    """A step-scaling policy and the alarm that triggers it, e.g. the wake-up from zero."""
+class StepReading:
+    """A step-scaling policy and the alarm that triggers it, as the template states them:
+    the alarm's Period may be absent (None)."""
 
-    period_seconds: float
+    period_seconds: float | None
     datapoints_to_alarm: int
     threshold: float
     operator: str
@@ -61,6 +68,34 @@ class StepRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StepRule(StepReading):
+    """A step-scaling policy and the alarm that triggers it, e.g. the wake-up from zero,
+    with the period resolved (the field keeps its place, so reports list it first)."""
+
+    period_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetTracking:
+    """A target-tracking policy as the template states it (None: property absent)."""
+
+    metric: ScalingMetric
+    target: float | None
+    scale_in_cooldown_seconds: float | None
+    scale_out_cooldown_seconds: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalingReading:
+    """The Application Auto Scaling target of a service and its policies, as stated."""
+
+    min_capacity: int
+    max_capacity: int | None
+    tracking: tuple[TargetTracking, ...]
+    steps: tuple[StepReading, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ScalingParams:
     min_capacity: int
     max_capacity: int
@@ -79,11 +114,12 @@ class ScalingParams:
         return next((rule for rule in self.step_rules if rule.scales_out), None)
 
 
-def _number(value: object, default: float) -> float:
+def number(value: object, default: float) -> float:
+    """A numeric property, or ``default`` when it is absent or an unresolved token."""
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return default  # an unresolved token: use the default
+        return default
 
 
 def _scalable_target(template: StackTemplate, service: Resource) -> Resource | None:
@@ -105,71 +141,52 @@ def _policies(template: StackTemplate, target: Resource) -> list[Resource]:
     ]
 
 
-def scaling_params(
-    template: StackTemplate,
-    service: Resource,
-    assumptions: Assumptions,
-    *,
-    default_target: float,
-) -> ScalingParams:
-    """The scaling rule of ``service``: its capacity range, target tracking and wake-up."""
-    found: list[str] = []
-    desired = int(_number(service.properties.get("DesiredCount"), 1))
-    target_resource = _scalable_target(template, service)
-    if target_resource is None:
-        return ScalingParams(
-            min_capacity=desired,
-            max_capacity=desired,
-            desired_count=desired,
-            metric=ScalingMetric.NONE,
-            target=0.0,
-            scale_in_cooldown_seconds=0.0,
-            scale_out_cooldown_seconds=0.0,
-            metric_period_seconds=assumptions.metric_period_seconds,
-            step_rules=(),
-            from_template=("DesiredCount",),
-        )
-    found += ["MinCapacity", "MaxCapacity"]
-    minimum = int(_number(target_resource.properties.get("MinCapacity"), 0))
-    maximum = int(
-        _number(target_resource.properties.get("MaxCapacity"), assumptions.default_max_capacity)
+def _optional(value: object) -> float | None:
+    found = number(value, float("nan"))
+    return None if found != found else found  # NaN: absent or a token
+
+
+def _tracking(config: dict[str, object]) -> tuple[TargetTracking, str | None]:
+    """The policy, and the name of its customized metric if it has one."""
+    predefined = config.get("PredefinedMetricSpecification", {})
+    is_cpu = isinstance(predefined, dict) and (
+        predefined.get("PredefinedMetricType") in _CPU_METRICS
     )
-    metric, target = ScalingMetric.NONE, default_target
-    cooldown_in = cooldown_out = assumptions.default_cooldown_seconds
-    rules: list[StepRule] = []
-    period = assumptions.metric_period_seconds
+    custom = config.get("CustomizedMetricSpecification", {})
+    name = custom.get("MetricName") if isinstance(custom, dict) else None
+    return TargetTracking(
+        metric=ScalingMetric.CPU if is_cpu else ScalingMetric.BACKLOG,
+        target=_optional(config.get("TargetValue")),
+        scale_in_cooldown_seconds=_optional(config.get("ScaleInCooldown")),
+        scale_out_cooldown_seconds=_optional(config.get("ScaleOutCooldown")),
+    ), name if isinstance(name, str) else None
+
+
+def scaling_reading(template: StackTemplate, service: Resource) -> ScalingReading | None:
+    """What the template says about how ``service`` scales; None without a scalable target."""
+    target = _scalable_target(template, service)
+    if target is None:
+        return None
+    policies = _policies(template, target)
+    tracking: list[TargetTracking] = []
     custom_names: set[str] = set()
-    for policy in _policies(template, target_resource):
-        tracking = policy.properties.get("TargetTrackingScalingPolicyConfiguration")
-        if isinstance(tracking, dict):
-            predefined = tracking.get("PredefinedMetricSpecification", {})
-            is_cpu = predefined.get("PredefinedMetricType") in _CPU_METRICS
-            metric = ScalingMetric.CPU if is_cpu else ScalingMetric.BACKLOG
-            target = _number(tracking.get("TargetValue"), default_target)
-            cooldown_in = _number(tracking.get("ScaleInCooldown"), cooldown_in)
-            cooldown_out = _number(tracking.get("ScaleOutCooldown"), cooldown_out)
-            found += ["TargetValue", "ScaleInCooldown", "ScaleOutCooldown"]
-            custom = tracking.get("CustomizedMetricSpecification", {})
-            if isinstance(custom, dict) and isinstance(custom.get("MetricName"), str):
-                custom_names.add(custom["MetricName"])
-    for policy in _policies(template, target_resource):
+    for policy in policies:
+        config = policy.properties.get("TargetTrackingScalingPolicyConfiguration")
+        if isinstance(config, dict):
+            policy_tracking, custom = _tracking(config)
+            tracking.append(policy_tracking)
+            if custom is not None:
+                custom_names.add(custom)
+    steps: list[StepReading] = []
+    for policy in policies:
         if isinstance(policy.properties.get("StepScalingPolicyConfiguration"), dict):
-            rules.extend(_step_rules(template, policy, assumptions, custom_names))
-    for rule in rules:
-        found.append(f"StepScaling({rule.operator} {rule.threshold:g})")
-        if rule.scales_out:
-            period = rule.period_seconds
-    return ScalingParams(
-        min_capacity=minimum,
-        max_capacity=maximum,
-        desired_count=max(desired, minimum),
-        metric=metric,
-        target=target if target > 0 else default_target,
-        scale_in_cooldown_seconds=cooldown_in,
-        scale_out_cooldown_seconds=cooldown_out,
-        metric_period_seconds=period,
-        step_rules=tuple(rules),
-        from_template=tuple(found),
+            steps.extend(_step_readings(template, policy, custom_names))
+    maximum = target.properties.get("MaxCapacity")
+    return ScalingReading(
+        min_capacity=int(number(target.properties.get("MinCapacity"), 0)),
+        max_capacity=None if _optional(maximum) is None else int(number(maximum, 0)),
+        tracking=tuple(tracking),
+        steps=tuple(steps),
     )
 
 
@@ -184,14 +201,14 @@ def _step_metric(alarm: Resource, custom_names: set[str]) -> StepMetric:
     return StepMetric.TOTAL
 
 
-def _step_rules(
-    template: StackTemplate, policy: Resource, assumptions: Assumptions, custom_names: set[str]
-) -> list[StepRule]:
+def _step_readings(
+    template: StackTemplate, policy: Resource, custom_names: set[str]
+) -> list[StepReading]:
     config = policy.properties["StepScalingPolicyConfiguration"]
     adjustments = config.get("StepAdjustments") or [{}]
     # One adjustment per policy is what the wake-up and scale-to-zero steps use; a
     # multi-step policy is read by its largest step.
-    adjustment = int(max((_number(a.get("ScalingAdjustment"), 0) for a in adjustments), key=abs))
+    adjustment = int(max((number(a.get("ScalingAdjustment"), 0) for a in adjustments), key=abs))
     exact = config.get("AdjustmentType") == "ExactCapacity"
     rules = []
     for alarm in template.of_type("AWS::CloudWatch::Alarm"):
@@ -199,28 +216,75 @@ def _step_rules(
         if not any(ref_target(action) == policy.logical_id for action in actions):
             continue
         props = alarm.properties
-        evaluation = int(_number(props.get("EvaluationPeriods"), 1))
+        evaluation = int(number(props.get("EvaluationPeriods"), 1))
         rules.append(
-            StepRule(
-                period_seconds=_number(props.get("Period"), assumptions.metric_period_seconds),
-                datapoints_to_alarm=int(_number(props.get("DatapointsToAlarm"), evaluation)),
-                threshold=_number(props.get("Threshold"), 0),
+            StepReading(
+                period_seconds=_optional(props.get("Period")),
+                datapoints_to_alarm=int(number(props.get("DatapointsToAlarm"), evaluation)),
+                threshold=number(props.get("Threshold"), 0),
                 operator=str(props.get("ComparisonOperator", "")),
                 metric=_step_metric(alarm, custom_names),
                 exact=exact,
                 adjustment=adjustment,
-                cooldown_seconds=_number(config.get("Cooldown"), 0),
+                cooldown_seconds=number(config.get("Cooldown"), 0),
             )
         )
     return rules
 
 
-def fargate_size(template: StackTemplate, service: Resource) -> tuple[float, float, str]:
-    """(vCPU, GB, architecture) of its task definition; 0.25 vCPU, 0.5 GB, x86 if absent."""
-    definition = template.get(ref_target(service.properties.get("TaskDefinition")))
-    props = definition.properties if definition is not None else {}
-    vcpu = _number(props.get("Cpu"), 256) / 1024
-    memory_gb = _number(props.get("Memory"), 512) / 1024
-    platform = props.get("RuntimePlatform", {})
-    architecture = "arm64" if platform.get("CpuArchitecture") == "ARM64" else "x86_64"
-    return vcpu, memory_gb, architecture
+def _rule(reading: StepReading, assumptions: Assumptions) -> StepRule:
+    stated = {f.name: getattr(reading, f.name) for f in fields(StepReading)}
+    if reading.period_seconds is None:
+        stated["period_seconds"] = assumptions.metric_period_seconds
+    return StepRule(**stated)
+
+
+def scaling_params(
+    service: ServiceModel, assumptions: Assumptions, *, default_target: float
+) -> ScalingParams:
+    """The scaling rule of ``service``: its capacity range, target tracking and wake-up."""
+    desired = 1 if service.desired_count is None else service.desired_count
+    reading = service.scaling
+    if reading is None:
+        return ScalingParams(
+            min_capacity=desired,
+            max_capacity=desired,
+            desired_count=desired,
+            metric=ScalingMetric.NONE,
+            target=0.0,
+            scale_in_cooldown_seconds=0.0,
+            scale_out_cooldown_seconds=0.0,
+            metric_period_seconds=assumptions.metric_period_seconds,
+            step_rules=(),
+            from_template=("DesiredCount",),
+        )
+    found = ["MinCapacity", "MaxCapacity"]
+    metric, target = ScalingMetric.NONE, default_target
+    cooldown_in = cooldown_out = assumptions.default_cooldown_seconds
+    for tracking in reading.tracking:
+        metric = tracking.metric
+        target = default_target if tracking.target is None else tracking.target
+        if tracking.scale_in_cooldown_seconds is not None:
+            cooldown_in = tracking.scale_in_cooldown_seconds
+        if tracking.scale_out_cooldown_seconds is not None:
+            cooldown_out = tracking.scale_out_cooldown_seconds
+        found += ["TargetValue", "ScaleInCooldown", "ScaleOutCooldown"]
+    rules = [_rule(step, assumptions) for step in reading.steps]
+    period = assumptions.metric_period_seconds
+    for rule in rules:
+        found.append(f"StepScaling({rule.operator} {rule.threshold:g})")
+        if rule.scales_out:
+            period = rule.period_seconds
+    maximum = reading.max_capacity
+    return ScalingParams(
+        min_capacity=reading.min_capacity,
+        max_capacity=assumptions.default_max_capacity if maximum is None else maximum,
+        desired_count=max(desired, reading.min_capacity),
+        metric=metric,
+        target=target if target > 0 else default_target,
+        scale_in_cooldown_seconds=cooldown_in,
+        scale_out_cooldown_seconds=cooldown_out,
+        metric_period_seconds=period,
+        step_rules=tuple(rules),
+        from_template=tuple(found),
+    )

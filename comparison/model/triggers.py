@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from comparison.inputs.templates import Resource, StackTemplate, per_template, referenced_ids
+from comparison.inputs.templates import Resource, StackTemplate, referenced_ids
 from comparison.inputs.workload import Workload
 from comparison.model.schedule_expr import runs_per_month
 
@@ -23,7 +23,8 @@ _TRIGGER_TYPES = ("AWS::Scheduler::Schedule", "AWS::Events::Rule")
 
 @dataclass(frozen=True, kw_only=True)
 class Trigger:
-    resource: Resource
+    source: str
+    """Logical id of the schedule or rule."""
     target_ids: frozenset[str]
     """Logical ids the target's Arn refers to."""
     task: str | None
@@ -55,8 +56,7 @@ def _task_named(target: Mapping[str, Any]) -> str | None:
     return found.group(1) if found else None
 
 
-@per_template
-def triggers(template: StackTemplate) -> tuple[Trigger, ...]:
+def read_triggers(template: StackTemplate) -> tuple[Trigger, ...]:
     """Every enabled schedule and rule target, with its task and its monthly runs."""
     found = []
     for resource in template.resources.values():
@@ -69,7 +69,7 @@ def triggers(template: StackTemplate) -> tuple[Trigger, ...]:
         for target in _targets(resource):
             found.append(
                 Trigger(
-                    resource=resource,
+                    source=resource.logical_id,
                     target_ids=frozenset(referenced_ids(target.get("Arn"))),
                     task=_task_named(target),
                     runs_per_month=runs,
@@ -78,27 +78,25 @@ def triggers(template: StackTemplate) -> tuple[Trigger, ...]:
     return tuple(found)
 
 
-def scheduled_runs(template: StackTemplate, task: str) -> float:
+def scheduled_runs(triggers: Sequence[Trigger], task: str) -> float:
     """Runs a month of the schedules that name ``task``, whatever they target."""
-    return sum(
-        t.runs_per_month or 0.0 for t in triggers(template) if t.is_schedule and t.task == task
-    )
+    return sum(t.runs_per_month or 0.0 for t in triggers if t.is_schedule and t.task == task)
 
 
-def invocations(template: StackTemplate, function_id: str, workload: Workload) -> float | None:
+def invocations(triggers: Sequence[Trigger], function_id: str, workload: Workload) -> float | None:
     """Runs a month of a function that schedules and rules target; None if none do.
 
     A schedule runs it per run of its expression. An event rule runs it once per event:
     the task's monthly volume, less what its schedules already produce."""
     total: float | None = None
-    for trigger in triggers(template):
+    for trigger in triggers:
         if function_id not in trigger.target_ids:
             continue
         if trigger.is_schedule:
             runs = trigger.runs_per_month or 0.0
         elif trigger.task is not None and trigger.task in {t.name for t in workload.tasks}:
             volume = workload.task(trigger.task).volume_per_month
-            runs = max(0.0, volume - scheduled_runs(template, trigger.task))
+            runs = max(0.0, volume - scheduled_runs(triggers, trigger.task))
         else:
             runs = 0.0  # an event rule for no known task: its volume is unknown
         total = (total or 0.0) + runs
@@ -106,11 +104,11 @@ def invocations(template: StackTemplate, function_id: str, workload: Workload) -
 
 
 def relayed_share(
-    template: StackTemplate, function_id: str, workload: Workload
+    triggers: Sequence[Trigger], function_id: str, workload: Workload
 ) -> dict[str, float]:
     """Per task, the share of its runs that pass through ``function_id`` (an invoker)."""
     shares: dict[str, float] = {}
-    for trigger in triggers(template):
+    for trigger in triggers:
         if function_id not in trigger.target_ids or trigger.task is None:
             continue
         if trigger.task not in {t.name for t in workload.tasks}:
@@ -121,6 +119,6 @@ def relayed_share(
         if trigger.is_schedule:
             share = (trigger.runs_per_month or 0.0) / volume
         else:
-            share = max(0.0, 1 - scheduled_runs(template, trigger.task) / volume)
+            share = max(0.0, 1 - scheduled_runs(triggers, trigger.task) / volume)
         shares[trigger.task] = min(1.0, shares.get(trigger.task, 0.0) + share)
     return shares

@@ -1,4 +1,4 @@
-"""A diagram of one topology, drawn from its template: triggers -> queues -> consumers,
+"""A diagram of one topology, drawn from its topology model: triggers -> queues -> consumers,
 with the dead-letter queues, and below them the table, the bucket and the network.
 
 Nodes are the resources that carry work; edges follow their references (schedule and
@@ -15,11 +15,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from comparison.inputs.templates import Resource, ref_target
-from comparison.model.routing import _failure_targets
+from comparison.model.resources import (
+    EventSourceMappingModel,
+    FunctionModel,
+    LoadBalancerModel,
+    ResourceModel,
+    ServiceModel,
+)
 from comparison.model.topology import TopologyModel
 from comparison.render.svg import Svg
-from runtime.contract import TASK_DETAIL, ResourceRole
+from runtime.contract import ResourceRole
 
 WEB_APP = "(web app)"
 _KINDS = {
@@ -74,7 +79,7 @@ def _short(name: str) -> str:
     return name if len(name) <= _LABEL_CHARS else name[: _LABEL_CHARS - 1] + "…"
 
 
-def _label(resource: Resource) -> str:
+def _label(resource: ResourceModel) -> str:
     parts = [p for p in resource.path.split("/")[1:] if p not in ("Resource", "Default")]
     # Queue/Queue and Schedule1/Schedule say nothing twice: keep the more specific one.
     parts = [
@@ -82,24 +87,24 @@ def _label(resource: Resource) -> str:
     ]
     # Without construct paths, the logical id without CDK's hash suffix.
     name = "/".join(parts[-2:]) if parts else re.sub(r"[0-9A-F]{8}$", "", resource.logical_id)
-    task = resource.meta(TASK_DETAIL)
-    if isinstance(task, str) and task:  # a function for one task: named by it
-        name = task
+    if resource.task:  # a function for one task: named by it
+        name = resource.task
     role = f" [{resource.role}]" if resource.role else ""
     return _short(name[: _LABEL_CHARS - len(role)] + role) if role else _short(name)
 
 
-def _carries_work(model: TopologyModel, resource: Resource) -> bool:
+def _carries_work(model: TopologyModel, resource: ResourceModel) -> bool:
     if resource.type not in _KINDS:
         return False
-    if resource.type != "AWS::Lambda::Function" or resource.role:
+    if not isinstance(resource, FunctionModel) or resource.role:
         return True
     # CDK's own custom-resource functions carry no tasks: keep fed or triggered ones only.
-    fed = model.template.referrers(resource.logical_id, "AWS::Lambda::EventSourceMapping")
-    return bool(fed) or any(resource.logical_id in t.target_ids for t in model.triggers)
+    return bool(resource.event_sources) or any(
+        resource.logical_id in t.target_ids for t in model.triggers
+    )
 
 
-def _node(model: TopologyModel, resource: Resource) -> Node:
+def _node(model: TopologyModel, resource: ResourceModel) -> Node:
     if resource.logical_id in model.dead_letter_queues:
         return Node(resource.logical_id, "dead-letter queue", _label(resource))
     kind = _KINDS[resource.type]
@@ -108,7 +113,7 @@ def _node(model: TopologyModel, resource: Resource) -> Node:
             {
                 t.task
                 for t in model.triggers
-                if t.resource.logical_id == resource.logical_id and t.task is not None
+                if t.source == resource.logical_id and t.task is not None
             }
         )
         if tasks:  # a rule is named by the task it starts
@@ -117,11 +122,8 @@ def _node(model: TopologyModel, resource: Resource) -> Node:
 
 
 def _shared_nodes(model: TopologyModel) -> list[Node]:
-    template = model.template
     found = [
-        Node(r.logical_id, _SHARED[r.type], _label(r))
-        for r in template.resources.values()
-        if r.type in _SHARED
+        Node(r.logical_id, _SHARED[r.type], _label(r)) for r in model.resources if r.type in _SHARED
     ]
     endpoints = model.network.interface_endpoints
     if endpoints:
@@ -137,39 +139,29 @@ def _shared_nodes(model: TopologyModel) -> list[Node]:
 
 def build_graph(model: TopologyModel) -> Graph:
     """Triggers -> queues -> consumers -> dead-letter queues, from the topology model."""
-    template = model.template
-    nodes = {
-        r.logical_id: _node(model, r)
-        for r in template.resources.values()
-        if _carries_work(model, r)
-    }
+    nodes = {r.logical_id: _node(model, r) for r in model.resources if _carries_work(model, r)}
     edges: set[tuple[str, str]] = {
-        (t.resource.logical_id, target) for t in model.triggers for target in t.target_ids
+        (t.source, target) for t in model.triggers for target in t.target_ids
     }
-    for r in template.resources.values():
-        if r.type == "AWS::Lambda::EventSourceMapping":
-            source = ref_target(r.properties.get("EventSourceArn"))
-            function = ref_target(r.properties.get("FunctionName"))
-            if source and function:
-                edges.add((source, function))
+    for r in model.resources:
+        if isinstance(r, EventSourceMappingModel):
+            function = r.for_function
+            if r.source and function:
+                edges.add((r.source, function))
                 # An event source mapping's failure destination: from its function.
-                edges |= {(function, dlq) for dlq in _failure_targets(r.properties)}
+                edges |= {(function, dlq) for dlq in r.failure_targets}
         elif r.logical_id in nodes:
-            edges |= {(r.logical_id, dlq) for dlq in _failure_targets(r.properties)}
-        else:  # e.g. a function's EventInvokeConfig: failures go from the function
-            owner = ref_target(r.properties.get("FunctionName"))
-            if owner:
-                edges |= {(owner, dlq) for dlq in _failure_targets(r.properties)}
+            edges |= {(r.logical_id, dlq) for dlq in r.failure_targets}
+        elif r.for_function:  # e.g. a function's EventInvokeConfig: failures go from it
+            edges |= {(r.for_function, dlq) for dlq in r.failure_targets}
     routing = model.routing
     for consumer in routing.consumers:
         edges |= {(queue, consumer.logical_id) for queue in consumer.queues}
-    balancers = [
-        r.logical_id for r in template.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
-    ]
-    for service in template.of_type("AWS::ECS::Service"):
-        if service.properties.get("LoadBalancers"):
+    balancers = [r.logical_id for r in model.of_kind(LoadBalancerModel)]
+    for service in model.of_kind(ServiceModel):
+        if service.load_balanced:
             edges |= {(alb, service.logical_id) for alb in balancers}
-    for invoker in template.with_role(ResourceRole.INVOKER):
+    for invoker in model.with_role(ResourceRole.INVOKER):
         edges |= {(invoker.logical_id, alb) for alb in balancers}
     # The web app sends on-demand tasks to every work queue (or calls the ALB): from its
     # own service where it is not also the consumer, else from a stand-in box.
@@ -178,9 +170,7 @@ def build_graph(model: TopologyModel) -> Graph:
     ]
     consumers = {c.logical_id for c in routing.consumers}
     senders = [
-        s.logical_id
-        for s in template.with_role(ResourceRole.WEBAPP)
-        if s.logical_id not in consumers
+        s.logical_id for s in model.with_role(ResourceRole.WEBAPP) if s.logical_id not in consumers
     ]
     if entry and not senders:
         nodes[WEB_APP] = Node(WEB_APP, "web app", "web app (on demand)")
@@ -214,7 +204,6 @@ def render_diagram(
 ) -> str:
     """The diagram as SVG; ``idle_costs`` (USD a month per logical id) marks what is
     billed while idle, ``baseline_ids`` what the baseline pays for."""
-    template = model.template
     graph = build_graph(model)
     if not graph.nodes:
         return "<p>No triggers, queues or consumers in this stack.</p>"
@@ -250,7 +239,7 @@ def render_diagram(
     flow_bottom = _MARGIN + 18 + max(rows.values()) * (_BOX_H + _ROW_GAP)
     shared_top = flow_bottom + 22
     height = shared_top + (_BOX_H + 34 if graph.shared else 10)
-    svg = Svg(width, height, f"{template.label}: triggers, queues, consumers and what they use")
+    svg = Svg(width, height, f"{model.label}: triggers, queues, consumers and what they use")
     svg.raw(
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#666"/></marker></defs>'

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from comparison.cost.costing import CostBreakdown
-from comparison.inputs.templates import StackTemplate
+from comparison.model.topology import TopologyModel
 from comparison.render.tables import money, quantity
 from comparison.report import Comparison
 
@@ -32,15 +32,15 @@ class Row:
     calculation: str
 
 
-def resource_name(template: StackTemplate | None, logical_id: str) -> str:
-    resource = template.resources.get(logical_id) if template else None
+def resource_name(model: TopologyModel | None, logical_id: str) -> str:
+    resource = model.resource(logical_id) if model else None
     if resource is None:
         return logical_id
     parts = [p for p in resource.path.split("/")[1:] if p not in ("Resource", "Default")]
     return "/".join(parts[-3:]) or logical_id
 
 
-def _rows(scope: str, breakdown: CostBreakdown, template: StackTemplate | None) -> list[Row]:
+def _rows(scope: str, breakdown: CostBreakdown, model: TopologyModel | None) -> list[Row]:
     rows = []
     for item in breakdown.items:
         for part in item.parts:
@@ -56,7 +56,7 @@ def _rows(scope: str, breakdown: CostBreakdown, template: StackTemplate | None) 
                 Row(
                     scope=scope,
                     service=item.service,
-                    resource=resource_name(template, part.resource),
+                    resource=resource_name(model, part.resource),
                     logical_id=part.resource,
                     price_key=item.price_key,
                     quantity=part.quantity,
@@ -73,9 +73,9 @@ def _rows(scope: str, breakdown: CostBreakdown, template: StackTemplate | None) 
 
 def line_item_rows(comparison: Comparison) -> list[Row]:
     """The baseline's rows, then each topology's that keeps up (no cost otherwise)."""
-    template = comparison.topologies[0].template if comparison.topologies else None
-    rows = _rows("baseline", comparison.baseline, template)
+    model = comparison.topologies[0].model if comparison.topologies else None
+    rows = _rows("baseline", comparison.baseline, model)
     for topology in comparison.topologies:
         if topology.keeps_up:
-            rows += _rows(topology.label, topology.cost, topology.template)
+            rows += _rows(topology.label, topology.cost, topology.model)
     return rows

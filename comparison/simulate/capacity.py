@@ -12,27 +12,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from comparison.inputs.assumptions import HOURS_PER_MONTH
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Workload
-from comparison.model.routing import Consumer, ConsumerKind, event_source_mappings
+from comparison.model.resources import FunctionModel
+from comparison.model.routing import Consumer
 
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 ACCOUNT_CONCURRENCY = 1000  # the default regional Lambda concurrency quota
 
 
-def lambda_cap(template: StackTemplate, consumer: Consumer) -> int:
-    for mapping in event_source_mappings(template, consumer.logical_id):
-        cap = mapping.properties.get("ScalingConfig", {}).get("MaximumConcurrency")
-        if isinstance(cap, int):
-            return cap
-    reserved = consumer.resource.properties.get("ReservedConcurrentExecutions")
-    return reserved if isinstance(reserved, int) else ACCOUNT_CONCURRENCY
+def lambda_cap(function: FunctionModel) -> int:
+    if function.max_concurrency is not None:
+        return function.max_concurrency
+    if function.reserved_concurrency is not None:
+        return function.reserved_concurrency
+    return ACCOUNT_CONCURRENCY
 
 
-def slots(template: StackTemplate, consumer: Consumer, max_tasks: int) -> int:
+def slots(consumer: Consumer, max_tasks: int) -> int:
     """Runs the consumer can hold at once; ``max_tasks`` is the service's MaxCapacity."""
-    if consumer.kind is ConsumerKind.LAMBDA:
-        return lambda_cap(template, consumer)
+    if isinstance(consumer.resource, FunctionModel):
+        return lambda_cap(consumer.resource)
     return max_tasks * max(1, consumer.threads_per_unit)
 
 

@@ -1,4 +1,4 @@
-"""Build a simulation model per consumer from its template resources, run, and summarise.
+"""Build a simulation model per consumer from the topology model, run, and summarise.
 
 Latency is reported per task type (wait, and end to end = wait + run), because a
 volume-weighted percentile hides the long tasks; the headline is the worst task type's
@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Workload
-from comparison.model.routing import Consumer, ConsumerKind, Routing
+from comparison.model.resources import FunctionModel, ServiceModel
+from comparison.model.routing import Consumer, ConsumerKind
 from comparison.model.scaling import ScalingParams, scaling_params
+from comparison.model.topology import TopologyModel
 from comparison.model.triggers import relayed_share
 from comparison.simulate.capacity import Saturation, lambda_cap, saturations, slots
 from comparison.simulate.simulation import (
@@ -108,9 +109,12 @@ def simulated_days(workload: Workload, assumptions: Assumptions) -> int:
 
 
 def fleet_scaling(
-    template: StackTemplate, consumer: Consumer, workload: Workload, assumptions: Assumptions
+    consumer: Consumer, workload: Workload, assumptions: Assumptions
 ) -> ScalingParams:
     """The service's scaling rule, with the documented defaults where the template is silent."""
+    service = consumer.resource
+    if not isinstance(service, ServiceModel):
+        raise TypeError(f"{consumer.logical_id} is a Lambda function: it has no scaling rule")
     volume = sum(workload.task(n).volume_per_month for n in consumer.tasks)
     busy = sum(
         workload.task(n).volume_per_month * workload.task(n).duration_seconds
@@ -126,7 +130,7 @@ def fleet_scaling(
         if consumer.kind in (ConsumerKind.ENDPOINT, ConsumerKind.WEBAPP)
         else max(1.0, workload.acceptable_latency_seconds / average)
     )
-    params = scaling_params(template, consumer.resource, assumptions, default_target=default_target)
+    params = scaling_params(service, assumptions, default_target=default_target)
     if consumer.kind is not ConsumerKind.WEBAPP:
         return params
     # The web app scales on its own rule; busy poller threads count as its CPU load, so
@@ -189,18 +193,17 @@ def _per_task(
 
 
 def consumer_capacity(
-    template: StackTemplate, consumer: Consumer, workload: Workload, assumptions: Assumptions
+    consumer: Consumer, workload: Workload, assumptions: Assumptions
 ) -> tuple[int, ScalingParams | None]:
     """(runs it can hold at once, its scaling rule if it is a Fargate service)."""
-    if consumer.kind is ConsumerKind.LAMBDA:
-        return lambda_cap(template, consumer), None
-    params = fleet_scaling(template, consumer, workload, assumptions)
-    return slots(template, consumer, params.max_capacity), params
+    if isinstance(consumer.resource, FunctionModel):
+        return lambda_cap(consumer.resource), None
+    params = fleet_scaling(consumer, workload, assumptions)
+    return slots(consumer, params.max_capacity), params
 
 
 def run_consumers(
-    template: StackTemplate,
-    routing: Routing,
+    model: TopologyModel,
     workload: Workload,
     assumptions: Assumptions,
     *,
@@ -212,13 +215,13 @@ def run_consumers(
     Runs are per-day averages over :func:`simulated_days` days (keys: consumer logical
     ids, plus invoker functions that relay arrivals). With ``simulate_overloaded`` off, a
     topology that cannot keep up is not simulated (it gets no cost anyway)."""
+    routing = model.routing
     if not routing.consumers:
         return {}, None
     if workload.volume_per_month == 0:
         probe = False  # nothing to wait for
     capacities = {
-        c.logical_id: consumer_capacity(template, c, workload, assumptions)
-        for c in routing.consumers
+        c.logical_id: consumer_capacity(c, workload, assumptions) for c in routing.consumers
     }
     found = [
         s for c in routing.consumers for s in saturations(c, capacities[c.logical_id][0], workload)
@@ -240,22 +243,24 @@ def run_consumers(
     runs: dict[str, ConsumerRun] = {}
     worst, peak, unfinished, refused = 0.0, 0, 0, 0.0
     per_task: list[TaskLatency] = []
-    invokers = template.with_role(ResourceRole.INVOKER)
+    invokers = model.functions_with_role(ResourceRole.INVOKER)
     for consumer in routing.consumers:
         loads = [workload.task(n) for n in consumer.tasks]
         arrivals = merged_arrivals(loads, assumptions.seed, days)
         longest = max((t.duration_seconds for t in loads), default=1.0)
         for invoker in invokers if consumer.kind is ConsumerKind.ENDPOINT else []:
-            shares = relayed_share(template, invoker.logical_id, workload)
-            cap = lambda_cap(template, Consumer(invoker, ConsumerKind.LAMBDA, (), (), 1))
+            shares = relayed_share(model.triggers, invoker.logical_id, workload)
+            cap = lambda_cap(invoker)
             arrivals, relayed = relay(arrivals, shares, assumptions, cap)
             if relayed is not None:
                 runs[invoker.logical_id] = relayed.per_day(days)
         capacity, params = capacities[consumer.logical_id]
         if params is None:
-            model = LambdaModel(max_concurrency=capacity)
-            run = simulate_lambda(arrivals, model, assumptions)
-            after_idle = simulate_lambda(idle_probe(longest), model, assumptions) if probe else None
+            function = LambdaModel(max_concurrency=capacity)
+            run = simulate_lambda(arrivals, function, assumptions)
+            after_idle = (
+                simulate_lambda(idle_probe(longest), function, assumptions) if probe else None
+            )
         else:
             fleet = FleetModel(threads_per_task=consumer.threads_per_unit, scaling=params)
             run = simulate_fleet(arrivals, fleet, assumptions, horizon=days * DAY_SECONDS)
@@ -284,7 +289,7 @@ def run_consumers(
 
 
 def web_app_baselines(
-    template: StackTemplate, routing: Routing, workload: Workload, assumptions: Assumptions
+    model: TopologyModel, workload: Workload, assumptions: Assumptions
 ) -> dict[str, ConsumerRun]:
     """The web-app pollers simulated without task work: what they run for web traffic alone."""
     idle = workload.scaled(0)
@@ -293,10 +298,10 @@ def web_app_baselines(
             [],
             FleetModel(
                 threads_per_task=consumer.threads_per_unit,
-                scaling=fleet_scaling(template, consumer, idle, assumptions),
+                scaling=fleet_scaling(consumer, idle, assumptions),
             ),
             assumptions,
         ).per_day(1)
-        for consumer in routing.consumers
+        for consumer in model.routing.consumers
         if consumer.kind is ConsumerKind.WEBAPP
     }

@@ -15,6 +15,7 @@ from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
 from comparison.inputs.prices import PriceTable, known_regions, load_price_table
 from comparison.inputs.templates import StackTemplate, load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Workload, load_workload
+from comparison.model.topology import TopologyModel, topology_models
 from comparison.report import Comparison, compare
 from comparison.simulate import latency
 from tests.comparison.fixture_stacks import synthesize_fixtures
@@ -80,8 +81,26 @@ def real_templates(synthesized) -> dict[str, StackTemplate]:  # type: ignore[no-
 
 
 @pytest.fixture(scope="session")
+def fixture_models(
+    fixture_templates: dict[str, StackTemplate], workload: Workload, assumptions: Assumptions
+) -> dict[str, TopologyModel]:
+    """The fixture stacks read into topology models for the shipped workload's tasks."""
+    models = topology_models(list(fixture_templates.values()), workload, assumptions)
+    return {m.stack_id: m for m in models}
+
+
+@pytest.fixture(scope="session")
+def real_models(
+    real_templates: dict[str, StackTemplate], workload: Workload, assumptions: Assumptions
+) -> dict[str, TopologyModel]:
+    """The project's topologies read into models for the shipped workload's tasks."""
+    models = topology_models(list(real_templates.values()), workload, assumptions)
+    return {m.label: m for m in models}
+
+
+@pytest.fixture(scope="session")
 def shipped_comparison(
-    real_templates: dict[str, StackTemplate],
+    real_models: dict[str, TopologyModel],
     workload: Workload,
     london: PriceTable,
     assumptions: Assumptions,
@@ -91,4 +110,4 @@ def shipped_comparison(
     compare() simulates every consumer (~0.8 s) and is deterministic, so the tests that
     read this one comparison share it instead of each recomputing it.
     """
-    return compare(list(real_templates.values()), workload, london, assumptions, free_tier=False)
+    return compare(list(real_models.values()), workload, london, assumptions, free_tier=False)

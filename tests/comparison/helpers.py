@@ -9,7 +9,7 @@ from comparison.cost.usage import Usage, UsageContext, extract_usage
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
 from comparison.inputs.templates import StackTemplate, parse_template
 from comparison.inputs.workload import Workload
-from comparison.model.routing import build_routing
+from comparison.model.topology import TopologyModel, topology_models
 from comparison.simulate.simulation import ConsumerRun
 
 
@@ -42,14 +42,23 @@ def event_source(function: str, queue: str) -> dict[str, Any]:
     )
 
 
+def model_of(
+    stack: StackTemplate, workload: Workload, assumptions: Assumptions = DEFAULT_ASSUMPTIONS
+) -> TopologyModel:
+    """The stack's topology model, routing the workload's tasks."""
+    (model,) = topology_models([stack], workload, assumptions)
+    return model
+
+
 def context(
     stack: StackTemplate,
     workload: Workload,
     runs: Mapping[str, ConsumerRun] | None = None,
     assumptions: Assumptions = DEFAULT_ASSUMPTIONS,
 ) -> UsageContext:
-    routing = build_routing(stack, tuple(t.name for t in workload.tasks))
-    return UsageContext(stack, workload, assumptions, routing, dict(runs or {}))
+    return UsageContext(
+        model_of(stack, workload, assumptions), workload, assumptions, dict(runs or {})
+    )
 
 
 def usage_of(usages: list[Usage], key: str) -> float:

@@ -33,8 +33,8 @@ REGIONS = frozenset({"eu-west-2", "us-east-1"})
 
 
 @pytest.fixture(scope="module")
-def templates(real_templates):  # type: ignore[no-untyped-def]
-    return list(real_templates.values())
+def templates(real_models):  # type: ignore[no-untyped-def]
+    return list(real_models.values())
 
 
 @pytest.fixture(scope="module")

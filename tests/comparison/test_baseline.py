@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from comparison.cost.baseline import baseline_usage, reference_template
+from comparison.cost.baseline import baseline_usage, reference_model
 from comparison.inputs.workload import Network
 from comparison.report import Comparison, compare, monthly_cost
 
 LABELS = ("lambdas", "private-endpoints", "webapp-poller", "worker-service")
 
 
-def test_every_stack_with_the_web_app_reads_the_same_baseline(real_templates, workload) -> None:
-    with_web_app = [t for t in real_templates.values() if t.with_role("webapp")]
+def test_every_stack_with_the_web_app_reads_the_same_baseline(real_models, workload) -> None:
+    with_web_app = [m for m in real_models.values() if m.with_role("webapp")]
     assert len(with_web_app) == 3  # the ECS stacks; the lambdas stack has no web app
     readings = [
         sorted((u.price_key, u.quantity) for u in baseline_usage(t, workload)) for t in with_web_app
@@ -38,11 +38,11 @@ def test_baseline_is_the_web_app_tasks_its_network_and_its_alarms(
 
 
 def test_no_topology_pays_for_the_web_app_network_when_shared(
-    real_templates, workload, london, assumptions
+    real_models, workload, london, assumptions
 ) -> None:
     for label in LABELS:
         cost, _, _ = monthly_cost(
-            real_templates[label], workload, london, assumptions, free_tier=False, probe=False
+            real_models[label], workload, london, assumptions, free_tier=False, probe=False
         )
         keys = {item.price_key for item in cost.items}
         assert "nat.hour" not in keys, label
@@ -62,9 +62,9 @@ def test_no_topology_pays_for_the_web_app_network_when_shared(
     ],
 )
 def test_dedicated_network_adds_exactly_a_nat_gateway_and_its_ip(
-    real_templates, workload, london, assumptions, label: str, extra: float
+    real_models, workload, london, assumptions, label: str, extra: float
 ) -> None:
-    stack = real_templates[label]
+    stack = real_models[label]
     shared, _, _ = monthly_cost(stack, workload, london, assumptions, free_tier=False, probe=False)
     dedicated, _, _ = monthly_cost(
         stack,
@@ -77,8 +77,8 @@ def test_dedicated_network_adds_exactly_a_nat_gateway_and_its_ip(
     assert dedicated.total - shared.total == pytest.approx(extra)
 
 
-def test_the_report_names_the_network_choice(real_templates, workload, london, assumptions) -> None:
+def test_the_report_names_the_network_choice(real_models, workload, london, assumptions) -> None:
     dedicated = workload.with_network(Network.DEDICATED)
-    result = compare(list(real_templates.values()), dedicated, london, assumptions, free_tier=False)
+    result = compare(list(real_models.values()), dedicated, london, assumptions, free_tier=False)
     assert result.network is Network.DEDICATED
-    assert reference_template(list(real_templates.values())) is not None
+    assert reference_model(list(real_models.values())) is not None

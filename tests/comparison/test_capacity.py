@@ -12,9 +12,9 @@ SECONDS_PER_MONTH = 730 * 3600
 
 
 def test_lambda_generate_report_saturates_at_its_concurrency_cap(
-    real_templates, workload, london, assumptions
+    real_models, workload, london, assumptions
 ) -> None:
-    result = compare([real_templates["lambdas"]], workload, london, assumptions, free_tier=False)
+    result = compare([real_models["lambdas"]], workload, london, assumptions, free_tier=False)
     (lambdas,) = result.topologies
     assert lambdas.latency is not None
     report = next(s for s in lambdas.latency.saturations if s.task == "generate-report")
@@ -24,12 +24,12 @@ def test_lambda_generate_report_saturates_at_its_concurrency_cap(
 
 
 def test_an_option_that_cannot_keep_up_has_no_cost_and_is_never_cheapest(
-    real_templates, workload, london, assumptions
+    real_models, workload, london, assumptions
 ) -> None:
     # generate-report is 900 / 21,500 of the mix: at 20 x the workload it needs
     # 18,000 x 300 s / 2,628,000 s = 2.05 of its 2 Lambda slots
     heavy = workload.scaled(20)
-    result = compare(list(real_templates.values()), heavy, london, assumptions, free_tier=False)
+    result = compare(list(real_models.values()), heavy, london, assumptions, free_tier=False)
     lambdas = next(t for t in result.topologies if t.label == "lambdas")
     assert not lambdas.keeps_up
     assert lambdas.monthly_total is None
@@ -44,10 +44,10 @@ def test_an_option_that_cannot_keep_up_has_no_cost_and_is_never_cheapest(
 
 
 def test_sweep_never_names_an_option_that_cannot_keep_up(
-    real_templates, workload, london, assumptions
+    real_models, workload, london, assumptions
 ) -> None:
     result = sweep(
-        list(real_templates.values()),
+        list(real_models.values()),
         workload,
         london,
         assumptions,

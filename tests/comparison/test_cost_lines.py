@@ -86,9 +86,11 @@ def test_scheduler_first_14_million_cost_nothing_even_without_the_free_tier(lond
 
 
 def test_ecr_pull_check_reads_joined_service_names() -> None:
+    from comparison.model.resources import resource_model
     from comparison.model.topology import network_model
 
     join = {"Fn::Join": ["", ["com.amazonaws.", ref("AWS::Region"), ".ecr.dkr"]]}
     endpoint = {"VpcEndpointType": "Interface", "ServiceName": join}
     only_ecr = template({"Dkr": resource("AWS::EC2::VPCEndpoint", endpoint)})
-    assert not network_model(only_ecr).pulls_through_endpoints  # layers still come from S3
+    records = [resource_model(only_ecr, r, frozenset()) for r in only_ecr.resources.values()]
+    assert not network_model(records).pulls_through_endpoints  # layers still come from S3

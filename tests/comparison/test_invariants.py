@@ -11,7 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from comparison.model.routing import ConsumerKind, build_routing
+from comparison.model.resources import ServiceModel
+from comparison.model.routing import ConsumerKind
 from comparison.report import estimate_topology, monthly_cost
 
 IDLE_SERVICES_OF_WORKER = {
@@ -29,16 +30,15 @@ def _lambda_total(stack, workload, table, assumptions) -> float:  # type: ignore
     return sum(item.cost for item in cost.items if item.service == "Lambda")
 
 
-def _require_consumer(stack, workload, kind: ConsumerKind) -> None:  # type: ignore[no-untyped-def]
-    routing = build_routing(stack, tuple(t.name for t in workload.tasks))
-    if not any(c.kind is kind for c in routing.consumers):
+def _require_consumer(stack, kind: ConsumerKind) -> None:  # type: ignore[no-untyped-def]
+    if not any(c.kind is kind for c in stack.routing.consumers):
         pytest.skip(f"PLACEHOLDER: {stack.stack_id} has no {kind.value} consumer yet")
 
 
 def test_lambda_cost_is_linear_in_volume_without_init(
-    real_templates, workload, london, assumptions
+    real_models, workload, london, assumptions
 ) -> None:
-    stack = real_templates["lambdas"]
+    stack = real_models["lambdas"]
     no_init = replace(assumptions, lambda_cold_start_seconds=0.0)
     costs = [_lambda_total(stack, workload.scaled(k), london, no_init) for k in (0, 1, 2, 10)]
     assert costs[0] == 0
@@ -65,10 +65,8 @@ def _check_worker_idle(stack, workload, table, assumptions) -> None:  # type: ig
 def _check_endpoint_idle(stack, workload, table, assumptions) -> None:  # type: ignore[no-untyped-def]
     idle = _idle(stack, workload, table, assumptions)
     one_alb = table["elb.alb_hour"].unit_price * 730
-    service = next(r for r in stack.of_type("AWS::ECS::Service") if r.role == "endpoint")
-    from comparison.model.scaling import fargate_size
-
-    vcpu, gb, arch = fargate_size(stack, service)
+    service = next(s for s in stack.of_kind(ServiceModel) if s.role == "endpoint")
+    vcpu, gb, arch = service.vcpu, service.memory_gb, service.architecture
     one_task = 730 * (
         vcpu * table[f"fargate.vcpu_hour.{arch}"].unit_price
         + gb * table[f"fargate.gb_hour.{arch}"].unit_price
@@ -77,46 +75,44 @@ def _check_endpoint_idle(stack, workload, table, assumptions) -> None:  # type: 
 
 
 def test_worker_service_idle_cost_is_the_metric_lambda_metric_alarms_and_network(
-    fixture_templates, workload, london, assumptions
+    fixture_models, workload, london, assumptions
 ) -> None:
-    _check_worker_idle(fixture_templates["Fixture-WorkerService"], workload, london, assumptions)
+    _check_worker_idle(fixture_models["Fixture-WorkerService"], workload, london, assumptions)
 
 
 def test_private_endpoints_idle_cost_covers_an_alb_and_a_task_all_month(
-    fixture_templates, workload, london, assumptions
+    fixture_models, workload, london, assumptions
 ) -> None:
-    _check_endpoint_idle(
-        fixture_templates["Fixture-PrivateEndpoints"], workload, london, assumptions
-    )
+    _check_endpoint_idle(fixture_models["Fixture-PrivateEndpoints"], workload, london, assumptions)
 
 
-def test_real_worker_service_idle_cost(real_templates, workload, london, assumptions) -> None:
-    stack = real_templates["worker-service"]
-    _require_consumer(stack, workload, ConsumerKind.WORKER)
+def test_real_worker_service_idle_cost(real_models, workload, london, assumptions) -> None:
+    stack = real_models["worker-service"]
+    _require_consumer(stack, ConsumerKind.WORKER)
     _check_worker_idle(stack, workload, london, assumptions)
 
 
-def test_real_private_endpoints_idle_cost(real_templates, workload, london, assumptions) -> None:
-    stack = real_templates["private-endpoints"]
-    _require_consumer(stack, workload, ConsumerKind.ENDPOINT)
+def test_real_private_endpoints_idle_cost(real_models, workload, london, assumptions) -> None:
+    stack = real_models["private-endpoints"]
+    _require_consumer(stack, ConsumerKind.ENDPOINT)
     _check_endpoint_idle(stack, workload, london, assumptions)
 
 
 def test_every_real_stack_is_reported_and_placeholders_are_marked(
-    real_templates, workload, london, assumptions
+    real_models, workload, london, assumptions
 ) -> None:
-    assert set(real_templates) == {
+    assert set(real_models) == {
         "private-endpoints",
         "worker-service",
         "webapp-poller",
         "lambdas",
     }
-    for label, stack in real_templates.items():
+    for label, stack in real_models.items():
         report = estimate_topology(stack, workload, london, assumptions, free_tier=False)
         assert report.complete == (report.latency is not None), label
         assert report.complete or report.status.startswith("PLACEHOLDER"), label
     assert estimate_topology(
-        real_templates["lambdas"], workload, london, assumptions, free_tier=False
+        real_models["lambdas"], workload, london, assumptions, free_tier=False
     ).complete
 
 
@@ -124,29 +120,33 @@ def test_adding_a_resource_changes_the_estimate(
     real_templates, workload, london, assumptions
 ) -> None:
     from comparison.inputs.templates import Resource, StackTemplate
+    from tests.comparison.helpers import model_of
 
-    stack = real_templates["lambdas"]
+    template = real_templates["lambdas"]
     alb = Resource(
         "ExtraAlb", "AWS::ElasticLoadBalancingV2::LoadBalancer", {"Type": "application"}, {}
     )
-    bigger = StackTemplate(stack.stack_id, {**stack.resources, "ExtraAlb": alb})
+    stack = model_of(template, workload)
+    bigger = model_of(
+        StackTemplate(template.stack_id, {**template.resources, "ExtraAlb": alb}), workload
+    )
     before, _, _ = monthly_cost(stack, workload, london, assumptions, free_tier=False, probe=False)
     after, _, _ = monthly_cost(bigger, workload, london, assumptions, free_tier=False, probe=False)
     assert after.total - before.total == pytest.approx(730 * london["elb.alb_hour"].unit_price)
 
 
-def test_cost_never_decreases_with_volume(real_templates, workload, london, assumptions) -> None:
+def test_cost_never_decreases_with_volume(real_models, workload, london, assumptions) -> None:
     from comparison.decide.sweep import sweep
 
     result = sweep(
-        list(real_templates.values()),
+        list(real_models.values()),
         workload,
         london,
         assumptions,
         free_tier=False,
         volumes=(1e2, 1e3, 1e4, 1e5, 3e5),
     )
-    for label in real_templates:
+    for label in real_models:
         costs = [p.totals[label] for p in result.points if label in p.totals]
         # Fargate task-hours come from a simulated day, which moves by up to 1% between
         # seeds (test_stability.py); a drop beyond that is a modelling error.

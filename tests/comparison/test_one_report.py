@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs pinned; a test-only import
 import pytest
 
 from comparison.build import FORMAT_VERSION, Report, build_report
@@ -59,12 +59,12 @@ def _chosen_in(name: str, text: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def reports(real_templates, workload, london, assumptions) -> dict[str, Report]:  # type: ignore[no-untyped-def]
-    templates = list(real_templates.values())
+def reports(real_models, workload, london, assumptions) -> dict[str, Report]:  # type: ignore[no-untyped-def]
+    models = list(real_models.values())
 
     def build(w: Workload) -> Report:
         return build_report(
-            templates, w, london, assumptions, free_tier=False, sweep=True, changes=True
+            models, w, london, assumptions, free_tier=False, sweep=True, changes=True
         )
 
     return {
@@ -181,7 +181,7 @@ def test_signed_amounts_use_a_minus_sign() -> None:
 
 
 def test_first_to_saturate_names_only_a_task_with_volume(
-    real_templates, workload, london, assumptions
+    real_models, workload, london, assumptions
 ) -> None:  # type: ignore[no-untyped-def]
     """worker-service runs every task on one consumer; with no scan results, the task that
     saturates it first is one the workload runs."""
@@ -196,7 +196,7 @@ def test_first_to_saturate_names_only_a_task_with_volume(
         ),
     )
     result = compare(
-        [real_templates["worker-service"]], quiet, london, assumptions, free_tier=False
+        [real_models["worker-service"]], quiet, london, assumptions, free_tier=False
     )
     latency = result.topologies[0].latency
     assert latency is not None

@@ -15,6 +15,7 @@ from comparison.build import Report
 from comparison.decide.decision import decide
 from comparison.decide.sweep import with_sweep
 from comparison.inputs.templates import load_templates
+from comparison.model.topology import topology_models
 from comparison.render.csv_report import render_csv
 from comparison.render.html import render_html
 from comparison.render.line_items import SUB_CENT, line_item_rows
@@ -44,16 +45,16 @@ ARTIFACTS = Path(
 
 @pytest.fixture(scope="module")
 def report_html(fixture_out, workload, london, assumptions) -> str:  # type: ignore[no-untyped-def]
-    templates = load_templates(fixture_out)
-    comparison = compare(templates, workload, london, assumptions, free_tier=False)
-    return render_html(Report.of(with_sweep(comparison, templates, london, assumptions)))
+    models = topology_models(load_templates(fixture_out), workload, assumptions)
+    comparison = compare(models, workload, london, assumptions, free_tier=False)
+    return render_html(Report.of(with_sweep(comparison, models, london, assumptions)))
 
 
 @pytest.fixture(scope="module")
-def real_comparison(real_templates, workload, london, assumptions) -> Comparison:  # type: ignore[no-untyped-def]
-    templates = list(real_templates.values())
-    comparison = compare(templates, workload, london, assumptions, free_tier=False)
-    return with_sweep(comparison, templates, london, assumptions)
+def real_comparison(real_models, workload, london, assumptions) -> Comparison:  # type: ignore[no-untyped-def]
+    models = list(real_models.values())
+    comparison = compare(models, workload, london, assumptions, free_tier=False)
+    return with_sweep(comparison, models, london, assumptions)
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +127,12 @@ def test_csv_carries_the_same_rows(real_comparison: Comparison) -> None:
 
 
 def test_the_html_is_the_same_bytes_every_time(
-    real_templates, workload, london, assumptions, real_html: str
+    real_models, workload, london, assumptions, real_html: str
 ) -> None:  # type: ignore[no-untyped-def]
-    templates = list(real_templates.values())
+    models = list(real_models.values())
     again = with_sweep(
-        compare(templates, workload, london, assumptions, free_tier=False),
-        templates,
+        compare(models, workload, london, assumptions, free_tier=False),
+        models,
         london,
         assumptions,
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from comparison.model.scaling import ScalingMetric, StepMetric, fargate_size, scaling_params
+from comparison.model.resources import ServiceModel
+from comparison.model.scaling import ScalingMetric, StepMetric, scaling_params
+from comparison.model.topology import TopologyModel
 from tests.comparison.fixture_stacks import WORKER_TARGET
 
 
-def _service(stack, role):  # type: ignore[no-untyped-def]
-    return next(r for r in stack.of_type("AWS::ECS::Service") if r.role == role)
+def _service(model: TopologyModel, role: str) -> ServiceModel:
+    return next(s for s in model.of_kind(ServiceModel) if s.role == role)
 
 
-def test_worker_rule_comes_from_the_template(fixture_templates, assumptions) -> None:
-    stack = fixture_templates["Fixture-WorkerService"]
-    params = scaling_params(stack, _service(stack, "worker"), assumptions, default_target=99)
+def test_worker_rule_comes_from_the_template(fixture_models, assumptions) -> None:
+    stack = fixture_models["Fixture-WorkerService"]
+    params = scaling_params(_service(stack, "worker"), assumptions, default_target=99)
     assert (params.min_capacity, params.max_capacity) == (0, 10)
     assert params.metric is ScalingMetric.BACKLOG
     assert params.target == WORKER_TARGET
@@ -24,23 +26,25 @@ def test_worker_rule_comes_from_the_template(fixture_templates, assumptions) -> 
     assert (wake.exact, wake.adjustment, wake.cooldown_seconds) == (False, 1, 60)
 
 
-def test_endpoint_tracks_cpu_between_one_and_four(fixture_templates, assumptions) -> None:
-    stack = fixture_templates["Fixture-PrivateEndpoints"]
-    params = scaling_params(stack, _service(stack, "endpoint"), assumptions, default_target=50)
+def test_endpoint_tracks_cpu_between_one_and_four(fixture_models, assumptions) -> None:
+    stack = fixture_models["Fixture-PrivateEndpoints"]
+    params = scaling_params(_service(stack, "endpoint"), assumptions, default_target=50)
     assert params.metric is ScalingMetric.CPU
     assert (params.min_capacity, params.max_capacity, params.target) == (1, 4, 70)
     assert params.wake_up is None
 
 
-def test_service_without_scalable_target_keeps_its_desired_count(assumptions) -> None:
-    from tests.comparison.helpers import resource, template
+def test_service_without_scalable_target_keeps_its_desired_count(workload, assumptions) -> None:
+    from tests.comparison.helpers import model_of, resource, template
 
     stack = template({"Service": resource("AWS::ECS::Service", {"DesiredCount": 3})})
-    params = scaling_params(stack, stack.resources["Service"], assumptions, default_target=1)
+    service = model_of(stack, workload).resource("Service")
+    assert isinstance(service, ServiceModel)
+    params = scaling_params(service, assumptions, default_target=1)
     assert params.metric is ScalingMetric.NONE
     assert params.min_capacity == params.max_capacity == 3
 
 
-def test_task_size_and_architecture_come_from_the_task_definition(fixture_templates) -> None:
-    stack = fixture_templates["Fixture-WorkerService"]
-    assert fargate_size(stack, _service(stack, "worker")) == (0.5, 1.0, "arm64")
+def test_task_size_and_architecture_come_from_the_task_definition(fixture_models) -> None:
+    worker = _service(fixture_models["Fixture-WorkerService"], "worker")
+    assert (worker.vcpu, worker.memory_gb, worker.architecture) == (0.5, 1.0, "arm64")

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from comparison.model.routing import build_routing
 from comparison.simulate.latency import fleet_scaling
 from comparison.simulate.simulation import (
     Arrival,
@@ -19,11 +18,9 @@ from tests.comparison.fixture_stacks import WORKER_THREADS
 
 
 @pytest.fixture(scope="module")
-def worker(fixture_templates, workload, assumptions) -> FleetModel:
-    stack = fixture_templates["Fixture-WorkerService"]
-    routing = build_routing(stack, tuple(t.name for t in workload.tasks))
-    (consumer,) = routing.consumers
-    params = fleet_scaling(stack, consumer, workload, assumptions)
+def worker(fixture_models, workload, assumptions) -> FleetModel:
+    (consumer,) = fixture_models["Fixture-WorkerService"].routing.consumers
+    params = fleet_scaling(consumer, workload, assumptions)
     return FleetModel(threads_per_task=consumer.threads_per_unit, scaling=params)
 
 
@@ -104,14 +101,12 @@ def test_wake_up_step_does_not_ratchet_while_its_task_starts(worker, assumptions
 
 
 def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
-    real_templates, workload, assumptions
+    real_models, workload, assumptions
 ) -> None:
-    from comparison.model.topology import topology_model
     from comparison.simulate.latency import run_consumers
 
-    stack = real_templates["worker-service"]
-    model = topology_model(stack, tuple(t.name for t in workload.tasks))
-    runs, _ = run_consumers(stack, model.routing, workload, assumptions, probe=False)
+    model = real_models["worker-service"]
+    runs, _ = run_consumers(model, workload, assumptions, probe=False)
     (worker,) = (runs[c.logical_id] for c in model.routing.consumers)
     # The hand simulation with BacklogPerTask = messages / max(tasks, 1): about
     # 290 task-hours a month and 162 wake-ups a day (the old model: 502 and 61).

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("label", ["worker-service", "webapp-poller", "lambdas"])
 def test_totals_between_seeds_stay_within_the_reported_spread(
-    real_templates, workload, london, assumptions, label: str
+    real_models, workload, london, assumptions, label: str
 ) -> None:
-    stack = real_templates[label]
+    stack = real_models[label]
     results = [
         monthly_cost(stack, workload, london, replace(assumptions, seed=seed), free_tier=False)[0]
         for seed in (33, 34, 35)

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from comparison.cost.usage.logs import log_ingestion
 from comparison.cost.usage.registry import Usage, UsageContext, extracts, extracts_stack
-from comparison.inputs.templates import Resource
+from comparison.model.resources import (
+    AlarmModel,
+    ClusterModel,
+    ScalingPolicyModel,
+    ServiceModel,
+)
 from runtime.contract import ResourceRole
 from runtime.contract.backlog import METRIC_UNITS
 
@@ -24,18 +29,15 @@ TARGET_TRACKING_ALARMS = 2  # one high, one low, created and billed by Applicati
 
 
 @extracts("AWS::CloudWatch::Alarm")
-def alarm(resource: Resource, context: UsageContext) -> list[Usage]:
+def alarm(resource: AlarmModel, context: UsageContext) -> list[Usage]:
     if resource.logical_id in context.web_app:
         return []  # the web app's own scaling alarms: baseline
     return [Usage("cloudwatch.alarm", 1, resource.logical_id, "standard-resolution alarm")]
 
 
 @extracts("AWS::ApplicationAutoScaling::ScalingPolicy")
-def target_tracking_alarms(resource: Resource, context: UsageContext) -> list[Usage]:
-    if (
-        "TargetTrackingScalingPolicyConfiguration" not in resource.properties
-        or resource.logical_id in context.web_app
-    ):
+def target_tracking_alarms(resource: ScalingPolicyModel, context: UsageContext) -> list[Usage]:
+    if not resource.target_tracking or resource.logical_id in context.web_app:
         return []
     return [
         Usage(
@@ -47,37 +49,16 @@ def target_tracking_alarms(resource: Resource, context: UsageContext) -> list[Us
     ]
 
 
-def _custom_metric(spec: object) -> tuple[str, str] | None:
-    if not isinstance(spec, dict):
-        return None
-    namespace, name = spec.get("Namespace"), spec.get("MetricName")
-    if isinstance(namespace, str) and isinstance(name, str) and not namespace.startswith("AWS/"):
-        return namespace, name
-    return None
-
-
 @extracts_stack
 def custom_metrics(context: UsageContext) -> list[Usage]:
-    found: set[tuple[str, str]] = set()
-    for resource in context.template.resources.values():
-        props = resource.properties
-        tracking = props.get("TargetTrackingScalingPolicyConfiguration", {})
-        for spec in (
-            props,
-            tracking.get("CustomizedMetricSpecification") if isinstance(tracking, dict) else None,
-        ):
-            if (
-                resource.type
-                in (
-                    "AWS::CloudWatch::Alarm",
-                    "AWS::ApplicationAutoScaling::ScalingPolicy",
-                )
-                and resource.logical_id not in context.web_app
-            ):
-                metric = _custom_metric(spec)
-                if metric:
-                    found.add(metric)
-    publishers = context.template.with_role(ResourceRole.BACKLOG_METRIC)
+    found = {
+        metric
+        for resource in context.model.resources
+        if isinstance(resource, AlarmModel | ScalingPolicyModel)
+        and resource.logical_id not in context.web_app
+        for metric in resource.custom_metrics
+    }
+    publishers = context.model.with_role(ResourceRole.BACKLOG_METRIC)
     # Each metric function publishes every one of the runtime's metrics, per service.
     published = len(METRIC_UNITS) * len(publishers)
     others = {m for m in found if not (publishers and m[1] in METRIC_UNITS)}
@@ -90,20 +71,14 @@ def custom_metrics(context: UsageContext) -> list[Usage]:
 
 
 @extracts("AWS::ECS::Cluster")
-def container_insights(cluster: Resource, context: UsageContext) -> list[Usage]:
+def container_insights(cluster: ClusterModel, context: UsageContext) -> list[Usage]:
     """Metrics for the hours each task-work service runs, and its performance log events."""
-    settings = cluster.properties.get("ClusterSettings") or []
-    enabled = any(
-        s.get("Name") == "containerInsights" and s.get("Value") in ("enabled", "enhanced")
-        for s in settings
-        if isinstance(s, dict)
-    )
-    if not enabled:
+    if not cluster.container_insights:
         return []
     usages: list[Usage] = []
     for consumer in context.routing.consumers:
         run = context.runs.get(consumer.logical_id)
-        if consumer.resource.type != "AWS::ECS::Service" or run is None:
+        if not isinstance(consumer.resource, ServiceModel) or run is None:
             continue
         if consumer.resource.logical_id in context.web_app:
             continue  # the web app's own service reports anyway: baseline

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from comparison.cost.usage.registry import Usage, UsageContext, extracts
-from comparison.inputs.templates import Resource
+from comparison.model.resources import TableModel
 
 
-def on_demand_table(table: Resource, context: UsageContext) -> list[Usage]:
-    if table.properties.get("BillingMode") != "PAY_PER_REQUEST":
+def on_demand_table(table: TableModel, context: UsageContext) -> list[Usage]:
+    if not table.on_demand:
         return []  # provisioned capacity is not modelled
     a = context.assumptions
     runs = sum(context.volume(c.tasks) for c in context.routing.consumers)

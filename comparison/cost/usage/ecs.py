@@ -11,9 +11,9 @@ from __future__ import annotations
 from comparison.cost.usage.logs import log_ingestion
 from comparison.cost.usage.registry import Usage, UsageContext, extracts
 from comparison.inputs.assumptions import HOURS_PER_MONTH
-from comparison.inputs.templates import Resource
+from comparison.model.resources import ServiceModel
 from comparison.model.routing import ConsumerKind
-from comparison.model.scaling import fargate_size, scaling_params
+from comparison.model.scaling import scaling_params
 from comparison.simulate.simulation import ConsumerRun
 
 
@@ -21,17 +21,17 @@ def _hours(run: ConsumerRun, context: UsageContext) -> float:
     return context.monthly(run.unit_seconds) / 3600
 
 
-def task_hours(service: Resource, context: UsageContext) -> float:
+def task_hours(service: ServiceModel, context: UsageContext) -> float:
     """Task-hours a month: simulated, else the desired count (or minimum capacity) all month."""
     run = context.runs.get(service.logical_id)
     if run is not None:
         return _hours(run, context)
-    params = scaling_params(context.template, service, context.assumptions, default_target=1.0)
-    running = params.desired_count if "DesiredCount" in service.properties else params.min_capacity
+    params = scaling_params(service, context.assumptions, default_target=1.0)
+    running = params.desired_count if service.desired_count is not None else params.min_capacity
     return running * HOURS_PER_MONTH
 
 
-def _web_app_extra_hours(service: Resource, context: UsageContext) -> float:
+def _web_app_extra_hours(service: ServiceModel, context: UsageContext) -> float:
     """Task-hours the web app runs because of task work: its run minus its run without tasks."""
     run, baseline = (
         context.runs.get(service.logical_id),
@@ -43,8 +43,8 @@ def _web_app_extra_hours(service: Resource, context: UsageContext) -> float:
 
 
 @extracts("AWS::ECS::Service")
-def fargate_service(service: Resource, context: UsageContext) -> list[Usage]:
-    vcpu, memory_gb, architecture = fargate_size(context.template, service)
+def fargate_service(service: ServiceModel, context: UsageContext) -> list[Usage]:
+    vcpu, memory_gb, architecture = service.vcpu, service.memory_gb, service.architecture
     web_app = service.role == ConsumerKind.WEBAPP.value
     hours = _web_app_extra_hours(service, context) if web_app else task_hours(service, context)
     vcpu_hours, gb_hours = vcpu * hours, memory_gb * hours
@@ -55,8 +55,7 @@ def fargate_service(service: Resource, context: UsageContext) -> list[Usage]:
         Usage(f"fargate.vcpu_hour.{architecture}", vcpu_hours, service.logical_id, note),
         Usage(f"fargate.gb_hour.{architecture}", gb_hours, service.logical_id, note),
     ]
-    network = service.properties.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
-    if network.get("AssignPublicIp") == "ENABLED":
+    if service.public_ip:
         usages.append(Usage("ipv4.hour", hours, service.logical_id, "a public IPv4 per task"))
     consumer = context.consumer(service.logical_id)
     if consumer is not None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from comparison.cost.usage.registry import Usage, UsageContext, extracts
 from comparison.inputs.assumptions import HOURS_PER_MONTH
 from comparison.inputs.patterns import hourly_shares
-from comparison.inputs.templates import Resource
+from comparison.model.resources import LoadBalancerModel
 from comparison.model.routing import ConsumerKind
 
 
 @extracts("AWS::ElasticLoadBalancingV2::LoadBalancer")
-def load_balancer(resource: Resource, context: UsageContext) -> list[Usage]:
-    if resource.properties.get("Type", "application") != "application":
+def load_balancer(resource: LoadBalancerModel, context: UsageContext) -> list[Usage]:
+    if not resource.application:
         return []  # network and gateway load balancers are not modelled
     a = context.assumptions
     lcu_hours = 0.0

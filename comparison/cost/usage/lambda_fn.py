@@ -12,7 +12,7 @@ from __future__ import annotations
 from comparison.cost.usage.logs import log_ingestion
 from comparison.cost.usage.registry import Usage, UsageContext, extracts
 from comparison.inputs.assumptions import DAYS_PER_MONTH
-from comparison.inputs.templates import Resource
+from comparison.model.resources import FunctionModel
 from comparison.model.routing import ConsumerKind
 from comparison.model.triggers import invocations
 from comparison.simulate.simulation import ConsumerRun
@@ -21,27 +21,16 @@ from runtime.contract import ResourceRole
 _MINUTES_PER_MONTH = DAYS_PER_MONTH * 24 * 60
 
 
-def _memory_gb(function: Resource) -> float:
-    try:
-        return float(function.properties.get("MemorySize", 128)) / 1024
-    except (TypeError, ValueError):
-        return 128 / 1024
-
-
-def _architecture(function: Resource) -> str:
-    return "arm64" if "arm64" in function.properties.get("Architectures", []) else "x86_64"
-
-
-def _compute(function: Resource, invocations: float, seconds: float, note: str) -> list[Usage]:
-    gb_seconds = seconds * _memory_gb(function)
+def _compute(function: FunctionModel, invocations: float, seconds: float, note: str) -> list[Usage]:
+    gb_seconds = seconds * function.memory_gb
     return [
         Usage("lambda.request", invocations, function.logical_id, note),
-        Usage(f"lambda.gb_second.{_architecture(function)}", gb_seconds, function.logical_id, note),
+        Usage(f"lambda.gb_second.{function.architecture}", gb_seconds, function.logical_id, note),
     ]
 
 
 @extracts("AWS::Lambda::Function")
-def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
+def lambda_function(function: FunctionModel, context: UsageContext) -> list[Usage]:
     a = context.assumptions
     consumer = context.consumer(function.logical_id)
     if consumer is not None and consumer.kind is ConsumerKind.LAMBDA:
@@ -64,7 +53,7 @@ def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
             *_compute(function, invoked, busy + cold * a.lambda_cold_start_seconds, note),
             log_ingestion(function.logical_id, log_bytes, f"{volume:,.0f} task runs"),
         ]
-    found = invocations(context.template, function.logical_id, context.workload)
+    found = invocations(context.model.triggers, function.logical_id, context.workload)
     if found is None and function.role != ResourceRole.BACKLOG_METRIC:
         return []  # nothing runs it (e.g. CDK's own custom-resource handlers)
     # A backlog-metric function with no schedule in the stack runs every minute.

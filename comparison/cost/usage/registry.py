@@ -1,21 +1,21 @@
 """The registry of usage extractors: one per CloudFormation resource type, plus stack-wide ones.
 
-An extractor turns one resource (and the context: workload, routing, simulated runs)
-into :class:`Usage` records priced later by key. Adding a resource to a stack changes
-the estimate through whichever extractor is registered for its type.
+An extractor turns one resource of the topology model (and the context: workload,
+routing, simulated runs) into :class:`Usage` records priced later by key. Adding a
+resource to a stack changes the estimate through whichever extractor is registered for
+its type. Extractors read the typed model only, never the template.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import Any, TypeVar
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
-from comparison.inputs.templates import Resource, StackTemplate
 from comparison.inputs.workload import Workload
 from comparison.model.routing import Consumer, ConsumerKind, Routing
-from comparison.model.topology import TopologyModel, model_of
+from comparison.model.topology import TopologyModel
 from comparison.simulate.simulation import ConsumerRun
 
 
@@ -30,16 +30,17 @@ class Usage:
 
 @dataclass(frozen=True)
 class UsageContext:
-    template: StackTemplate
+    model: TopologyModel
     workload: Workload
     assumptions: Assumptions
-    routing: Routing
     runs: Mapping[str, ConsumerRun]
     """Simulated day per consumer logical id."""
     baseline_runs: Mapping[str, ConsumerRun] = field(default_factory=dict)
     """The same consumers simulated with no task work: what the web app runs anyway."""
-    prebuilt: TopologyModel | None = None
-    """The topology model, when the caller has read it already."""
+
+    @property
+    def routing(self) -> Routing:
+        return self.model.routing
 
     def volume(self, tasks: tuple[str, ...]) -> float:
         """Task runs per month of the named tasks."""
@@ -50,11 +51,6 @@ class UsageContext:
 
     def monthly(self, per_day: float) -> float:
         return per_day * DAYS_PER_MONTH
-
-    @cached_property
-    def model(self) -> TopologyModel:
-        """The topology model: the caller's, else read from the template and routing."""
-        return self.prebuilt or model_of(self.template, self.routing)
 
     @property
     def web_app(self) -> frozenset[str]:
@@ -84,15 +80,17 @@ class UsageContext:
         return self.monthly(max(0, run.starts - own))
 
 
-ResourceExtractor = Callable[[Resource, UsageContext], list[Usage]]
+# An extractor takes the typed record its resource type is read into (see
+# comparison.model.resources), e.g. a FunctionModel for AWS::Lambda::Function.
+ResourceExtractor = TypeVar("ResourceExtractor", bound=Callable[[Any, "UsageContext"], list[Usage]])
 StackExtractor = Callable[[UsageContext], list[Usage]]
 
-_BY_TYPE: dict[str, list[ResourceExtractor]] = {}
+_BY_TYPE: dict[str, list[Callable[[Any, UsageContext], list[Usage]]]] = {}
 _STACK_WIDE: list[StackExtractor] = []
 
 
 def extracts(resource_type: str) -> Callable[[ResourceExtractor], ResourceExtractor]:
-    """Register a function as the usage extractor for ``resource_type``."""
+    """Register a function as the usage extractor for ``resource_type``'s records."""
 
     def register(function: ResourceExtractor) -> ResourceExtractor:
         _BY_TYPE.setdefault(resource_type, []).append(function)
@@ -113,7 +111,7 @@ def registered_types() -> Mapping[str, int]:
 
 def extract_usage(context: UsageContext) -> list[Usage]:
     usages: list[Usage] = []
-    for resource in context.template.resources.values():
+    for resource in context.model.resources:
         for extractor in _BY_TYPE.get(resource.type, []):
             usages.extend(extractor(resource, context))
     for stack_extractor in _STACK_WIDE:

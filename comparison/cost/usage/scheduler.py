@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from comparison.cost.usage.registry import Usage, UsageContext, extracts
-from comparison.inputs.templates import Resource
+from comparison.model.resources import ScheduleModel
 from comparison.model.schedule_expr import runs_per_month
 
 
 @extracts("AWS::Scheduler::Schedule")
-def schedule_invocations(schedule: Resource, context: UsageContext) -> list[Usage]:
-    expression = schedule.properties.get("ScheduleExpression")
-    if not isinstance(expression, str) or schedule.properties.get("State") == "DISABLED":
+def schedule_invocations(schedule: ScheduleModel, context: UsageContext) -> list[Usage]:
+    expression = schedule.expression
+    if expression is None or not schedule.enabled:
         return []
     runs = runs_per_month(expression)
     return [

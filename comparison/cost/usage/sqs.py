@@ -7,15 +7,15 @@ from __future__ import annotations
 import math
 
 from comparison.cost.usage.registry import Usage, UsageContext, extracts
-from comparison.inputs.templates import Resource
-from comparison.model.routing import ConsumerKind, dead_letter_queue_ids
+from comparison.model.resources import QueueModel
+from comparison.model.routing import ConsumerKind
 
 _CHUNK_KIB = 64
 
 
 @extracts("AWS::SQS::Queue")
-def queue_requests(queue: Resource, context: UsageContext) -> list[Usage]:
-    if queue.logical_id in dead_letter_queue_ids(context.template):
+def queue_requests(queue: QueueModel, context: UsageContext) -> list[Usage]:
+    if queue.dead_letter:
         return []  # only failures land there; negligible next to the work queue
     a = context.assumptions
     receives_per_poller_minute = 60 / a.long_poll_seconds
@@ -37,9 +37,7 @@ def queue_requests(queue: Resource, context: UsageContext) -> list[Usage]:
                 )
             )
         if consumer.kind is ConsumerKind.LAMBDA:
-            pollers = a.lambda_idle_pollers_per_mapping * len(
-                context.template.referrers(queue.logical_id, "AWS::Lambda::EventSourceMapping")
-            )
+            pollers = a.lambda_idle_pollers_per_mapping * queue.event_source_mappings
             poller_minutes = pollers * context.monthly(24 * 60)
             note = f"{pollers} event-source pollers x {receives_per_poller_minute:g} receives/min"
             receives = poller_minutes * receives_per_poller_minute

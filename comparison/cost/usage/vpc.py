@@ -12,39 +12,34 @@ from __future__ import annotations
 
 from comparison.cost.usage.registry import Usage, UsageContext, extracts_stack
 from comparison.inputs.assumptions import HOURS_PER_MONTH
-from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Network
 from comparison.model.routing import ConsumerKind, in_vpc
-from comparison.model.topology import network_model
+from comparison.model.topology import NetworkModel
 
 _GB = 1e9
 _MIB = 1024 * 1024
 
 
-def network_hours(template: StackTemplate) -> list[Usage]:
+def network_hours(network: NetworkModel) -> list[Usage]:
     """What a stack's network costs per month before any traffic: NAT, EIPs, endpoints."""
-    usages: list[Usage] = []
-    for resource in template.resources.values():
-        if resource.type == "AWS::EC2::NatGateway":
-            usages.append(
-                Usage("nat.hour", HOURS_PER_MONTH, resource.logical_id, "a NAT gateway all month")
-            )
-        elif resource.type == "AWS::EC2::EIP":
-            usages.append(
-                Usage("ipv4.hour", HOURS_PER_MONTH, resource.logical_id, "an Elastic IP all month")
-            )
-        elif resource in network_model(template).interface_endpoints:
-            subnets = resource.properties.get("SubnetIds", [])
-            zones = len(subnets) if isinstance(subnets, list) and subnets else 1
-            usages.append(
-                Usage(
-                    "vpce.az_hour",
-                    zones * HOURS_PER_MONTH,
-                    resource.logical_id,
-                    f"{zones} AZ(s) all month",
-                )
-            )
-    return usages
+    nats = [
+        Usage("nat.hour", HOURS_PER_MONTH, nat, "a NAT gateway all month")
+        for nat in network.nat_gateways
+    ]
+    addresses = [
+        Usage("ipv4.hour", HOURS_PER_MONTH, eip, "an Elastic IP all month")
+        for eip in network.elastic_ips
+    ]
+    endpoints = [
+        Usage(
+            "vpce.az_hour",
+            endpoint.zones * HOURS_PER_MONTH,
+            endpoint.logical_id,
+            f"{endpoint.zones} AZ(s) all month",
+        )
+        for endpoint in network.interface_endpoints
+    ]
+    return nats + addresses + endpoints
 
 
 def brings_own_network(context: UsageContext) -> bool:
@@ -83,7 +78,7 @@ def image_pull_gb(context: UsageContext) -> float:
 def network_usage(context: UsageContext) -> list[Usage]:
     network = context.model.network
     nats, endpoints = network.nat_gateways, network.interface_endpoints
-    usages = network_hours(context.template) if brings_own_network(context) else []
+    usages = network_hours(network) if brings_own_network(context) else []
     traffic = vpc_traffic_gb(context)
     if endpoints:
         usages += [
