@@ -4,7 +4,7 @@
   handler with the function's deployed environment and batch size (the event source
   mappings, which moto cannot run);
 - worker-service: ``python -m runtime.worker`` processes, as many as the service's
-  scaling decides (local.scaling), from zero;
+  scaling decides (local.scaling, stepping comparison.model.autoscaler), from zero;
 - webapp-poller: the web app's gunicorn with the poller hooks;
 - private-endpoints: the endpoint service's gunicorn; ``ASYNC_TASKS_ENDPOINT_URL``
   points at it instead of the internal load balancer (moto forwards no traffic).
@@ -24,7 +24,6 @@ from pathlib import Path
 import boto3
 
 from local import lambda_sqs, scaling
-from local.cloudformation import template_resources
 from local.emulator import free_port
 from local.model import LocalDeployment
 from local.processes import Child, venv_executable
@@ -156,26 +155,27 @@ class WorkerServiceConsumers(Consumers):
         self.stopping: list[Child] = []
 
     def start(self) -> None:
-        template = template_resources(self.deployment.template_path)
-        self.rules = scaling.rules_from_template(template, "Workers")
+        params = scaling.worker_scaling(self.deployment.template_path)
         metric_fn = next(
             r.logical_id
             for r in self.deployment.stack.of_type("AWS::Lambda::Function")
             if r.logical_id.startswith("WorkersBacklogMetric")
         )
         target = scaling.MetricTarget.from_env(function_environment(self.deployment, metric_fn))
-        self.autoscaler = scaling.Autoscaler(self.rules, target)
+        self.autoscaler = scaling.LocalAutoscaler(params, target)
         self.service = target
         command, self.env = self._command("Workers")
         # A short long-poll, so a scale-in or Ctrl-C drains in seconds, not 20.
         self.command = [sys.executable, *command[1:], "--wait-seconds", "2"]
         self.next_decision = time.monotonic()
         self.say(
-            f"running: the worker service, desired 0, scaled {self.rules.min_capacity}.."
-            f"{self.rules.max_capacity} by the backlog metric function and the template's "
-            f"policies (target {self.rules.target_value} {BACKLOG_PER_TASK}, wake-up "
-            f"alarm), one decision per simulated minute = {self.minute_seconds:g}s"
+            f"running: the worker service, desired {self.autoscaler.desired}, scaled "
+            f"{params.min_capacity}..{params.max_capacity} by the backlog metric function "
+            f"and the template's policies (target {params.target:g} {BACKLOG_PER_TASK}, "
+            f"wake-up alarm), one decision per simulated minute = {self.minute_seconds:g}s"
         )
+        if self.autoscaler.desired:  # a MinCapacity above 0
+            self._scale_to(self.autoscaler.desired)
 
     def tick(self) -> None:
         super().tick()
@@ -184,10 +184,13 @@ class WorkerServiceConsumers(Consumers):
             return
         self.next_decision += self.minute_seconds
         running = len(self.children)
-        desired, why = self.autoscaler.decide(running, 0, self.desired)
+        desired, why = self.autoscaler.decide(running, 0)
         if not why:
             return
         self.say(f"scaling: {why}")
+        self._scale_to(desired)
+
+    def _scale_to(self, desired: int) -> None:
         self.desired = desired
         boto3.client("ecs").update_service(
             cluster=self.service.cluster_name,

@@ -12,7 +12,6 @@ It closes three gaps of aws-ecs-patterns' QueueProcessingFargateService:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -41,7 +40,7 @@ from runtime.contract import (
     WORKER_MODULE,
     ResourceRole,
 )
-from runtime.contract.backlog import BACKLOG_PER_TASK, WAKE_UP_SIGNAL
+from runtime.contract.backlog import BACKLOG_PER_TASK, WAKE_UP_SIGNAL, target_backlog_per_task
 from task_constructs.core import defaults
 from task_constructs.core.acknowledge import acknowledge_resource
 from task_constructs.core.defaults import given
@@ -93,7 +92,8 @@ class QueueWorkerServiceProps:
     acceptable_latency: Duration | None = None
     """How long a message may wait before work starts. With
     ``average_processing_time`` it sets the target backlog per task:
-    latency / processing time x worker_concurrency. Default: 5 minutes."""
+    latency / processing time x worker_concurrency, at least 1
+    (``runtime.contract.backlog.target_backlog_per_task``). Default: 5 minutes."""
 
     average_processing_time: Duration | None = None
     """Typical time to process one message. Default: the mean of the tasks'
@@ -364,6 +364,4 @@ def _target_backlog(props: QueueWorkerServiceProps, queue: TaskQueue) -> float:
             "QueueWorkerService: average_processing_time must be a positive duration known "
             f"at synth time, got {props.average_processing_time}"
         )
-    # A backlog per task below 1 would keep a task per message; round to 2 places so
-    # the template stays readable.
-    return max(1.0, math.floor(latency / processing * props.worker_concurrency * 100) / 100)
+    return target_backlog_per_task(latency, processing, props.worker_concurrency)

@@ -36,11 +36,8 @@ class Assumptions:
     metric_period_seconds: float = 60.0
     alarm_evaluation_lag_seconds: float = 20.0
     """Time from a datapoint's arrival to the alarm changing state and the scaling action."""
-    target_tracking_out_datapoints: int = 3
-    """Application Auto Scaling's high alarm: 3 of 3 one-minute datapoints above target."""
-    target_tracking_in_datapoints: int = 15
-    """Its low alarm: 15 of 15 datapoints below 90% of target."""
-    target_tracking_in_ratio: float = 0.9
+    # Target tracking's own alarms (3 datapoints out, 15 below 90 % in) are AWS's, not
+    # assumptions: comparison.model.autoscaler holds them.
     default_max_capacity: int = 10
     default_cooldown_seconds: float = 60.0
     default_cpu_target_percent: float = 70.0

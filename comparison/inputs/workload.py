@@ -16,10 +16,10 @@ from typing import Any
 from comparison.errors import WorkloadError
 from comparison.inputs import patterns
 from runtime.catalogue import CATALOGUE, TaskCatalogue
+from runtime.contract.backlog import DEFAULT_ACCEPTABLE_LATENCY_SECONDS
 
 DEFAULT_WORKLOAD_PATH = Path(__file__).resolve().parent / "workload.toml"
 DEFAULT_PAYLOAD_KIB = 2.0
-DEFAULT_ACCEPTABLE_LATENCY_SECONDS = 300.0
 # SQS accepts messages up to 1 MiB.
 MAX_PAYLOAD_KIB = 1024.0
 DEFAULT_BURST_MINUTES = 10

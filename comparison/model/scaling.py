@@ -110,6 +110,12 @@ class ScalingParams:
     """Names of the fields read from the template; the rest are documented defaults."""
 
     @property
+    def starting_count(self) -> int:
+        """The desired count before any datapoint: MinCapacity for a service that scales
+        (registering the scalable target raises the count to it), else DesiredCount."""
+        return self.desired_count if self.metric is ScalingMetric.NONE else self.min_capacity
+
+    @property
     def wake_up(self) -> StepRule | None:
         return next((rule for rule in self.step_rules if rule.scales_out), None)
 

@@ -33,6 +33,7 @@ from comparison.simulate.simulation import (
     simulate_lambda,
 )
 from runtime.contract import ResourceRole
+from runtime.contract.backlog import target_backlog_per_task
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +129,9 @@ def fleet_scaling(
     default_target = (
         assumptions.default_cpu_target_percent
         if consumer.kind in (ConsumerKind.ENDPOINT, ConsumerKind.WEBAPP)
-        else max(1.0, workload.acceptable_latency_seconds / average)
+        else target_backlog_per_task(
+            workload.acceptable_latency_seconds, average, consumer.threads_per_unit
+        )
     )
     params = scaling_params(service, assumptions, default_target=default_target)
     if consumer.kind is not ConsumerKind.WEBAPP:

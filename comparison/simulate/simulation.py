@@ -2,9 +2,10 @@
 
 Arrivals are Poisson, per minute, following each task's profile. A Lambda consumer is an
 M/G/c queue with cold starts; a Fargate consumer is a fleet of tasks with poller threads,
-driven by the scaling rule read from the template (see :mod:`comparison.model.scaling`):
-target tracking on backlog per task or CPU, a step-scaling wake-up from zero, cooldowns
-and scale-in protection for tasks holding messages.
+driven by the scaling rule read from the template (see :mod:`comparison.model.scaling`)
+and stepped by the one autoscaler model (:mod:`comparison.model.autoscaler`): target
+tracking on backlog per task or CPU, a step-scaling wake-up from zero, cooldowns. Tasks
+holding messages are protected from scale-in.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import NamedTuple
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
 from comparison.inputs.workload import TaskLoad
-from comparison.model.scaling import ScalingMetric, ScalingParams, StepMetric
-from runtime.contract.backlog import compute_backlog
+from comparison.model.autoscaler import Autoscaler, Observation
+from comparison.model.scaling import ScalingMetric, ScalingParams
 
 DAY_SECONDS = 86_400.0
 # A lone message this long after the start of the day meets a fully idle system.
@@ -220,115 +221,6 @@ class _Task:
         return sum(1 for free_at in self.slots if free_at > now)
 
 
-@dataclass
-class _Autoscaler:
-    """Application Auto Scaling as the simulation sees it: alarms on datapoints.
-
-    The metric values are the runtime's own (:func:`runtime.backlog_metric.compute_backlog`).
-    Target tracking: its AWS-managed alarms go to ALARM after
-    ``target_tracking_out_datapoints`` datapoints above target, or
-    ``target_tracking_in_datapoints`` below 90% of it. CloudWatch performs Auto Scaling
-    actions again every period while an alarm stays in ALARM (other actions only on a
-    state change: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html),
-    so once in ALARM each further step follows the policy's cooldown, not another run of
-    datapoints. Step rules read Period and DatapointsToAlarm from the template. A
-    scale-out step never lowers capacity (an ExactCapacity wake-up reads as "at least N")
-    and a scale-in step never raises it. Scale-out wins.
-    """
-
-    params: ScalingParams
-    assumptions: Assumptions
-    desired: int
-    high: int = 0
-    low: int = 0
-    streaks: dict[int, int] = field(default_factory=dict)
-    fired: dict[int, float] = field(default_factory=dict)
-    last_out: float = -math.inf
-    last_in: float = -math.inf
-
-    def readings(
-        self, visible: int, in_flight: int, running: int, pending: int, slots: int
-    ) -> tuple[float, dict[StepMetric, float]]:
-        """(tracked metric value, step-alarm metric values) for one datapoint."""
-        sample = compute_backlog(visible, in_flight, running, pending, desired=self.desired)
-        if self.params.metric is ScalingMetric.CPU:
-            # Busy poller threads stand in for CPU; starting tasks report no CPU yet.
-            value = 100.0 * in_flight / (running * slots) if running else 0.0
-        else:
-            value = sample.backlog_per_task
-        return value, {
-            StepMetric.BACKLOG: sample.backlog_per_task,
-            StepMetric.VISIBLE: float(visible),
-            StepMetric.TOTAL: float(sample.messages),
-            StepMetric.WAKE_UP: float(sample.wake_up),
-        }
-
-    def idle_for(self, periods: int, slots: int = 1) -> None:
-        """Advance the alarm streaks over ``periods`` idle datapoints without evaluating
-        them one by one (nothing can scale: the fleet is at its floor)."""
-        if not periods:
-            return
-        tasks = self.desired
-        value, readings = self.readings(0, 0, tasks, 0, slots)
-        p, a = self.params, self.assumptions
-        if p.metric is not ScalingMetric.NONE:
-            self.high = self.high + periods if value > p.target else 0
-            self.low = self.low + periods if value < a.target_tracking_in_ratio * p.target else 0
-        for index, rule in enumerate(p.step_rules):
-            breached = rule.breached(readings[rule.metric])
-            self.streaks[index] = self.streaks.get(index, 0) + periods if breached else 0
-
-    def _wanted(self, value: float, tasks: int) -> int:
-        """Target tracking's proportional answer: capacity x metric / target. The backlog
-        metric divides by max(tasks, 1), so the same divisor turns it back into messages."""
-        p = self.params
-        if not p.target:
-            return self.desired
-        capacity = max(tasks, 1) if p.metric is ScalingMetric.BACKLOG else tasks
-        return math.ceil(capacity * value / p.target)
-
-    def evaluate(
-        self, now: float, visible: int, in_flight: int, running: int, pending: int, slots: int
-    ) -> int:
-        """The desired count after this datapoint."""
-        p, a = self.params, self.assumptions
-        value, readings = self.readings(visible, in_flight, running, pending, slots)
-        tasks = running if p.metric is ScalingMetric.CPU else running + pending
-        wanted = self._wanted(value, tasks)
-
-        def clamp(n: int) -> int:
-            return max(p.min_capacity, min(p.max_capacity, n))
-
-        outs: list[int] = []
-        ins: list[int] = []
-        if p.metric is not ScalingMetric.NONE:
-            self.high = self.high + 1 if value > p.target else 0
-            self.low = self.low + 1 if value < a.target_tracking_in_ratio * p.target else 0
-            if self.high >= a.target_tracking_out_datapoints and (
-                now - self.last_out >= p.scale_out_cooldown_seconds
-            ):
-                outs.append(clamp(wanted))
-            if self.low >= a.target_tracking_in_datapoints and (
-                now - self.last_in >= p.scale_in_cooldown_seconds
-            ):
-                ins.append(clamp(wanted))
-        for index, rule in enumerate(p.step_rules):
-            if now % rule.period_seconds:
-                continue
-            breached = rule.breached(readings[rule.metric])
-            streak = self.streaks.get(index, 0) + 1 if breached else 0
-            self.streaks[index] = streak
-            cooled = now - self.fired.get(index, -math.inf) >= rule.cooldown_seconds
-            if streak >= rule.datapoints_to_alarm and cooled:
-                self.fired[index] = now
-                (outs if rule.scales_out else ins).append(clamp(rule.apply(self.desired)))
-        if any(n > self.desired for n in outs):
-            self.desired, self.last_out = max(outs), now
-        elif ins and max(ins) < self.desired:
-            self.desired, self.last_in = max(ins), now
-        return self.desired
-
-
 def simulate_fleet(
     arrivals: Sequence[Arrival],
     model: FleetModel,
@@ -338,9 +230,9 @@ def simulate_fleet(
     """Step through the day: scale on each datapoint, hand messages to free poller threads."""
     params, dt = model.scaling, assumptions.step_seconds
     threads = max(1, model.threads_per_task)
-    initial = params.desired_count if params.metric is ScalingMetric.NONE else params.min_capacity
+    scaler = Autoscaler(params)
+    initial = scaler.desired
     fleet = [_Task(ready_at=-math.inf, slots=[-math.inf] * threads) for _ in range(initial)]
-    scaler = _Autoscaler(params, assumptions, desired=initial)
     changes: deque[tuple[float, int]] = deque()
     desired = initial
     waiting: deque[Arrival] = deque()
@@ -370,7 +262,10 @@ def simulate_fleet(
             visible = len(waiting)  # everything enqueued before ``now`` and not started
             in_flight = sum(task.busy(now) for task in running)
             pending = len(fleet) - len(running)
-            new = scaler.evaluate(now, visible, in_flight, len(running), pending, threads)
+            seen = Observation(
+                visible, in_flight, len(running), pending, _cpu_percent(in_flight, running, threads)
+            )
+            new = scaler.observe(now, seen).desired
             if new != (changes[-1][1] if changes else desired):
                 changes.append((now + assumptions.alarm_evaluation_lag_seconds, new))
         while next_arrival < len(arrivals) and arrivals[next_arrival][0] < end:
@@ -392,7 +287,8 @@ def simulate_fleet(
                 unit_seconds += len(fleet) * dt * (stop - first)
                 timeline.extend([len(fleet)] * (stop - first))
                 if scales:
-                    scaler.idle_for(_multiples(first, stop, params.metric_period_seconds / dt))
+                    periods = _multiples(first, stop, params.metric_period_seconds / dt)
+                    scaler.idle_for(periods, Observation(0, 0, scaler.desired, 0))
                 step = stop - 1
     return ConsumerRun(
         waits=tuple(waits),
@@ -405,6 +301,11 @@ def simulate_fleet(
         waited=waited,
         daily=tuple(DayCounts(unit_seconds=u, starts=int(n)) for u, n in daily),
     )
+
+
+def _cpu_percent(in_flight: int, running: Sequence[_Task], threads: int) -> float:
+    """Busy poller threads stand in for CPU; starting tasks report no CPU yet."""
+    return 100.0 * in_flight / (len(running) * threads) if running else 0.0
 
 
 def _account_idle(
@@ -429,8 +330,7 @@ def _multiples(first: int, stop: int, every: float) -> int:
 
 def _quiet(fleet: list[_Task], desired: int, params: ScalingParams, at: float) -> bool:
     """Idle at its floor: every task up and free, nothing to scale in or out."""
-    floor = params.desired_count if params.metric is ScalingMetric.NONE else params.min_capacity
-    return desired == len(fleet) == max(floor, 0) and all(
+    return desired == len(fleet) == max(params.starting_count, 0) and all(
         t.ready_at <= at and all(f <= at for f in t.slots) for t in fleet
     )
 

@@ -10,16 +10,22 @@ with :func:`compute_backlog`. Pure: the standard library only.
   #9242); at 0 tasks the divisor is 1, so the metric shows demand.
 - ``WakeUpSignal`` = 1 when there are messages, no task runs or starts, and the
   desired count is 0 (see ``runtime.backlog_metric`` for why the desired count counts).
+- The target the scaling policy tracks, :func:`target_backlog_per_task`: the messages a
+  task works off within the acceptable latency, acceptable latency / task duration x
+  worker threads per task. The construct synthesizes it; the comparison and the local
+  emulator fall back on it where a template is silent.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
 __all__ = [
     "BACKLOG_PER_TASK",
+    "DEFAULT_ACCEPTABLE_LATENCY_SECONDS",
     "IN_FLIGHT_ATTRIBUTE",
     "IN_FLIGHT_MESSAGES",
     "METRIC_UNITS",
@@ -29,6 +35,7 @@ __all__ = [
     "WAKE_UP_SIGNAL",
     "BacklogSample",
     "compute_backlog",
+    "target_backlog_per_task",
 ]
 
 BACKLOG_PER_TASK: Final = "BacklogPerTask"
@@ -49,6 +56,10 @@ METRIC_UNITS: Final[Mapping[str, MetricUnit]] = {
     RUNNING_TASKS: "Count",
 }
 
+
+# How long a message may wait before work starts, unless the service says otherwise:
+# the construct's default, and the comparison's where a workload is silent.
+DEFAULT_ACCEPTABLE_LATENCY_SECONDS: Final = 300.0
 
 # The SQS queue attributes the visible and in-flight counts come from.
 VISIBLE_ATTRIBUTE: Final = "ApproximateNumberOfMessages"
@@ -106,3 +117,25 @@ def compute_backlog(
         backlog_per_task=messages / max(tasks, 1),
         wake_up=1 if messages > 0 and tasks == 0 and desired == 0 else 0,
     )
+
+
+def target_backlog_per_task(
+    acceptable_latency_seconds: float, task_seconds: float, worker_threads: int
+) -> float:
+    """The backlog per task to track: the messages one task's ``worker_threads`` work off
+    within ``acceptable_latency_seconds`` when each takes ``task_seconds``.
+
+    At least 1 (a lower target would keep a task per message), floored to two decimal
+    places so the template stays readable. Pure; raises ValueError on a value that is
+    not a positive finite number.
+    """
+    values = {
+        "acceptable_latency_seconds": acceptable_latency_seconds,
+        "task_seconds": task_seconds,
+        "worker_threads": worker_threads,
+    }
+    bad = {name: v for name, v in values.items() if not (math.isfinite(v) and v > 0)}
+    if bad:
+        raise ValueError(f"the backlog target needs positive finite values, got {bad}")
+    per_task = acceptable_latency_seconds / task_seconds * worker_threads
+    return max(1.0, math.floor(per_task * 100) / 100)

@@ -6,6 +6,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
+from runtime.contract.backlog import DEFAULT_ACCEPTABLE_LATENCY_SECONDS
+
 # SQS keeps a message 4 days unless told otherwise; we keep the service default.
 QUEUE_RETENTION = Duration.days(4)
 # The DLQ keeps failed work for the SQS maximum, so nobody loses it over a long weekend.
@@ -32,7 +34,7 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 27
 
 # QueueWorkerService: how long a message may wait before work starts.
-ACCEPTABLE_LATENCY = Duration.minutes(5)
+ACCEPTABLE_LATENCY = Duration.seconds(DEFAULT_ACCEPTABLE_LATENCY_SECONDS)
 FARGATE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Scale out quickly on backlog; scale in slowly, so a burst's tail keeps its workers.
 WORKER_SCALE_IN_COOLDOWN = Duration.minutes(5)

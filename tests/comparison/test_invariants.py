@@ -195,8 +195,8 @@ def test_at_fixed_capacity_per_task_latency_never_decreases_with_volume(
 def test_simulated_backlog_metric_is_the_runtimes(
     assumptions, visible: int, in_flight: int, running: int, pending: int, desired: int
 ) -> None:
+    from comparison.model.autoscaler import Autoscaler, Observation
     from comparison.model.scaling import ScalingMetric, ScalingParams, StepMetric
-    from comparison.simulate.simulation import _Autoscaler
     from runtime.backlog_metric import compute_backlog
 
     params = ScalingParams(
@@ -211,8 +211,8 @@ def test_simulated_backlog_metric_is_the_runtimes(
         step_rules=(),
         from_template=(),
     )
-    value, readings = _Autoscaler(params, assumptions, desired=desired).readings(
-        visible, in_flight, running, pending, slots=2
+    value, readings = Autoscaler(params, desired=desired).readings(
+        Observation(visible, in_flight, running, pending)
     )
     runtime = compute_backlog(visible, in_flight, running, pending, desired=desired)
     assert value == runtime.backlog_per_task

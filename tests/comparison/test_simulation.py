@@ -112,3 +112,34 @@ def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
     # 290 task-hours a month and 162 wake-ups a day (the old model: 502 and 61).
     assert worker.unit_seconds * 730 / 24 / 3600 == pytest.approx(290, rel=0.1)
     assert worker.starts == pytest.approx(162, rel=0.1)
+
+
+def test_default_target_counts_the_worker_threads_as_the_construct_does(
+    fixture_templates, workload, assumptions
+) -> None:
+    from comparison.inputs.templates import StackTemplate
+    from runtime.contract.backlog import target_backlog_per_task
+
+    # GIVEN the worker service's tracking policy without a TargetValue
+    stack = fixture_templates["Fixture-WorkerService"]
+    resources = dict(stack.resources)
+    for logical_id, policy in resources.items():
+        config = policy.properties.get("TargetTrackingScalingPolicyConfiguration")
+        if config is not None:
+            silent = {k: v for k, v in config.items() if k != "TargetValue"}
+            properties = {**policy.properties, "TargetTrackingScalingPolicyConfiguration": silent}
+            resources[logical_id] = replace(policy, properties=properties)
+    silent_stack = StackTemplate(stack.stack_id, resources)
+    (consumer,) = build_routing(silent_stack, tuple(t.name for t in workload.tasks)).consumers
+    # WHEN the comparison reads its scaling rule
+    params = fleet_scaling(silent_stack, consumer, workload, assumptions)
+    # THEN the target is the contract's: latency / mean duration x the 2 poller threads
+    loads = [workload.task(name) for name in consumer.tasks]
+    mean = sum(t.volume_per_month * t.duration_seconds for t in loads) / sum(
+        t.volume_per_month for t in loads
+    )
+    expected = target_backlog_per_task(workload.acceptable_latency_seconds, mean, WORKER_THREADS)
+    assert params.target == expected > 1.0  # above the floor, so the threads show
+    assert params.target == pytest.approx(
+        max(1.0, workload.acceptable_latency_seconds / mean * WORKER_THREADS), abs=0.01
+    )
