@@ -25,14 +25,15 @@ import boto3
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.templates import parse_template
 from comparison.model.autoscaler import Autoscaler, Observation
+from comparison.model.resources import ServiceModel
+from comparison.model.routing import ConsumerKind
 from comparison.model.scaling import ScalingParams, scaling_params
+from comparison.model.topology import topology_model
 from runtime.catalogue import CATALOGUE
 from runtime.contract import (
     METRIC_CLUSTER_ENV,
     METRIC_QUEUE_URL_ENV,
     METRIC_SERVICE_ENV,
-    POLLER_THREADS_DETAIL,
-    ResourceRole,
 )
 from runtime.contract.backlog import (
     DEFAULT_ACCEPTABLE_LATENCY_SECONDS,
@@ -50,11 +51,15 @@ def worker_scaling(template_path: Path) -> ScalingParams:
     service's poller threads (as the construct computes it)."""
     stack_id = template_path.name.removesuffix(".template.json")
     template = parse_template(stack_id, json.loads(template_path.read_text()))
-    (service,) = template.with_role(ResourceRole.WORKER)
-    threads = int(service.meta(POLLER_THREADS_DETAIL) or 1)
+    model = topology_model(template, tuple(CATALOGUE))
+    (worker,) = (c for c in model.routing.consumers if c.kind is ConsumerKind.WORKER)
+    if not isinstance(worker.resource, ServiceModel):
+        raise TypeError(f"{worker.logical_id}: a worker must be an ECS service")
     mean = sum(t.expected_duration_seconds for t in CATALOGUE.values()) / len(CATALOGUE)
-    default = target_backlog_per_task(DEFAULT_ACCEPTABLE_LATENCY_SECONDS, mean, threads)
-    return scaling_params(template, service, DEFAULT_ASSUMPTIONS, default_target=default)
+    default = target_backlog_per_task(
+        DEFAULT_ACCEPTABLE_LATENCY_SECONDS, mean, worker.threads_per_unit
+    )
+    return scaling_params(worker.resource, DEFAULT_ASSUMPTIONS, default_target=default)
 
 
 @dataclass(frozen=True)

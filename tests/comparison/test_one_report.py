@@ -195,9 +195,7 @@ def test_first_to_saturate_names_only_a_task_with_volume(
             for t in workload.tasks
         ),
     )
-    result = compare(
-        [real_models["worker-service"]], quiet, london, assumptions, free_tier=False
-    )
+    result = compare([real_models["worker-service"]], quiet, london, assumptions, free_tier=False)
     latency = result.topologies[0].latency
     assert latency is not None
     assert any(not s.active for s in latency.saturations), "the idle task is listed"

@@ -118,6 +118,7 @@ def test_default_target_counts_the_worker_threads_as_the_construct_does(
     fixture_templates, workload, assumptions
 ) -> None:
     from comparison.inputs.templates import StackTemplate
+    from comparison.model.topology import topology_model
     from runtime.contract.backlog import target_backlog_per_task
 
     # GIVEN the worker service's tracking policy without a TargetValue
@@ -130,9 +131,10 @@ def test_default_target_counts_the_worker_threads_as_the_construct_does(
             properties = {**policy.properties, "TargetTrackingScalingPolicyConfiguration": silent}
             resources[logical_id] = replace(policy, properties=properties)
     silent_stack = StackTemplate(stack.stack_id, resources)
-    (consumer,) = build_routing(silent_stack, tuple(t.name for t in workload.tasks)).consumers
+    model = topology_model(silent_stack, tuple(t.name for t in workload.tasks))
+    (consumer,) = model.routing.consumers
     # WHEN the comparison reads its scaling rule
-    params = fleet_scaling(silent_stack, consumer, workload, assumptions)
+    params = fleet_scaling(consumer, workload, assumptions)
     # THEN the target is the contract's: latency / mean duration x the 2 poller threads
     loads = [workload.task(name) for name in consumer.tasks]
     mean = sum(t.volume_per_month * t.duration_seconds for t in loads) / sum(

@@ -15,7 +15,7 @@ from comparison.inputs.prices import known_regions
 from comparison.inputs.templates import parse_template
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, load_workload
 from comparison.model.autoscaler import Autoscaler, Observation
-from comparison.model.routing import build_routing
+from comparison.model.topology import topology_model
 from comparison.simulate.latency import fleet_scaling
 from local.emulator import MotoServer
 from local.scaling import LocalAutoscaler, MetricTarget, worker_scaling
@@ -73,8 +73,8 @@ def test_emulator_and_simulation_step_the_same_desired_counts(
     # GIVEN the worker service as the simulation reads it (the comparison's fleet) ...
     stack = parse_template("AsyncTasks-WorkerService", json.loads(path.read_text()))
     workload = load_workload(DEFAULT_WORKLOAD_PATH, known_regions=known_regions())
-    (consumer,) = build_routing(stack, tuple(t.name for t in workload.tasks)).consumers
-    simulation = Autoscaler(fleet_scaling(stack, consumer, workload, DEFAULT_ASSUMPTIONS))
+    (consumer,) = topology_model(stack, tuple(t.name for t in workload.tasks)).routing.consumers
+    simulation = Autoscaler(fleet_scaling(consumer, workload, DEFAULT_ASSUMPTIONS))
     # ... and as the emulator reads it, observing a real (moto) queue
     emulator = LocalAutoscaler(worker_scaling(path), MetricTarget(queue.url, "tasks", "workers"))
     assert emulator.params == simulation.params
