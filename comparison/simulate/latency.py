@@ -99,12 +99,16 @@ class LatencySummary:
 
 
 def simulated_days(workload: Workload, assumptions: Assumptions) -> int:
-    """Enough days for a stable total (see Assumptions.min_simulated_arrivals)."""
+    """Enough days for a stable total (see Assumptions.min_simulated_arrivals), in whole
+    cycles of the tasks' calendars: a weekly task is simulated over at least a week,
+    whatever ``max_simulated_days`` says, so its day keeps its true volume."""
     per_day = workload.volume_per_month / DAYS_PER_MONTH
+    cycle = workload.cycle_days
     if per_day <= 0:
-        return 1
+        return cycle
     wanted = math.ceil(assumptions.min_simulated_arrivals / per_day)
-    return max(1, min(assumptions.max_simulated_days, wanted))
+    days = max(1, min(assumptions.max_simulated_days, wanted))
+    return math.ceil(days / cycle) * cycle
 
 
 def fleet_scaling(

@@ -1,6 +1,7 @@
-"""Discrete-time simulation of one representative day: enqueue-to-start latency and scaling.
+"""Discrete-time simulation of whole days: enqueue-to-start latency and scaling.
 
-Arrivals are Poisson, per minute, following each task's profile. A Lambda consumer is an
+Arrivals are Poisson, per minute, following each task's profile, on the days its
+calendar runs (the period simulated covers whole cycles of the calendars). A Lambda consumer is an
 M/G/c queue with cold starts; a Fargate consumer is a fleet of tasks with poller threads,
 driven by the scaling rule read from the template (see :mod:`comparison.model.scaling`):
 target tracking on backlog per task or CPU, a step-scaling wake-up from zero, cooldowns
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
+from comparison.inputs.patterns import runs_on
 from comparison.inputs.workload import TaskLoad
 from comparison.model.scaling import ScalingMetric, ScalingParams, StepMetric
 from runtime.contract.backlog import compute_backlog
@@ -120,25 +122,19 @@ class ConsumerRun:
         return [w for w, name in zip(self.waits, self.wait_tasks, strict=True) if name == task]
 
 
-def daily_arrivals(
-    tasks: Sequence[TaskLoad],
-    rng: random.Random,
-    volume_factor: float = 1.0,
-    offset: float = 0.0,
+def day_arrivals(
+    task: TaskLoad, per_day: float, rng: random.Random, offset: float
 ) -> list[Arrival]:
-    """Poisson arrivals for one day from ``offset``, per minute, following each profile."""
+    """Poisson arrivals of ``per_day`` expected runs in the day from ``offset``, per minute,
+    following the task's profile."""
     arrivals: list[Arrival] = []
-    for task in tasks:
-        per_day = task.volume_per_month * volume_factor / DAYS_PER_MONTH
-        if per_day <= 0:
+    duration, name = task.duration_seconds, task.name
+    for minute, share in enumerate(task.profile):
+        if not share:
             continue
-        duration, name = task.duration_seconds, task.name
-        for minute, share in enumerate(task.profile):
-            if not share:
-                continue
-            start = offset + minute * 60
-            for _ in range(_poisson(per_day * share, rng)):
-                arrivals.append(Arrival(start + rng.random() * 60, duration, name))
+        start = offset + minute * 60
+        for _ in range(_poisson(per_day * share, rng)):
+            arrivals.append(Arrival(start + rng.random() * 60, duration, name))
     arrivals.sort()
     return arrivals
 
@@ -146,11 +142,19 @@ def daily_arrivals(
 @functools.lru_cache(maxsize=256)
 def task_arrivals(task: TaskLoad, seed: int, days: int) -> tuple[Arrival, ...]:
     """One task's arrivals over ``days`` days, from its own random stream: every topology
-    sees the same arrivals (common random numbers), whatever consumers it groups them in."""
+    sees the same arrivals (common random numbers), whatever consumers it groups them in.
+
+    The days its calendar runs on share the period's volume (the month's rate times
+    ``days``), so the period carries the monthly rate even when it is not a whole number
+    of the calendar's cycles."""
+    active = [day for day in range(days) if runs_on(task.calendar, day)]
+    if task.volume_per_month <= 0 or not active:
+        return ()
+    per_day = task.volume_per_month / DAYS_PER_MONTH * (days / len(active))
     rng = random.Random(f"{seed}:{task.name}")
     found: list[Arrival] = []
-    for day in range(days):
-        found += daily_arrivals([task], rng, offset=day * DAY_SECONDS)
+    for day in active:
+        found += day_arrivals(task, per_day, rng, offset=day * DAY_SECONDS)
     return tuple(found)
 
 

@@ -32,8 +32,15 @@ def _architecture(function: Resource) -> str:
     return "arm64" if "arm64" in function.properties.get("Architectures", []) else "x86_64"
 
 
-def _compute(function: Resource, invocations: float, seconds: float, note: str) -> list[Usage]:
-    gb_seconds = seconds * _memory_gb(function)
+def _compute(
+    function: Resource,
+    invocations: float,
+    seconds: float,
+    note: str,
+    memory_gb: float | None = None,
+) -> list[Usage]:
+    """Requests and GB-seconds; ``memory_gb`` defaults to the function's MemorySize."""
+    gb_seconds = seconds * (_memory_gb(function) if memory_gb is None else memory_gb)
     return [
         Usage("lambda.request", invocations, function.logical_id, note),
         Usage(f"lambda.gb_second.{_architecture(function)}", gb_seconds, function.logical_id, note),
@@ -46,11 +53,14 @@ def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
     consumer = context.consumer(function.logical_id)
     if consumer is not None and consumer.kind is ConsumerKind.LAMBDA:
         volume = context.volume(consumer.tasks)
-        busy = sum(
-            context.workload.task(name).volume_per_month
-            * context.workload.task(name).duration_seconds
-            for name in consumer.tasks
+        loads = [context.workload.task(name) for name in consumer.tasks]
+        busy = sum(task.volume_per_month * task.duration_seconds for task in loads)
+        # The workload's memory_mib sizes the function (by default the catalogue's, which
+        # the template's MemorySize was synthesized from).
+        gb_busy = sum(
+            task.volume_per_month * task.duration_seconds * task.memory_mib / 1024 for task in loads
         )
+        memory_gb = gb_busy / busy if busy else None
         cold = volume * _cold_share(context.runs.get(function.logical_id), volume)
         invoked = volume / a.lambda_messages_per_invocation
         note = (
@@ -61,7 +71,9 @@ def lambda_function(function: Resource, context: UsageContext) -> list[Usage]:
             volume * a.log_bytes_per_task + invoked * a.lambda_platform_log_bytes_per_invocation
         )
         return [
-            *_compute(function, invoked, busy + cold * a.lambda_cold_start_seconds, note),
+            *_compute(
+                function, invoked, busy + cold * a.lambda_cold_start_seconds, note, memory_gb
+            ),
             log_ingestion(function.logical_id, log_bytes, f"{volume:,.0f} task runs"),
         ]
     found = invocations(context.template, function.logical_id, context.workload)
