@@ -240,7 +240,7 @@ def run_consumers(
     )
     if not simulate_overloaded and not summary.keeps_up:
         return {}, summary
-    days = simulated_days(workload, assumptions)
+    days, cycle = simulated_days(workload, assumptions), workload.cycle_days
     runs: dict[str, ConsumerRun] = {}
     worst, peak, unfinished, refused = 0.0, 0, 0, 0.0
     per_task: list[TaskLatency] = []
@@ -254,7 +254,7 @@ def run_consumers(
             cap = lambda_cap(template, Consumer(invoker, ConsumerKind.LAMBDA, (), (), 1))
             arrivals, relayed = relay(arrivals, shares, assumptions, cap)
             if relayed is not None:
-                runs[invoker.logical_id] = relayed.per_day(days)
+                runs[invoker.logical_id] = relayed.per_day(days, cycle)
         capacity, params = capacities[consumer.logical_id]
         if params is None:
             model = LambdaModel(max_concurrency=capacity)
@@ -269,7 +269,7 @@ def run_consumers(
                 else None
             )
         mine = [s for s in found if s.consumer == consumer.logical_id]
-        runs[consumer.logical_id] = run.per_day(days)
+        runs[consumer.logical_id] = run.per_day(days, cycle)
         per_task += _per_task(consumer, run, workload, mine)
         peak += run.peak_units
         unfinished += run.unfinished

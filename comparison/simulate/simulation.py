@@ -53,12 +53,23 @@ class FleetModel:
 
 @dataclass(frozen=True)
 class DayCounts:
-    """One simulated day's billable counts, for the day-to-day spread of the totals."""
+    """One simulated day's billable counts, for the day-to-day spread of the totals (or
+    the average day of one calendar cycle, where the days of a cycle differ by design)."""
 
     unit_seconds: float = 0.0
-    starts: int = 0
-    cold_starts: int = 0
-    runs: int = 0
+    starts: float = 0
+    cold_starts: float = 0
+    runs: float = 0
+
+    @staticmethod
+    def average(days: Sequence[DayCounts]) -> DayCounts:
+        n = len(days)
+        return DayCounts(
+            unit_seconds=sum(d.unit_seconds for d in days) / n,
+            starts=sum(d.starts for d in days) / n,
+            cold_starts=sum(d.cold_starts for d in days) / n,
+            runs=sum(d.runs for d in days) / n,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +96,7 @@ class ConsumerRun:
     """Messages that found no free thread on arrival; at an HTTP endpoint each is a 503
     answer the caller must retry."""
     daily: tuple[DayCounts, ...] = ()
-    run_count: int | None = None
+    run_count: float | None = None
     """Runs behind the counts; None: every entry of ``waits``."""
 
     def day(self, index: int) -> ConsumerRun:
@@ -102,10 +113,18 @@ class ConsumerRun:
             run_count=d.runs,
         )
 
-    def per_day(self, days: int) -> ConsumerRun:
-        """Counts and task-seconds as a daily average over ``days`` simulated days."""
+    def per_day(self, days: int, cycle: int = 1) -> ConsumerRun:
+        """Counts and task-seconds as a daily average over ``days`` simulated days; ``daily``
+        then holds one average day per ``cycle`` days, the samples of the spread."""
+        daily = self.daily
+        if cycle > 1:
+            daily = tuple(
+                DayCounts.average(daily[start : start + cycle])
+                for start in range(0, len(daily), cycle)
+            )
         return replace(
             self,
+            daily=daily,
             unit_seconds=self.unit_seconds / days,
             cold_starts=self.cold_starts / days,
             starts=self.starts / days,
