@@ -14,6 +14,7 @@ import functools
 import heapq
 import math
 import random
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,10 @@ from comparison.model.scaling import ScalingMetric, ScalingParams, StepMetric
 from runtime.contract.backlog import compute_backlog
 
 DAY_SECONDS = 86_400.0
+# Arrivals within a minute sit at (offset + k x this) mod 1 of it: a low-discrepancy
+# sequence, so one more arrival leaves the others where they were (see day_arrivals).
+_GOLDEN_FRACTION = (math.sqrt(5) - 1) / 2
+_NORMAL = statistics.NormalDist()
 # A lone message this long after the start of the day meets a fully idle system.
 _IDLE_PROBE_TIME = 3_600.0 + 0.001
 _DRAIN_SECONDS = 3_600.0
@@ -145,15 +150,23 @@ def day_arrivals(
     task: TaskLoad, per_day: float, rng: random.Random, offset: float
 ) -> list[Arrival]:
     """Poisson arrivals of ``per_day`` expected runs in the day from ``offset``, per minute,
-    following the task's profile."""
+    following the task's profile.
+
+    Every minute draws exactly two random numbers, whatever the volume: one gives the
+    count (by the inverse of Poisson's distribution), one places the arrivals. So a
+    slightly larger volume gives the same arrivals plus a few (never fewer in any minute),
+    and the compared inputs share their random numbers: the figures move smoothly with
+    the volume instead of jumping with a reshuffled stream."""
     arrivals: list[Arrival] = []
     duration, name = task.duration_seconds, task.name
     for minute, share in enumerate(task.profile):
         if not share:
             continue
+        count, place = _poisson(per_day * share, rng.random()), rng.random()
         start = offset + minute * 60
-        for _ in range(_poisson(per_day * share, rng)):
-            arrivals.append(Arrival(start + rng.random() * 60, duration, name))
+        for k in range(count):
+            second = (place + k * _GOLDEN_FRACTION) % 1.0 * 60
+            arrivals.append(Arrival(start + second, duration, name))
     arrivals.sort()
     return arrivals
 
@@ -181,15 +194,19 @@ def merged_arrivals(tasks: Sequence[TaskLoad], seed: int, days: int) -> list[Arr
     return sorted(a for task in tasks for a in task_arrivals(task, seed, days))
 
 
-def _poisson(mean: float, rng: random.Random) -> int:
+def _poisson(mean: float, uniform: float) -> int:
+    """The Poisson(``mean``) count at quantile ``uniform``: non-decreasing in ``mean``."""
     if mean <= 0:
         return 0
-    if mean > 30:  # normal approximation; exact sampling is slow for large means
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, product, count = math.exp(-mean), rng.random(), 0
-    while product > limit:
-        product *= rng.random()
+    if mean > 30:  # the normal approximation; the exact sum is slow for large means
+        z = _NORMAL.inv_cdf(min(max(uniform, 1e-12), 1 - 1e-12))
+        return max(0, round(mean + math.sqrt(mean) * z))
+    count, term = 0, math.exp(-mean)
+    cumulative = term
+    while uniform > cumulative and term > 0:
         count += 1
+        term *= mean / count
+        cumulative += term
     return count
 
 
@@ -270,13 +287,23 @@ class _Autoscaler:
     last_in: float = -math.inf
 
     def readings(
-        self, visible: int, in_flight: int, running: int, pending: int, slots: int
+        self,
+        visible: int,
+        in_flight: int,
+        running: int,
+        pending: int,
+        slots: int,
+        busy_threads: float | None = None,
     ) -> tuple[float, dict[StepMetric, float]]:
-        """(tracked metric value, step-alarm metric values) for one datapoint."""
+        """(tracked metric value, step-alarm metric values) for one datapoint.
+
+        ``busy_threads``: the poller threads busy on average over the metric period (as
+        CPUUtilization is an average over it); ``in_flight`` stands in when not given."""
         sample = compute_backlog(visible, in_flight, running, pending, desired=self.desired)
         if self.params.metric is ScalingMetric.CPU:
             # Busy poller threads stand in for CPU; starting tasks report no CPU yet.
-            value = 100.0 * in_flight / (running * slots) if running else 0.0
+            busy = in_flight if busy_threads is None else busy_threads
+            value = 100.0 * busy / (running * slots) if running else 0.0
         else:
             value = sample.backlog_per_task
         return value, {
@@ -311,11 +338,18 @@ class _Autoscaler:
         return math.ceil(capacity * value / p.target)
 
     def evaluate(
-        self, now: float, visible: int, in_flight: int, running: int, pending: int, slots: int
+        self,
+        now: float,
+        visible: int,
+        in_flight: int,
+        running: int,
+        pending: int,
+        slots: int,
+        busy_threads: float | None = None,
     ) -> int:
         """The desired count after this datapoint."""
         p, a = self.params, self.assumptions
-        value, readings = self.readings(visible, in_flight, running, pending, slots)
+        value, readings = self.readings(visible, in_flight, running, pending, slots, busy_threads)
         tasks = running if p.metric is ScalingMetric.CPU else running + pending
         wanted = self._wanted(value, tasks)
 
@@ -378,6 +412,8 @@ def simulate_fleet(
     # standing in for the tail the previous day leaves at midnight.
     last_step, drain_end = int(horizon / dt), int((horizon + _DRAIN_SECONDS) / dt)
     scales = params.metric is not ScalingMetric.NONE or bool(params.step_rules)
+    # (start, end) of the runs that may overlap the current CPU metric period.
+    worked: list[tuple[float, float]] | None = [] if params.metric is ScalingMetric.CPU else None
     step = -1
     while step + 1 < last_step or (waiting and step + 1 < drain_end):
         step += 1
@@ -392,14 +428,24 @@ def simulate_fleet(
             running = [task for task in fleet if task.ready_at <= now]
             visible = len(waiting)  # everything enqueued before ``now`` and not started
             in_flight = sum(task.busy(now) for task in running)
+            busy_threads = None
+            if worked is not None:
+                # CPU averages over the period. A sample at the instant ``now`` reads 0
+                # when runs end on step boundaries (1.0 s runs in 10 s steps) and full
+                # when they end just after (1.01 s): the 1.0 s vs 1.01 s instability.
+                since = now - params.metric_period_seconds
+                worked[:] = [run for run in worked if run[1] > since]
+                busy_threads = _busy_seconds(worked, since, now) / params.metric_period_seconds
             pending = len(fleet) - len(running)
-            new = scaler.evaluate(now, visible, in_flight, len(running), pending, threads)
+            new = scaler.evaluate(
+                now, visible, in_flight, len(running), pending, threads, busy_threads
+            )
             if new != (changes[-1][1] if changes else desired):
                 changes.append((now + assumptions.alarm_evaluation_lag_seconds, new))
         while next_arrival < len(arrivals) and arrivals[next_arrival][0] < end:
             waiting.append(arrivals[next_arrival])
             next_arrival += 1
-        waited += _dispatch(fleet, waiting, waits, names, end)
+        waited += _dispatch(fleet, waiting, waits, names, end, worked)
         unit_seconds += len(fleet) * dt
         today[0] += len(fleet) * dt
         peak = max(peak, len(fleet))
@@ -478,8 +524,18 @@ def _reconcile(fleet: list[_Task], desired: int, now: float, threads: int, start
     return launched
 
 
+def _busy_seconds(runs: Sequence[tuple[float, float]], start: float, end: float) -> float:
+    """Thread-seconds the runs spent between ``start`` and ``end``."""
+    return sum(max(0.0, min(finish, end) - max(begin, start)) for begin, finish in runs)
+
+
 def _dispatch(
-    fleet: list[_Task], waiting: deque[Arrival], waits: list[float], names: list[str], end: float
+    fleet: list[_Task],
+    waiting: deque[Arrival],
+    waits: list[float],
+    names: list[str],
+    end: float,
+    worked: list[tuple[float, float]] | None = None,
 ) -> int:
     """FIFO: each waiting message starts on the thread that frees up first, if before ``end``.
 
@@ -503,6 +559,8 @@ def _dispatch(
         names.append(name)
         held += begin > arrived
         fleet[index].slots[slot] = begin + duration
+        if worked is not None:
+            worked.append((begin, begin + duration))
         if begin + duration < end:
             heapq.heappush(free, (begin + duration, index, slot))
     return held
@@ -514,7 +572,12 @@ def idle_probe(duration: float, task: str = "probe") -> list[Arrival]:
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
+    """Interpolated between the two nearest ranks (as numpy's default): a sample's
+    percentile moves by a fraction of a gap when a value comes or goes, not a whole one."""
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
+    position = fraction * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
