@@ -16,6 +16,8 @@ from comparison.simulate.latency import fleet_scaling, simulated_days
 from comparison.simulate.simulation import (
     DAY_SECONDS,
     Arrival,
+    ConsumerRun,
+    DayCounts,
     FleetModel,
     LambdaModel,
     percentile,
@@ -176,3 +178,14 @@ def test_the_simulated_period_covers_whole_cycles_of_the_calendars(
     assert simulated_days(spiky_weekly, one_day) == 7
     assert simulated_days(spiky_weekly, replace(assumptions, min_simulated_arrivals=20_000)) == 14
     assert simulated_days(workload, one_day) == 1  # every day: unchanged
+
+
+def test_a_cyclic_run_keeps_one_average_day_per_cycle_for_the_spread() -> None:
+    # GIVEN two weeks of a weekly task: a busy Monday, then six idle days, twice
+    week = [DayCounts(unit_seconds=700.0, runs=70)] + [DayCounts()] * 6
+    run = ConsumerRun(waits=(), unit_seconds=1_400.0, peak_units=1, daily=tuple(week * 2))
+    # WHEN it is averaged per day over the 14 days, by weekly cycle
+    averaged = run.per_day(14, cycle=7)
+    # THEN the spread samples the two weeks (equal: no spread), not 14 unequal days
+    assert averaged.daily == (DayCounts(unit_seconds=100.0, runs=10),) * 2
+    assert averaged.unit_seconds == 100.0
