@@ -95,6 +95,8 @@ class Sweep:
     cross_overs: tuple[CrossOver, ...]
     """Where the chosen option changes because costs cross."""
     capacity_limits: tuple[CapacityLimit, ...] = ()
+    not_simulated: tuple[float, ...] = ()
+    """Volumes left out: their simulated period holds more arrivals than the sweep runs."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from comparison.decide.decision import judge, rank
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
-from comparison.inputs.workload import Workload
+from comparison.inputs.workload import MAX_SIMULATED_ARRIVALS, Workload, simulated_arrivals
 from comparison.model.topology import TopologyModel
 from comparison.report import (
     CapacityLimit,
@@ -32,6 +32,10 @@ from comparison.report import (
 from comparison.simulate.latency import LatencySummary
 
 DEFAULT_VOLUMES = tuple(10 ** (exponent / 2) for exponent in range(4, 15))  # 1e2 .. 1e7
+SWEEP_MAX_ARRIVALS = 4 * MAX_SIMULATED_ARRIVALS
+"""A swept volume whose simulated period (one day at 30 s steps for a daily workload, a
+week for a weekly one) holds more arrivals is left out and named: the shipped workload
+reaches 1e7 a month in one day (about 330,000 arrivals), a weekly one would take minutes."""
 # A coarser step keeps a sweep of the largest volumes within seconds.
 _SWEEP_STEP_SECONDS = 30.0
 
@@ -51,11 +55,15 @@ def sweep(
     coarse = replace(assumptions, step_seconds=_SWEEP_STEP_SECONDS, max_simulated_days=1)
     base = workload.volume_per_month or 1.0
     points = []
+    skipped: list[float] = []
     limits: dict[str, CapacityLimit] = {}
     for number, volume in enumerate(volumes, start=1):
         if progress is not None:
             progress(f"sweep {number}/{len(volumes)}: {volume:,.0f} tasks/month")
         scaled = workload.scaled(volume / base) if workload.volume_per_month else workload
+        if simulated_arrivals(scaled.tasks)[0] > SWEEP_MAX_ARRIVALS:
+            skipped.append(volume)
+            continue
         totals: dict[str, float] = {}
         overloaded: list[str] = []
         verdicts = []
@@ -106,6 +114,7 @@ def sweep(
         points=tuple(points),
         cross_overs=tuple(cross_overs(points)),
         capacity_limits=tuple(sorted(limits.values(), key=lambda c: c.volume_per_month)),
+        not_simulated=tuple(skipped),
     )
 
 

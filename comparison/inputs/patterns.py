@@ -2,13 +2,24 @@
 
 A profile is 1440 weights (one per minute of the day) that sum to 1. Workloads name
 a pattern, give 24 hourly weights, or give a burst time; see docs/comparison.md.
+
+A calendar says on which days a task runs: a cycle of days, the first a Monday, each
+True or False. ``(True,)`` is every day; ``days = ["mon"]`` is a 7-day cycle; ``every_days
+= 3`` is a 3-day cycle that runs on its first day.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 
 MINUTES_PER_DAY = 24 * 60
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+EVERY_DAY: tuple[bool, ...] = (True,)
+# The longest cycle a calendar may have, and the longest period simulated to cover the
+# cycles of several tasks at once (their least common multiple, capped here).
+MAX_CYCLE_DAYS = 28
 _TIME = re.compile(r"^(?P<hour>[01]\d|2[0-3]):(?P<minute>[0-5]\d)$")
 
 # Named hourly weights. business-hours: 08:00-18:00 carry 90% of the volume.
@@ -46,3 +57,30 @@ def burst(start_minute: int, minutes: int, share: float) -> tuple[float, ...]:
 def hourly_shares(profile: tuple[float, ...]) -> tuple[float, ...]:
     """The profile summed per hour (24 values), for the cold-start estimate and charts."""
     return tuple(sum(profile[hour * 60 : hour * 60 + 60]) for hour in range(24))
+
+
+def weekly(days: Iterable[str]) -> tuple[bool, ...]:
+    """A 7-day calendar from weekday names ("mon".."sun"); the cycle starts on a Monday."""
+    chosen = set(days)
+    return tuple(name in chosen for name in WEEKDAYS)
+
+
+def every(days: int) -> tuple[bool, ...]:
+    """A calendar that runs on the first day of every ``days`` days."""
+    return (True,) + (False,) * (days - 1)
+
+
+def runs_on(calendar: tuple[bool, ...], day: int) -> bool:
+    """Whether the task runs on simulated day ``day`` (day 0 is a Monday)."""
+    return calendar[day % len(calendar)]
+
+
+def active_share(calendar: tuple[bool, ...]) -> float:
+    """The share of days the task runs on (1 for every day)."""
+    return sum(calendar) / len(calendar)
+
+
+def common_cycle(calendars: Iterable[tuple[bool, ...]]) -> int:
+    """The days after which every calendar repeats together, capped at MAX_CYCLE_DAYS."""
+    lengths = [len(calendar) for calendar in calendars]
+    return min(math.lcm(1, *lengths), max([MAX_CYCLE_DAYS, *lengths]))

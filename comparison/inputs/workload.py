@@ -6,8 +6,9 @@ defaults below. :func:`load_workload` reports every bad field at once.
 
 from __future__ import annotations
 
+import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 
 from comparison.errors import WorkloadError
 from comparison.inputs import patterns
-from runtime.catalogue import CATALOGUE, TaskCatalogue
+from comparison.inputs.assumptions import DAYS_PER_MONTH
+from runtime.catalogue import CATALOGUE, MEMORY_MAX_MIB, MEMORY_MIN_MIB, TaskCatalogue, TaskType
 from runtime.contract.backlog import DEFAULT_ACCEPTABLE_LATENCY_SECONDS
 
 DEFAULT_WORKLOAD_PATH = Path(__file__).resolve().parent / "workload.toml"
@@ -27,6 +29,16 @@ DEFAULT_BURST_SHARE = 0.8
 # python:3.13-slim plus the runtime's wheels, compressed as ECR stores it. An estimate:
 # the image is not built here, so set ``image_mib`` from `docker image ls` when you can.
 DEFAULT_IMAGE_MIB = 120.0
+# A Fargate task's ephemeral storage (20 GiB unless the task definition asks for more)
+# holds the pulled image ("Fargate task ephemeral storage", Amazon ECS developer guide).
+# image_mib is the compressed size; the uncompressed image is larger, by a ratio that
+# cannot be checked offline, so this bound is the loosest one that is certainly right.
+MAX_IMAGE_MIB = 20 * 1024.0
+# The simulation runs every arrival of its period (at least one cycle of the calendars):
+# about 35,000 a second on this machine for all four topologies, so above this many a
+# comparison takes more than a few seconds. Refused rather than sampled: a sample of a
+# queue's arrivals is a lighter load, not a smaller copy of it.
+MAX_SIMULATED_ARRIVALS = 100_000
 
 
 class Network(StrEnum):
@@ -54,6 +66,14 @@ class TaskLoad:
     pattern_label: str
     max_wait_seconds: float | None = None
     """The latency target: the longest acceptable p95 wait (enqueue to start), if stated."""
+    calendar: tuple[bool, ...] = patterns.EVERY_DAY
+    """The days it runs on, in a cycle whose first day is a Monday (see
+    :mod:`comparison.inputs.patterns`); the month's volume is shared among them."""
+
+    @property
+    def volume_per_active_day(self) -> float:
+        """The volume of one day it runs on: the month's volume over its days."""
+        return self.volume_per_month / (DAYS_PER_MONTH * patterns.active_share(self.calendar))
 
     def scaled(self, factor: float) -> TaskLoad:
         return replace(self, volume_per_month=self.volume_per_month * factor)
@@ -103,6 +123,20 @@ class Workload:
         """The task types the workload runs (volume above 0)."""
         return tuple(task for task in self.tasks if task.volume_per_month > 0)
 
+    @property
+    def cycle_days(self) -> int:
+        """Days after which the running tasks' calendars repeat together (1: every day)."""
+        return patterns.common_cycle(task.calendar for task in self.active_tasks)
+
+    def longer_than(self, limits: Mapping[str, float]) -> tuple[TaskLoad, ...]:
+        """The running tasks whose duration exceeds their limit in ``limits`` (seconds per
+        task name, e.g. a template's Lambda timeouts); tasks not in ``limits`` pass."""
+        return tuple(
+            task
+            for task in self.active_tasks
+            if task.name in limits and task.duration_seconds > limits[task.name]
+        )
+
     def with_region(self, region: str) -> Workload:
         return replace(self, region=region)
 
@@ -122,6 +156,8 @@ _TASK_FIELDS = {
     "burst_minutes",
     "burst_share",
     "max_wait",
+    "days",
+    "every_days",
 }
 _TOP_FIELDS = {"region", "acceptable_latency_seconds", "network", "image_mib", "webapp", "tasks"}
 
@@ -189,6 +225,11 @@ def parse_workload(
         )
         network = Network.SHARED.value
     image_mib = _number(data, "image_mib", DEFAULT_IMAGE_MIB, problems, "image_mib")
+    if image_mib > MAX_IMAGE_MIB:
+        problems.append(
+            f"image_mib is {image_mib:g}; a Fargate task's 20 GiB of ephemeral storage must "
+            f"hold the image. Give the compressed image size in MiB, at most {MAX_IMAGE_MIB:g}"
+        )
     webapp = _webapp(data.get("webapp", {}), problems)
     raw_tasks = data.get("tasks", {})
     tasks: list[TaskLoad] = []
@@ -203,7 +244,7 @@ def parse_workload(
             )
     for name, task_type in catalogue.items():
         raw = raw_tasks.get(name, {"volume_per_month": 0})
-        task = _task(name, raw, task_type.expected_duration_seconds, task_type.memory_mib, problems)
+        task = _task(name, raw, task_type, problems)
         if task is not None:
             tasks.append(task)
     if not problems and not raw_tasks:
@@ -216,6 +257,7 @@ def parse_workload(
             "every task's volume_per_month is 0: a workload with no tasks cannot decide "
             "anything; give at least one task a volume_per_month above 0"
         )
+    problems.extend(_simulation_size(tasks) if not problems else [])
     if problems:
         raise WorkloadError(problems)
     return Workload(
@@ -240,6 +282,9 @@ def _number(
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         problems.append(f"{where} is {value!r}; it must be a number")
+        return default
+    if not math.isfinite(value):
+        problems.append(f"{where} is {value}; it must be a finite number")
         return default
     if value < 0 or (positive and value == 0):
         bound = "greater than 0" if positive else "0 or more"
@@ -271,11 +316,39 @@ def _webapp(raw: Any, problems: list[str]) -> WebApp:
     )
 
 
+def simulated_arrivals(tasks: Sequence[TaskLoad]) -> tuple[float, int]:
+    """(arrivals in the simulated period, its length in days): one whole cycle of the
+    running tasks' calendars."""
+    running = [task for task in tasks if task.volume_per_month > 0]
+    cycle = patterns.common_cycle(task.calendar for task in running)
+    return sum(task.volume_per_month for task in running) / DAYS_PER_MONTH * cycle, cycle
+
+
+def _simulation_size(tasks: list[TaskLoad]) -> list[str]:
+    """Refuse a workload whose simulated period holds more arrivals than run in seconds."""
+    total = sum(task.volume_per_month for task in tasks)
+    arrivals, cycle = simulated_arrivals(tasks)
+    if arrivals <= MAX_SIMULATED_ARRIVALS:
+        return []
+    most = MAX_SIMULATED_ARRIVALS / cycle * DAYS_PER_MONTH
+    return [
+        f"volume_per_month totals {total:,.0f} tasks a month over the tasks; the simulation "
+        f"runs each of the {arrivals:,.0f} arrivals of its {cycle}-day period and would take "
+        f"minutes. Compare at most {most:,.0f} a month"
+    ]
+
+
+def _whole_in_range(
+    value: float, where: str, low: float, high: float, problems: list[str], why: str
+) -> None:
+    if value != int(value) or not low <= value <= high:
+        problems.append(f"{where} is {value:g}; {why}: a whole number from {low:g} to {high:g}")
+
+
 def _task(
     name: str,
     raw: Any,
-    catalogue_duration: float,
-    catalogue_memory: int,
+    task_type: TaskType,
     problems: list[str],
 ) -> TaskLoad | None:
     where = f"tasks.{name}"
@@ -292,13 +365,24 @@ def _task(
     duration = _number(
         raw,
         "duration_seconds",
-        catalogue_duration,
+        task_type.expected_duration_seconds,
         problems,
         f"{where}.duration_seconds",
         positive=True,
     )
+    if duration > task_type.max_duration_seconds:
+        problems.append(
+            f"{where}.duration_seconds is {duration:g}; the catalogue's max_duration_seconds "
+            f"for {name} is {task_type.max_duration_seconds} (its timeouts are sized from it). "
+            "Lower it, or raise max_duration_seconds in runtime/catalogue.py and synthesize again"
+        )
     memory = _number(
-        raw, "memory_mib", catalogue_memory, problems, f"{where}.memory_mib", positive=True
+        raw, "memory_mib", task_type.memory_mib, problems, f"{where}.memory_mib", positive=True
+    )
+    # "Configure Lambda function memory", AWS Lambda developer guide (a bad value above
+    # came back as the catalogue's, which passes).
+    _whole_in_range(
+        memory, f"{where}.memory_mib", MEMORY_MIN_MIB, MEMORY_MAX_MIB, problems, "Lambda takes"
     )
     payload = _number(
         raw, "payload_kib", DEFAULT_PAYLOAD_KIB, problems, f"{where}.payload_kib", positive=True
@@ -312,7 +396,8 @@ def _task(
     if "max_wait" in raw:
         max_wait = _number(raw, "max_wait", 0.0, problems, f"{where}.max_wait", positive=True)
     profile, label = _profile(raw, where, problems)
-    if len(problems) > before or profile is None:
+    calendar, days_label = _calendar(raw, where, problems)
+    if len(problems) > before or profile is None or calendar is None:
         return None
     return TaskLoad(
         name=name,
@@ -321,9 +406,43 @@ def _task(
         memory_mib=int(memory),
         payload_kib=payload,
         profile=profile,
-        pattern_label=label,
+        pattern_label=label + days_label,
         max_wait_seconds=max_wait,
+        calendar=calendar,
     )
+
+
+def _calendar(
+    raw: Mapping[str, Any], where: str, problems: list[str]
+) -> tuple[tuple[bool, ...] | None, str]:
+    """The days a task runs on: ``days`` (weekday names) or ``every_days``; else every day."""
+    if "days" in raw and "every_days" in raw:
+        problems.append(f"{where}: set one of days and every_days, not both")
+        return None, ""
+    if "every_days" in raw:
+        every = _number(raw, "every_days", 1, problems, f"{where}.every_days", positive=True)
+        before = len(problems)
+        _whole_in_range(
+            every, f"{where}.every_days", 1, patterns.MAX_CYCLE_DAYS, problems, "days between runs"
+        )
+        if len(problems) > before:
+            return None, ""
+        return patterns.every(int(every)), f", every {int(every)} days" if every > 1 else ""
+    if "days" not in raw:
+        return patterns.EVERY_DAY, ""
+    days = raw["days"]
+    if (
+        not isinstance(days, list)
+        or not days
+        or any(day not in patterns.WEEKDAYS for day in days)
+        or len(set(days)) != len(days)
+    ):
+        problems.append(
+            f"{where}.days is {days!r}; give a list of distinct weekdays from "
+            f'{", ".join(patterns.WEEKDAYS)}, e.g. days = ["mon"]'
+        )
+        return None, ""
+    return patterns.weekly(days), f", on {' '.join(days)}"
 
 
 def _profile(
@@ -372,6 +491,7 @@ def _burst_profile(
     start = patterns.parse_time_of_day(str(raw["burst_at"]))
     if start is None:
         problems.append(f'{where}.burst_at is {raw["burst_at"]!r}; use HH:MM, e.g. "09:00"')
+    before = len(problems)
     minutes = _number(
         raw,
         "burst_minutes",
@@ -380,10 +500,18 @@ def _burst_profile(
         f"{where}.burst_minutes",
         positive=True,
     )
+    _whole_in_range(
+        minutes,
+        f"{where}.burst_minutes",
+        1,
+        patterns.MINUTES_PER_DAY,
+        problems,
+        "a burst lasts whole minutes within a day",
+    )
     share = _number(raw, "burst_share", DEFAULT_BURST_SHARE, problems, f"{where}.burst_share")
     if share > 1:
         problems.append(f"{where}.burst_share is {share:g}; it is a fraction, 0..1")
-    if start is None or share > 1 or minutes > patterns.MINUTES_PER_DAY:
+    if start is None or len(problems) > before:
         return None, ""
     label = f"burst at {raw['burst_at']}"
     return patterns.burst(start, int(minutes), share), label

@@ -456,4 +456,10 @@ def footnotes(report: Report) -> list[str]:
         if t.latency is not None and t.latency.refused >= 1
     )
     notes.extend(f"{t.label}: {t.status}" for t in comparison.topologies if not t.complete)
+    if comparison.sweep is not None and comparison.sweep.not_simulated:
+        volumes = ", ".join(sig(v) for v in comparison.sweep.not_simulated)
+        notes.append(
+            f"The sweep leaves out {volumes} tasks/month: their simulated period would hold "
+            "more arrivals than it runs in seconds."
+        )
     return notes

@@ -101,12 +101,16 @@ class LatencySummary:
 
 
 def simulated_days(workload: Workload, assumptions: Assumptions) -> int:
-    """Enough days for a stable total (see Assumptions.min_simulated_arrivals)."""
+    """Enough days for a stable total (see Assumptions.min_simulated_arrivals), in whole
+    cycles of the tasks' calendars: a weekly task is simulated over at least a week,
+    whatever ``max_simulated_days`` says, so its day keeps its true volume."""
     per_day = workload.volume_per_month / DAYS_PER_MONTH
+    cycle = workload.cycle_days
     if per_day <= 0:
-        return 1
+        return cycle
     wanted = math.ceil(assumptions.min_simulated_arrivals / per_day)
-    return max(1, min(assumptions.max_simulated_days, wanted))
+    days = max(1, min(assumptions.max_simulated_days, wanted))
+    return math.ceil(days / cycle) * cycle
 
 
 def fleet_scaling(
@@ -242,7 +246,7 @@ def run_consumers(
     )
     if not simulate_overloaded and not summary.keeps_up:
         return {}, summary
-    days = simulated_days(workload, assumptions)
+    days, cycle = simulated_days(workload, assumptions), workload.cycle_days
     runs: dict[str, ConsumerRun] = {}
     worst, peak, unfinished, refused = 0.0, 0, 0, 0.0
     per_task: list[TaskLatency] = []
@@ -256,7 +260,7 @@ def run_consumers(
             cap = lambda_cap(invoker)
             arrivals, relayed = relay(arrivals, shares, assumptions, cap)
             if relayed is not None:
-                runs[invoker.logical_id] = relayed.per_day(days)
+                runs[invoker.logical_id] = relayed.per_day(days, cycle)
         capacity, params = capacities[consumer.logical_id]
         if params is None:
             function = LambdaModel(max_concurrency=capacity)
@@ -273,7 +277,7 @@ def run_consumers(
                 else None
             )
         mine = [s for s in found if s.consumer == consumer.logical_id]
-        runs[consumer.logical_id] = run.per_day(days)
+        runs[consumer.logical_id] = run.per_day(days, cycle)
         per_task += _per_task(consumer, run, workload, mine)
         peak += run.peak_units
         unfinished += run.unfinished

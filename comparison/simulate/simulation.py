@@ -1,6 +1,7 @@
-"""Discrete-time simulation of one representative day: enqueue-to-start latency and scaling.
+"""Discrete-time simulation of whole days: enqueue-to-start latency and scaling.
 
-Arrivals are Poisson, per minute, following each task's profile. A Lambda consumer is an
+Arrivals are Poisson, per minute, following each task's profile, on the days its
+calendar runs (the period simulated covers whole cycles of the calendars). A Lambda consumer is an
 M/G/c queue with cold starts; a Fargate consumer is a fleet of tasks with poller threads,
 driven by the scaling rule read from the template (see :mod:`comparison.model.scaling`)
 and stepped by the one autoscaler model (:mod:`comparison.model.autoscaler`): target
@@ -14,17 +15,23 @@ import functools
 import heapq
 import math
 import random
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
+from comparison.inputs.patterns import runs_on
 from comparison.inputs.workload import TaskLoad
 from comparison.model.autoscaler import Autoscaler, Observation
 from comparison.model.scaling import ScalingMetric, ScalingParams
 
 DAY_SECONDS = 86_400.0
+# Arrivals within a minute sit at (offset + k x this) mod 1 of it: a low-discrepancy
+# sequence, so one more arrival leaves the others where they were (see day_arrivals).
+_GOLDEN_FRACTION = (math.sqrt(5) - 1) / 2
+_NORMAL = statistics.NormalDist()
 # A lone message this long after the start of the day meets a fully idle system.
 _IDLE_PROBE_TIME = 3_600.0 + 0.001
 _DRAIN_SECONDS = 3_600.0
@@ -52,12 +59,23 @@ class FleetModel:
 
 @dataclass(frozen=True)
 class DayCounts:
-    """One simulated day's billable counts, for the day-to-day spread of the totals."""
+    """One simulated day's billable counts, for the day-to-day spread of the totals (or
+    the average day of one calendar cycle, where the days of a cycle differ by design)."""
 
     unit_seconds: float = 0.0
-    starts: int = 0
-    cold_starts: int = 0
-    runs: int = 0
+    starts: float = 0
+    cold_starts: float = 0
+    runs: float = 0
+
+    @staticmethod
+    def average(days: Sequence[DayCounts]) -> DayCounts:
+        n = len(days)
+        return DayCounts(
+            unit_seconds=sum(d.unit_seconds for d in days) / n,
+            starts=sum(d.starts for d in days) / n,
+            cold_starts=sum(d.cold_starts for d in days) / n,
+            runs=sum(d.runs for d in days) / n,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +102,7 @@ class ConsumerRun:
     """Messages that found no free thread on arrival; at an HTTP endpoint each is a 503
     answer the caller must retry."""
     daily: tuple[DayCounts, ...] = ()
-    run_count: int | None = None
+    run_count: float | None = None
     """Runs behind the counts; None: every entry of ``waits``."""
 
     def day(self, index: int) -> ConsumerRun:
@@ -101,10 +119,18 @@ class ConsumerRun:
             run_count=d.runs,
         )
 
-    def per_day(self, days: int) -> ConsumerRun:
-        """Counts and task-seconds as a daily average over ``days`` simulated days."""
+    def per_day(self, days: int, cycle: int = 1) -> ConsumerRun:
+        """Counts and task-seconds as a daily average over ``days`` simulated days; ``daily``
+        then holds one average day per ``cycle`` days, the samples of the spread."""
+        daily = self.daily
+        if cycle > 1:
+            daily = tuple(
+                DayCounts.average(daily[start : start + cycle])
+                for start in range(0, len(daily), cycle)
+            )
         return replace(
             self,
+            daily=daily,
             unit_seconds=self.unit_seconds / days,
             cold_starts=self.cold_starts / days,
             starts=self.starts / days,
@@ -121,25 +147,27 @@ class ConsumerRun:
         return [w for w, name in zip(self.waits, self.wait_tasks, strict=True) if name == task]
 
 
-def daily_arrivals(
-    tasks: Sequence[TaskLoad],
-    rng: random.Random,
-    volume_factor: float = 1.0,
-    offset: float = 0.0,
+def day_arrivals(
+    task: TaskLoad, per_day: float, rng: random.Random, offset: float
 ) -> list[Arrival]:
-    """Poisson arrivals for one day from ``offset``, per minute, following each profile."""
+    """Poisson arrivals of ``per_day`` expected runs in the day from ``offset``, per minute,
+    following the task's profile.
+
+    Every minute draws exactly two random numbers, whatever the volume: one gives the
+    count (by the inverse of Poisson's distribution), one places the arrivals. So a
+    slightly larger volume gives the same arrivals plus a few (never fewer in any minute),
+    and the compared inputs share their random numbers: the figures move smoothly with
+    the volume instead of jumping with a reshuffled stream."""
     arrivals: list[Arrival] = []
-    for task in tasks:
-        per_day = task.volume_per_month * volume_factor / DAYS_PER_MONTH
-        if per_day <= 0:
+    duration, name = task.duration_seconds, task.name
+    for minute, share in enumerate(task.profile):
+        if not share:
             continue
-        duration, name = task.duration_seconds, task.name
-        for minute, share in enumerate(task.profile):
-            if not share:
-                continue
-            start = offset + minute * 60
-            for _ in range(_poisson(per_day * share, rng)):
-                arrivals.append(Arrival(start + rng.random() * 60, duration, name))
+        count, place = _poisson(per_day * share, rng.random()), rng.random()
+        start = offset + minute * 60
+        for k in range(count):
+            second = (place + k * _GOLDEN_FRACTION) % 1.0 * 60
+            arrivals.append(Arrival(start + second, duration, name))
     arrivals.sort()
     return arrivals
 
@@ -147,11 +175,19 @@ def daily_arrivals(
 @functools.lru_cache(maxsize=256)
 def task_arrivals(task: TaskLoad, seed: int, days: int) -> tuple[Arrival, ...]:
     """One task's arrivals over ``days`` days, from its own random stream: every topology
-    sees the same arrivals (common random numbers), whatever consumers it groups them in."""
+    sees the same arrivals (common random numbers), whatever consumers it groups them in.
+
+    The days its calendar runs on share the period's volume (the month's rate times
+    ``days``), so the period carries the monthly rate even when it is not a whole number
+    of the calendar's cycles."""
+    active = [day for day in range(days) if runs_on(task.calendar, day)]
+    if task.volume_per_month <= 0 or not active:
+        return ()
+    per_day = task.volume_per_month / DAYS_PER_MONTH * (days / len(active))
     rng = random.Random(f"{seed}:{task.name}")
     found: list[Arrival] = []
-    for day in range(days):
-        found += daily_arrivals([task], rng, offset=day * DAY_SECONDS)
+    for day in active:
+        found += day_arrivals(task, per_day, rng, offset=day * DAY_SECONDS)
     return tuple(found)
 
 
@@ -159,15 +195,19 @@ def merged_arrivals(tasks: Sequence[TaskLoad], seed: int, days: int) -> list[Arr
     return sorted(a for task in tasks for a in task_arrivals(task, seed, days))
 
 
-def _poisson(mean: float, rng: random.Random) -> int:
+def _poisson(mean: float, uniform: float) -> int:
+    """The Poisson(``mean``) count at quantile ``uniform``: non-decreasing in ``mean``."""
     if mean <= 0:
         return 0
-    if mean > 30:  # normal approximation; exact sampling is slow for large means
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, product, count = math.exp(-mean), rng.random(), 0
-    while product > limit:
-        product *= rng.random()
+    if mean > 30:  # the normal approximation; the exact sum is slow for large means
+        z = _NORMAL.inv_cdf(min(max(uniform, 1e-12), 1 - 1e-12))
+        return max(0, round(mean + math.sqrt(mean) * z))
+    count, term = 0, math.exp(-mean)
+    cumulative = term
+    while uniform > cumulative and term > 0:
         count += 1
+        term *= mean / count
+        cumulative += term
     return count
 
 
@@ -247,6 +287,8 @@ def simulate_fleet(
     # standing in for the tail the previous day leaves at midnight.
     last_step, drain_end = int(horizon / dt), int((horizon + _DRAIN_SECONDS) / dt)
     scales = params.metric is not ScalingMetric.NONE or bool(params.step_rules)
+    # (start, end) of the runs that may overlap the current CPU metric period.
+    worked: list[tuple[float, float]] | None = [] if params.metric is ScalingMetric.CPU else None
     step = -1
     while step + 1 < last_step or (waiting and step + 1 < drain_end):
         step += 1
@@ -261,9 +303,18 @@ def simulate_fleet(
             running = [task for task in fleet if task.ready_at <= now]
             visible = len(waiting)  # everything enqueued before ``now`` and not started
             in_flight = sum(task.busy(now) for task in running)
+            busy_threads = None
+            if worked is not None:
+                # CPU averages over the period. A sample at the instant ``now`` reads 0
+                # when runs end on step boundaries (1.0 s runs in 10 s steps) and full
+                # when they end just after (1.01 s): the 1.0 s vs 1.01 s instability.
+                since = now - params.metric_period_seconds
+                worked[:] = [run for run in worked if run[1] > since]
+                busy_threads = _busy_seconds(worked, since, now) / params.metric_period_seconds
             pending = len(fleet) - len(running)
+            busy = in_flight if busy_threads is None else busy_threads
             seen = Observation(
-                visible, in_flight, len(running), pending, _cpu_percent(in_flight, running, threads)
+                visible, in_flight, len(running), pending, _cpu_percent(busy, running, threads)
             )
             new = scaler.observe(now, seen).desired
             if new != (changes[-1][1] if changes else desired):
@@ -271,7 +322,7 @@ def simulate_fleet(
         while next_arrival < len(arrivals) and arrivals[next_arrival][0] < end:
             waiting.append(arrivals[next_arrival])
             next_arrival += 1
-        waited += _dispatch(fleet, waiting, waits, names, end)
+        waited += _dispatch(fleet, waiting, waits, names, end, worked)
         unit_seconds += len(fleet) * dt
         today[0] += len(fleet) * dt
         peak = max(peak, len(fleet))
@@ -303,9 +354,10 @@ def simulate_fleet(
     )
 
 
-def _cpu_percent(in_flight: int, running: Sequence[_Task], threads: int) -> float:
-    """Busy poller threads stand in for CPU; starting tasks report no CPU yet."""
-    return 100.0 * in_flight / (len(running) * threads) if running else 0.0
+def _cpu_percent(busy_threads: float, running: Sequence[_Task], threads: int) -> float:
+    """Busy poller threads (on average over the metric period, as CPUUtilization is)
+    stand in for CPU; starting tasks report no CPU yet."""
+    return 100.0 * busy_threads / (len(running) * threads) if running else 0.0
 
 
 def _account_idle(
@@ -355,8 +407,18 @@ def _reconcile(fleet: list[_Task], desired: int, now: float, threads: int, start
     return launched
 
 
+def _busy_seconds(runs: Sequence[tuple[float, float]], start: float, end: float) -> float:
+    """Thread-seconds the runs spent between ``start`` and ``end``."""
+    return sum(max(0.0, min(finish, end) - max(begin, start)) for begin, finish in runs)
+
+
 def _dispatch(
-    fleet: list[_Task], waiting: deque[Arrival], waits: list[float], names: list[str], end: float
+    fleet: list[_Task],
+    waiting: deque[Arrival],
+    waits: list[float],
+    names: list[str],
+    end: float,
+    worked: list[tuple[float, float]] | None = None,
 ) -> int:
     """FIFO: each waiting message starts on the thread that frees up first, if before ``end``.
 
@@ -380,6 +442,8 @@ def _dispatch(
         names.append(name)
         held += begin > arrived
         fleet[index].slots[slot] = begin + duration
+        if worked is not None:
+            worked.append((begin, begin + duration))
         if begin + duration < end:
             heapq.heappush(free, (begin + duration, index, slot))
     return held
@@ -391,7 +455,12 @@ def idle_probe(duration: float, task: str = "probe") -> list[Arrival]:
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
+    """Interpolated between the two nearest ranks (as numpy's default): a sample's
+    percentile moves by a fraction of a gap when a value comes or goes, not a whole one."""
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
+    position = fraction * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from comparison.simulate.latency import fleet_scaling
+from comparison.inputs.assumptions import DAYS_PER_MONTH
+from comparison.inputs.patterns import EVERY_DAY
+from comparison.inputs.prices import known_regions
+from comparison.inputs.workload import Workload, load_workload
+from comparison.simulate.latency import fleet_scaling, simulated_days
 from comparison.simulate.simulation import (
+    DAY_SECONDS,
     Arrival,
+    ConsumerRun,
+    DayCounts,
     FleetModel,
     LambdaModel,
+    percentile,
     simulate_fleet,
     simulate_lambda,
+    task_arrivals,
 )
 from tests.comparison.fixture_stacks import WORKER_THREADS
 
@@ -145,3 +155,65 @@ def test_default_target_counts_the_worker_threads_as_the_construct_does(
     assert params.target == pytest.approx(
         max(1.0, workload.acceptable_latency_seconds / mean * WORKER_THREADS), abs=0.01
     )
+
+
+SPIKY_WEEKLY = Path(__file__).parent / "fixtures" / "workloads" / "spiky-weekly.toml"
+
+
+@pytest.fixture(scope="module")
+def spiky_weekly() -> Workload:
+    return load_workload(SPIKY_WEEKLY, known_regions=known_regions())
+
+
+def test_a_weekly_burst_arrives_on_its_mondays_with_the_months_volume(
+    spiky_weekly, assumptions
+) -> None:
+    # GIVEN 43,500 emails a month, all in the 09:00 minute of Mondays, over four weeks
+    email = spiky_weekly.task("send-bulk-email")
+    arrivals = task_arrivals(email, assumptions.seed, 28)
+    # THEN every arrival is in a Monday's 09:00 minute (day 0 is a Monday)
+    assert {int(a.time // DAY_SECONDS) for a in arrivals} == {0, 7, 14, 21}
+    assert all(9 * 3600 <= a.time % DAY_SECONDS < 9 * 3600 + 60 for a in arrivals)
+    # AND each Monday carries about 10,000, the month about 43,500
+    assert len(arrivals) / 4 == pytest.approx(10_000, rel=0.02)
+    assert len(arrivals) / 28 * DAYS_PER_MONTH == pytest.approx(43_500, rel=0.02)
+
+
+def test_weekly_and_daily_forms_of_one_monthly_volume_wait_differently(
+    spiky_weekly, assumptions
+) -> None:
+    # GIVEN the same 43,500 a month written weekly (10,000 a Monday) and daily (1,430 a day)
+    weekly = spiky_weekly.task("send-bulk-email")
+    daily = replace(weekly, calendar=EVERY_DAY)
+    model = LambdaModel(max_concurrency=10)
+    runs = {
+        form: simulate_lambda(task_arrivals(task, assumptions.seed, 7), model, assumptions)
+        for form, task in (("weekly", weekly), ("daily", daily))
+    }
+    # THEN both carry the month's volume over the simulated week
+    for run in runs.values():
+        assert len(run.waits) / 7 * DAYS_PER_MONTH == pytest.approx(43_500, rel=0.02)
+    # AND the weekly burst queues about 7 times longer at the same concurrency cap
+    p95 = {form: percentile(run.waits, 0.95) for form, run in runs.items()}
+    assert p95["weekly"] > 5 * p95["daily"]
+    assert p95["weekly"] == pytest.approx(0.95 * 10_000 * 1.0 / 10, rel=0.1)
+
+
+def test_the_simulated_period_covers_whole_cycles_of_the_calendars(
+    spiky_weekly, workload, assumptions
+) -> None:
+    one_day = replace(assumptions, max_simulated_days=1)  # what the sweep asks for
+    assert simulated_days(spiky_weekly, one_day) == 7
+    assert simulated_days(spiky_weekly, replace(assumptions, min_simulated_arrivals=20_000)) == 14
+    assert simulated_days(workload, one_day) == 1  # every day: unchanged
+
+
+def test_a_cyclic_run_keeps_one_average_day_per_cycle_for_the_spread() -> None:
+    # GIVEN two weeks of a weekly task: a busy Monday, then six idle days, twice
+    week = [DayCounts(unit_seconds=700.0, runs=70)] + [DayCounts()] * 6
+    run = ConsumerRun(waits=(), unit_seconds=1_400.0, peak_units=1, daily=tuple(week * 2))
+    # WHEN it is averaged per day over the 14 days, by weekly cycle
+    averaged = run.per_day(14, cycle=7)
+    # THEN the spread samples the two weeks (equal: no spread), not 14 unequal days
+    assert averaged.daily == (DayCounts(unit_seconds=100.0, runs=10),) * 2
+    assert averaged.unit_seconds == 100.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.comparison.helpers import (
@@ -66,15 +68,15 @@ def test_cold_starts_are_never_more_than_runs(workload) -> None:
     # GIVEN a simulated day that drew 7 runs, all cold, of a task that runs 200 times a month
     # (more than 200 / 30.42 = 6.6 a day: the old model made 7 x 30.42 = 213 cold starts)
     stack = _task_lambda_stack(
-        {"MemorySize": 1024, "Architectures": ["arm64"]}, role="task", task="send-bulk-email"
+        {"MemorySize": 512, "Architectures": ["arm64"]}, role="task", task="send-bulk-email"
     )
     warm = usage_of(extracted(stack, workload), "lambda.gb_second.arm64")
     cold = usage_of(
         extracted(stack, workload, runs={"Fn": day_run(cold_starts=7, runs=7)}),
         "lambda.gb_second.arm64",
     )
-    # THEN at most every one of the 200 runs pays 1 s of INIT at 1 GB
-    assert cold - warm == pytest.approx(200 * 1.0 * 1.0)
+    # THEN at most every one of the 200 runs pays 1 s of INIT at its 512 MiB
+    assert cold - warm == pytest.approx(200 * 1.0 * 0.5)
 
 
 def test_metric_lambda_runs_on_its_schedule_and_puts_one_datapoint_per_run(workload) -> None:
@@ -123,3 +125,21 @@ def test_invoker_runs_once_per_schedule_run_that_targets_it(workload) -> None:
 def test_a_lambda_nothing_feeds_bills_no_lambda_usage(workload) -> None:
     stack = template({"Fn": resource("AWS::Lambda::Function", FUNCTION)})
     assert not [u for u in extracted(stack, workload) if u.price_key.startswith("lambda.")]
+
+
+@pytest.mark.parametrize("memory_mib", [128, 10_240])
+def test_the_workloads_memory_sizes_the_task_gb_seconds(workload, memory_mib: int) -> None:
+    # GIVEN the workload sizes generate-report differently from the template's 1024 MiB
+    sized = replace(
+        workload,
+        tasks=tuple(
+            replace(t, memory_mib=memory_mib) if t.name == "generate-report" else t
+            for t in workload.tasks
+        ),
+    )
+    report = sized.task("generate-report")
+    usages = extracted(_task_lambda_stack(), sized)
+    # THEN the GB-seconds follow the workload's memory, not the template's
+    assert usage_of(usages, "lambda.gb_second.arm64") == pytest.approx(
+        report.volume_per_month * report.duration_seconds * memory_mib / 1024
+    )

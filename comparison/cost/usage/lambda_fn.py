@@ -21,8 +21,15 @@ from runtime.contract import ResourceRole
 _MINUTES_PER_MONTH = DAYS_PER_MONTH * 24 * 60
 
 
-def _compute(function: FunctionModel, invocations: float, seconds: float, note: str) -> list[Usage]:
-    gb_seconds = seconds * function.memory_gb
+def _compute(
+    function: FunctionModel,
+    invocations: float,
+    seconds: float,
+    note: str,
+    memory_gb: float | None = None,
+) -> list[Usage]:
+    """Requests and GB-seconds; ``memory_gb`` defaults to the function's MemorySize."""
+    gb_seconds = seconds * (function.memory_gb if memory_gb is None else memory_gb)
     return [
         Usage("lambda.request", invocations, function.logical_id, note),
         Usage(f"lambda.gb_second.{function.architecture}", gb_seconds, function.logical_id, note),
@@ -35,11 +42,14 @@ def lambda_function(function: FunctionModel, context: UsageContext) -> list[Usag
     consumer = context.consumer(function.logical_id)
     if consumer is not None and consumer.kind is ConsumerKind.LAMBDA:
         volume = context.volume(consumer.tasks)
-        busy = sum(
-            context.workload.task(name).volume_per_month
-            * context.workload.task(name).duration_seconds
-            for name in consumer.tasks
+        loads = [context.workload.task(name) for name in consumer.tasks]
+        busy = sum(task.volume_per_month * task.duration_seconds for task in loads)
+        # The workload's memory_mib sizes the function (by default the catalogue's, which
+        # the template's MemorySize was synthesized from).
+        gb_busy = sum(
+            task.volume_per_month * task.duration_seconds * task.memory_mib / 1024 for task in loads
         )
+        memory_gb = gb_busy / busy if busy else None
         cold = volume * _cold_share(context.runs.get(function.logical_id), volume)
         invoked = volume / a.lambda_messages_per_invocation
         note = (
@@ -50,7 +60,9 @@ def lambda_function(function: FunctionModel, context: UsageContext) -> list[Usag
             volume * a.log_bytes_per_task + invoked * a.lambda_platform_log_bytes_per_invocation
         )
         return [
-            *_compute(function, invoked, busy + cold * a.lambda_cold_start_seconds, note),
+            *_compute(
+                function, invoked, busy + cold * a.lambda_cold_start_seconds, note, memory_gb
+            ),
             log_ingestion(function.logical_id, log_bytes, f"{volume:,.0f} task runs"),
         ]
     found = invocations(context.model.triggers, function.logical_id, context.workload)
