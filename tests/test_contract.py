@@ -54,7 +54,8 @@ def test_the_contract_and_catalogue_import_the_standard_library_only() -> None:
     statement = (
         "import runtime.catalogue, runtime.contract, runtime.contract.backlog, "
         "runtime.contract.payload_limits, runtime.contract.retry_budget, "
-        "runtime.contract.schedule_expression, runtime.contract.storage"
+        "runtime.contract.schedule_expression, runtime.contract.storage, "
+        "runtime.contract.topology"
     )
     start_up = _loaded_after("pass")  # the interpreter's own (site, the editable finder)
     stdlib = set(sys.stdlib_module_names)
@@ -277,3 +278,33 @@ def test_no_assert_in_production_code() -> None:
         if isinstance(node, ast.Assert)
     )
     assert asserts == []
+
+
+def test_each_topology_is_built_around_a_distinct_consumer_kind_the_comparison_knows() -> None:
+    from comparison.model import routing
+    from runtime.contract import topology
+
+    # The comparison's kinds are the contract's, not a copy that could drift.
+    assert routing.ConsumerKind is topology.ConsumerKind
+    kinds = [identity.kind for identity in topology.TOPOLOGIES]
+    assert sorted(kinds) == sorted(routing.ConsumerKind)
+
+
+def test_topology_lookups_agree_with_the_table() -> None:
+    from runtime.contract import topology
+
+    for identity in topology.TOPOLOGIES:
+        assert topology.BY_NAME[identity.name] is identity
+        assert topology.BY_STACK_ID[identity.stack_id] is identity
+        assert topology.from_stamp(topology.stamp(identity)) == identity
+    assert topology.DEFAULT_TOPOLOGY in topology.BY_NAME
+
+
+def test_a_malformed_topology_stamp_is_refused_with_what_is_wrong() -> None:
+    from runtime.contract import topology
+
+    stamp = topology.stamp(topology.TOPOLOGIES[0])
+    with pytest.raises(ValueError, match=r"kind 'fargate'; expected one of"):
+        topology.from_stamp({**stamp, "kind": "fargate"})
+    with pytest.raises(ValueError, match=r"lacks string field\(s\) \['adrOption'\]"):
+        topology.from_stamp({k: v for k, v in stamp.items() if k != "adrOption"})

@@ -7,7 +7,6 @@ source mapping feeds is treated as a task consumer (the ``lambdas`` stack today)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from comparison.inputs.templates import (
     Resource,
@@ -17,14 +16,7 @@ from comparison.inputs.templates import (
     referenced_ids,
 )
 from runtime.contract import POLLER_THREADS_DETAIL, TASK_DETAIL, TASK_NAME_ENV, ResourceRole
-
-
-class ConsumerKind(StrEnum):
-    LAMBDA = "lambda"
-    WORKER = "worker"  # a separate Fargate service polling the queue
-    WEBAPP = "webapp"  # the web app's own tasks polling the queue
-    ENDPOINT = "endpoint"  # an always-on Fargate service behind an internal ALB
-
+from runtime.contract.topology import ConsumerKind as ConsumerKind  # the contract's, re-exported
 
 # Keyed by role name: ``Resource.role`` is the metadata's string.
 _SERVICE_KINDS: dict[str, ConsumerKind] = {
