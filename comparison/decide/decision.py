@@ -230,7 +230,6 @@ def evaluator(
 ) -> Evaluate:
     """A function from a workload to its decision, pricing and simulating every template
     the way the report does (without the after-idle probe, which decides nothing)."""
-    from comparison.report import _kind  # the consumer kind found in the template
 
     def evaluate(workload: Workload) -> Decision:
         verdicts = []
@@ -247,7 +246,7 @@ def evaluator(
             verdicts.append(
                 _judge(
                     template.label,
-                    _kind(routing, template.label),
+                    template.kind,
                     not routing.unrouted,
                     cost.total,
                     0.0,
