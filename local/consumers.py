@@ -24,13 +24,13 @@ from pathlib import Path
 import boto3
 
 from local import lambda_sqs, scaling
-from local.cloudformation import template_resources
 from local.emulator import free_port
 from local.model import LocalDeployment
 from local.processes import Child, venv_executable
 from local.runtime_env import container_environment, function_environment
 from runtime.contract import ENDPOINT_URL_ENV
 from runtime.contract.backlog import BACKLOG_PER_TASK
+from runtime.contract.topology import ConsumerKind
 
 Say = Callable[[str], None]
 
@@ -156,8 +156,8 @@ class WorkerServiceConsumers(Consumers):
         self.stopping: list[Child] = []
 
     def start(self) -> None:
-        template = template_resources(self.deployment.template_path)
-        self.rules = scaling.rules_from_template(template, "Workers")
+        resources = self.deployment.template.document["Resources"]
+        self.rules = scaling.rules_from_template(resources, "Workers")
         metric_fn = next(
             r.logical_id
             for r in self.deployment.stack.of_type("AWS::Lambda::Function")
@@ -209,11 +209,17 @@ class WorkerServiceConsumers(Consumers):
 
 
 def consumers_for(deployment: LocalDeployment, say: Say, minute_seconds: float) -> Consumers:
-    if deployment.topology == "worker-service":
+    """The consumers of the kind the deployed template is stamped with."""
+    kind = deployment.template.kind
+    if kind is ConsumerKind.WORKER:
         return WorkerServiceConsumers(deployment, say, minute_seconds)
-    classes: dict[str, type[Consumers]] = {
-        "lambdas": LambdaConsumers,
-        "webapp-poller": WebappPollerConsumers,
-        "private-endpoints": PrivateEndpointsConsumers,
+    classes: dict[ConsumerKind | None, type[Consumers]] = {
+        ConsumerKind.LAMBDA: LambdaConsumers,
+        ConsumerKind.WEBAPP: WebappPollerConsumers,
+        ConsumerKind.ENDPOINT: PrivateEndpointsConsumers,
     }
-    return classes[deployment.topology](deployment, say)
+    if kind not in classes:
+        raise ConsumerError(
+            f"{deployment.template_path} carries no topology stamp; synthesize it again"
+        )
+    return classes[kind](deployment, say)

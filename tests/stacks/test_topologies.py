@@ -18,6 +18,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from runtime.contract import METADATA_KEY
 from runtime.contract.topology import BY_STACK_ID, TOPOLOGY_DETAIL, from_stamp
+from runtime.contract.topology import TOPOLOGIES as CONTRACT_TOPOLOGIES
 from stacks.topologies import (
     DEFAULT_TOPOLOGY,
     TOPOLOGIES,
@@ -43,6 +44,10 @@ def test_design_names_map_to_design_stack_ids() -> None:
         "webapp-poller": "AsyncTasks-WebappPoller",
         "lambdas": "AsyncTasks-Lambdas",
     }
+
+
+def test_the_apps_topologies_are_the_contracts_in_its_order() -> None:
+    assert [t.identity for t in TOPOLOGIES.values()] == list(CONTRACT_TOPOLOGIES)
 
 
 def test_every_stack_is_stamped_with_its_contract_identity(synthesized: SynthesizedApp) -> None:
