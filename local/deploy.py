@@ -31,6 +31,7 @@ from types import FrameType
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from comparison.errors import TemplateError
 from comparison.inputs.templates import template_path as stack_template_path
 from local import adjust, assets
 from local.cloudformation import DeployError, deploy_stack
@@ -275,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EmulatorError,
         SynthError,
         DeployError,
+        TemplateError,
         ConsumerError,
         FireError,
         LookupError,

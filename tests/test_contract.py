@@ -5,6 +5,8 @@
   library only.
 - ``stacks/``, ``task_constructs/``, ``local/`` and ``comparison/`` import nothing else
   from ``runtime``; no module imports another package's underscore module.
+- ``local/`` imports the comparison's inputs and model (its template reader) and nothing
+  else of it; ``comparison/`` never imports ``local/``.
 - What the templates set is what the contract names: every Lambda handler, container
   command, environment variable of ours, stack output and metadata role.
 """
@@ -30,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 INFRASTRUCTURE_AND_TOOLS = ("stacks", "task_constructs", "local", "comparison")
 PRODUCTION = ("runtime", "stacks", "task_constructs", "local", "comparison")
 ALLOWED_FROM_RUNTIME = ("runtime.catalogue", "runtime.contract")
+# One way between the tools: the emulator reads templates with the comparison's reader
+# and model; the comparison never imports the emulator.
+ALLOWED_FROM_COMPARISON_IN_LOCAL = ("comparison.inputs", "comparison.model", "comparison.errors")
 # Names AWS or Powertools define, which the templates set for them.
 FOREIGN_ENV = {"POWERTOOLS_SERVICE_NAME", "AWS_NODEJS_CONNECTION_REUSE_ENABLED"}
 
@@ -106,6 +111,29 @@ def test_infrastructure_and_tools_import_only_the_catalogue_and_the_contract() -
         if (name == "runtime" or name.startswith("runtime."))
         and name != "runtime"
         and not name.startswith(ALLOWED_FROM_RUNTIME)
+    )
+    assert offending == []
+
+
+def _within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == package or name.startswith(f"{package}.") for package in packages)
+
+
+def test_local_imports_only_the_comparisons_inputs_and_model_and_never_the_reverse() -> None:
+    offending = sorted(
+        [
+            f"{module} imports {name}"
+            for module, tree in _modules(("local",))
+            for name in _imported(module, tree)
+            if _within(name, ("comparison",))
+            and not _within(name, ALLOWED_FROM_COMPARISON_IN_LOCAL)
+        ]
+        + [
+            f"{module} imports {name}"
+            for module, tree in _modules(("comparison",))
+            for name in _imported(module, tree)
+            if _within(name, ("local",))
+        ]
     )
     assert offending == []
 
