@@ -44,7 +44,7 @@ from local.processes import PROJECT_ROOT, venv_executable
 from local.runtime_env import producer_environment
 from local.synth import LOCAL_EMAIL_SENDER, SynthError, synthesize
 from runtime.contract import BUCKET_ENV, EMAIL_SENDER_ENV, ENDPOINT_URL_ENV, UPLOADS_BUCKET_OUTPUT
-from runtime.contract.topology import BY_NAME, topology_names
+from runtime.contract.topology import BY_NAME, ConsumerKind, topology_names
 
 
 @contextmanager
@@ -175,7 +175,9 @@ class StartError(RuntimeError):
 
 
 def check_dependencies(topology: str) -> None:
-    needed = ["moto_server"] + ([] if topology == "lambdas" else ["gunicorn"])
+    # The container topologies need gunicorn (their images run it); lambdas runs none.
+    fargate = BY_NAME[topology].kind is not ConsumerKind.LAMBDA
+    needed = ["moto_server"] + (["gunicorn"] if fargate else [])
     for name in needed:
         if not Path(venv_executable(name)).exists():
             raise StartError(f"{name} not found beside {sys.executable}; run scripts/setup")

@@ -16,7 +16,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from runtime.catalogue import CATALOGUE, TaskCatalogue
 from runtime.contract import METADATA_KEY
 from runtime.contract import topology as identities
-from runtime.contract.topology import TOPOLOGY_DETAIL, TopologyIdentity
+from runtime.contract.topology import TOPOLOGY_DETAIL, ConsumerKind, TopologyIdentity
 from stacks.lambdas import LambdasStack
 from stacks.private_endpoints import PrivateEndpointsStack
 from stacks.settings import (
@@ -113,7 +113,7 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     env = Environment(account=account_from_context(app.node), region=region_from_context(app.node))
     settings = TopologySettings.from_context(app.node)
     hint = offline_synth_hint(
-        app.node, needs_vpc=any(topology.name != "lambdas" for topology in topologies)
+        app.node, needs_vpc=any(t.identity.kind is not ConsumerKind.LAMBDA for t in topologies)
     )
     if hint is not None:
         print(f"note: {hint}", file=sys.stderr)
