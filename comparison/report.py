@@ -14,20 +14,13 @@ from dataclasses import dataclass, replace
 from comparison.cost.baseline import baseline_breakdown
 from comparison.cost.costing import CostBreakdown, price_usage
 from comparison.cost.usage import UsageContext, extract_usage
-from comparison.decide.qualitative import KIND_OF_LABEL, QUALITIES, Qualities
+from comparison.decide.qualitative import QUALITIES, Qualities
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind, Routing
 from comparison.model.topology import TopologyModel
 from comparison.simulate.latency import LatencySummary, run_consumers, web_app_baselines
-
-_KIND_PRECEDENCE = (
-    ConsumerKind.ENDPOINT,
-    ConsumerKind.WORKER,
-    ConsumerKind.WEBAPP,
-    ConsumerKind.LAMBDA,
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,11 +116,6 @@ class Comparison:
         return min(coping, key=lambda t: t.cost.total).label if coping else None
 
 
-def kind_of(routing: Routing, label: str) -> ConsumerKind | None:
-    kinds = {consumer.kind for consumer in routing.consumers}
-    return next((k for k in _KIND_PRECEDENCE if k in kinds), KIND_OF_LABEL.get(label))
-
-
 def monthly_cost(
     model: TopologyModel,
     workload: Workload,
@@ -182,7 +170,7 @@ def estimate_topology(
     idle, _, _ = monthly_cost(
         model, workload.scaled(0), table, assumptions, free_tier=free_tier, probe=False
     )
-    kind = kind_of(routing, model.label)
+    kind = model.kind
     complete = not routing.unrouted
     return TopologyReport(
         label=model.label,

@@ -10,7 +10,8 @@ from typing import Any
 
 import boto3
 
-from local.cloudformation import DeployedStack, template_resources
+from comparison.inputs.templates import read_template
+from local.cloudformation import DeployedStack
 
 
 def disable_event_source_mappings(stack: DeployedStack) -> list[str]:
@@ -34,10 +35,11 @@ def apply_bucket_versioning(stack: DeployedStack, template_path: Any) -> list[st
     judges one exact version by its id, so apply what the template declares."""
     s3 = boto3.client("s3")
     notes = []
-    for logical_id, resource in template_resources(template_path).items():
-        versioning = resource.get("Properties", {}).get("VersioningConfiguration")
-        if resource["Type"] != "AWS::S3::Bucket" or not versioning:
+    for resource in read_template(template_path).of_type("AWS::S3::Bucket"):
+        versioning = resource.properties.get("VersioningConfiguration")
+        if not versioning:
             continue
+        logical_id = resource.logical_id
         bucket = stack.physical_id(logical_id)
         if s3.get_bucket_versioning(Bucket=bucket).get("Status") == versioning["Status"]:
             continue
@@ -61,10 +63,11 @@ def create_ses_configuration_sets(
     skipped = {r.logical_id for r in stack.skipped}
     substitutes: dict[str, str] = {}
     notes = []
-    for logical_id, resource in template_resources(template_path).items():
-        if resource["Type"] != "AWS::SES::ConfigurationSet" or logical_id not in skipped:
+    for resource in read_template(template_path).of_type("AWS::SES::ConfigurationSet"):
+        logical_id = resource.logical_id
+        if logical_id not in skipped:
             continue
-        name = resource.get("Properties", {}).get("Name") or f"{stack.name}-{logical_id}"
+        name = resource.properties.get("Name") or f"{stack.name}-{logical_id}"
         ses.create_configuration_set(ConfigurationSet={"Name": name})
         substitutes[logical_id] = name
         notes.append(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
+from comparison.inputs.templates import StackTemplate, read_template
 from local.emulator import REGION
 
 if TYPE_CHECKING:
@@ -57,11 +58,6 @@ class DeployError(RuntimeError):
     """The stack did not reach CREATE_COMPLETE."""
 
 
-def template_resources(template_path: Path) -> dict[str, dict[str, Any]]:
-    resources: dict[str, dict[str, Any]] = json.loads(template_path.read_text())["Resources"]
-    return resources
-
-
 def restrict_default_security_group(properties: Mapping[str, Any]) -> None:
     """What CDK's Custom::VpcRestrictDefaultSG Lambda does: strip the default SG's rules."""
     ec2 = boto3.client("ec2")
@@ -89,7 +85,7 @@ def deploy_stack(
     stack_id = cfn.create_stack(
         StackName=stack_name, TemplateURL=template_url, Capabilities=CAPABILITIES
     )["StackId"]
-    template = template_resources(template_path)
+    template = read_template(template_path)
     emulated: list[str] = []
     while True:
         stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
@@ -105,18 +101,18 @@ def deploy_stack(
 
 
 def _answer_custom_resources(
-    endpoint_url: str, stack_id: str, template: Mapping[str, Any], done: set[str]
+    endpoint_url: str, stack_id: str, template: StackTemplate, done: set[str]
 ) -> list[str]:
     """moto invokes a custom resource's Lambda (which needs Docker) and waits for the
     answer on its cfnresponse URL; do the handler's work here and send that answer."""
     answered = []
-    for logical_id, resource in template.items():
-        if not resource["Type"].startswith("Custom::") or logical_id in done:
+    for logical_id, resource in template.resources.items():
+        if not resource.type.startswith("Custom::") or logical_id in done:
             continue
-        emulator = CUSTOM_RESOURCE_EMULATORS.get(resource["Type"])
+        emulator = CUSTOM_RESOURCE_EMULATORS.get(resource.type)
         if emulator is None:
-            raise DeployError(f"no local stand-in for {resource['Type']} ({logical_id})")
-        properties = _resolved_properties(stack_id, resource)
+            raise DeployError(f"no local stand-in for {resource.type} ({logical_id})")
+        properties = _resolved_properties(stack_id, resource.properties)
         emulator(properties)
         body = json.dumps(
             {
@@ -144,9 +140,9 @@ def _answer_custom_resources(
     return answered
 
 
-def _resolved_properties(stack_id: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+def _resolved_properties(stack_id: str, declared: Mapping[str, Any]) -> dict[str, Any]:
     """The custom resource's properties with Fn::GetAtt of the VPC's default SG resolved."""
-    properties = dict(resource["Properties"])
+    properties = dict(declared)
     value = properties.get("DefaultSecurityGroupId")
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         vpc_logical_id = value["Fn::GetAtt"][0]
@@ -165,7 +161,7 @@ def _resolved_properties(stack_id: str, resource: Mapping[str, Any]) -> dict[str
 
 def _describe(
     stack: Mapping[str, Any],
-    template: Mapping[str, Any],
+    template: StackTemplate,
     seconds: float,
     emulated: tuple[str, ...],
 ) -> DeployedStack:
@@ -180,8 +176,8 @@ def _describe(
     )
     created_ids = {r.logical_id for r in created}
     skipped = tuple(
-        Resource(logical_id, resource["Type"])
-        for logical_id, resource in template.items()
+        Resource(logical_id, resource.type)
+        for logical_id, resource in template.resources.items()
         if logical_id not in created_ids
     )
     return DeployedStack(

@@ -30,6 +30,7 @@ from local.processes import Child, venv_executable
 from local.runtime_env import container_environment, function_environment
 from runtime.contract import ENDPOINT_URL_ENV
 from runtime.contract.backlog import BACKLOG_PER_TASK
+from runtime.contract.topology import ConsumerKind
 
 Say = Callable[[str], None]
 
@@ -212,11 +213,17 @@ class WorkerServiceConsumers(Consumers):
 
 
 def consumers_for(deployment: LocalDeployment, say: Say, minute_seconds: float) -> Consumers:
-    if deployment.topology == "worker-service":
+    """The consumers of the kind the deployed template is stamped with."""
+    kind = deployment.template.kind
+    if kind is ConsumerKind.WORKER:
         return WorkerServiceConsumers(deployment, say, minute_seconds)
-    classes: dict[str, type[Consumers]] = {
-        "lambdas": LambdaConsumers,
-        "webapp-poller": WebappPollerConsumers,
-        "private-endpoints": PrivateEndpointsConsumers,
+    classes: dict[ConsumerKind | None, type[Consumers]] = {
+        ConsumerKind.LAMBDA: LambdaConsumers,
+        ConsumerKind.WEBAPP: WebappPollerConsumers,
+        ConsumerKind.ENDPOINT: PrivateEndpointsConsumers,
     }
-    return classes[deployment.topology](deployment, say)
+    if kind not in classes:
+        raise ConsumerError(
+            f"{deployment.template_path} carries no topology stamp; synthesize it again"
+        )
+    return classes[kind](deployment, say)

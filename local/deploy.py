@@ -31,6 +31,8 @@ from types import FrameType
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from comparison.errors import TemplateError
+from comparison.inputs.templates import template_path as stack_template_path
 from local import adjust, assets
 from local.cloudformation import DeployError, deploy_stack
 from local.consumers import ConsumerError, consumers_for
@@ -38,11 +40,11 @@ from local.differences import differences, report_lines
 from local.emulator import EmulatorError, MotoServer, aws_env
 from local.fire import FIRABLE, FireError, fire
 from local.model import LocalDeployment
-from local.names import stack_ids, topology_names
 from local.processes import PROJECT_ROOT, venv_executable
 from local.runtime_env import producer_environment
 from local.synth import LOCAL_EMAIL_SENDER, SynthError, synthesize
 from runtime.contract import BUCKET_ENV, EMAIL_SENDER_ENV, ENDPOINT_URL_ENV, UPLOADS_BUCKET_OUTPUT
+from runtime.contract.topology import BY_NAME, ConsumerKind, topology_names
 
 
 @contextmanager
@@ -62,14 +64,14 @@ def deploy(topology: str, endpoint_url: str, cloud_assembly: Path) -> LocalDeplo
 
     boto3 must already point at ``endpoint_url`` (see :func:`aws_environment`).
     """
-    stack_name = stack_ids()[topology]
-    if not (cloud_assembly / f"{stack_name}.template.json").exists():
+    stack_name = BY_NAME[topology].stack_id
+    template_path = stack_template_path(cloud_assembly, stack_name)
+    if not template_path.exists():
         synthesize(topology, cloud_assembly)
     assets.bootstrap()
     # The email task sends as the configured sender; SES refuses unverified ones.
     boto3.client("ses").verify_email_identity(EmailAddress=LOCAL_EMAIL_SENDER)
     template_url = assets.publish_file_assets(cloud_assembly, stack_name)
-    template_path = cloud_assembly / f"{stack_name}.template.json"
     stack = deploy_stack(endpoint_url, stack_name, template_url, template_path)
     substitutes, created = adjust.create_ses_configuration_sets(stack, template_path)
     adjustments = [
@@ -173,7 +175,9 @@ class StartError(RuntimeError):
 
 
 def check_dependencies(topology: str) -> None:
-    needed = ["moto_server"] + ([] if topology == "lambdas" else ["gunicorn"])
+    # The container topologies need gunicorn (their images run it); lambdas runs none.
+    fargate = BY_NAME[topology].kind is not ConsumerKind.LAMBDA
+    needed = ["moto_server"] + (["gunicorn"] if fargate else [])
     for name in needed:
         if not Path(venv_executable(name)).exists():
             raise StartError(f"{name} not found beside {sys.executable}; run scripts/setup")
@@ -274,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EmulatorError,
         SynthError,
         DeployError,
+        TemplateError,
         ConsumerError,
         FireError,
         LookupError,

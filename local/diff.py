@@ -23,8 +23,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from local.names import stack_ids, topology_names
+from comparison.inputs.templates import read_template, template_path
 from local.synth import PROJECT_ROOT, SynthError, synthesize_with
+from runtime.contract.topology import BY_NAME, TOPOLOGIES, topology_names
 
 SNAPSHOTS = PROJECT_ROOT / "tests" / "stacks" / "__snapshots__" / "test_topologies"
 MISSING = object()
@@ -41,8 +42,8 @@ def synthesized_templates(outdir: Path) -> dict[str, Any]:
     context = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
     synthesize_with({**context, "topology": "all"}, outdir)
     return {
-        stack_id: _normalized(json.loads((outdir / f"{stack_id}.template.json").read_text()))
-        for stack_id in stack_ids().values()
+        t.stack_id: _normalized(dict(read_template(template_path(outdir, t.stack_id)).document))
+        for t in TOPOLOGIES
     }
 
 
@@ -114,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     differs = False
     for name in names:
-        stack_id = stack_ids()[name]
+        stack_id = BY_NAME[name].stack_id
         path = args.snapshot or snapshot_path(stack_id)
         lines = template_diff(json.loads(path.read_text()), templates[stack_id])
         shown = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 import boto3
 from botocore.exceptions import ClientError
 
-from local.cloudformation import DeployedStack, template_resources
+from comparison.inputs.templates import read_template
+from local.cloudformation import DeployedStack
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -272,7 +273,7 @@ class Finding:
 
 def differences(stack: DeployedStack, template_path: Any) -> list[Finding]:
     """Every property the emulator changed, dropped or cannot report, per resource."""
-    template = template_resources(template_path)
+    template = read_template(template_path).resources
 
     clients: Clients = boto3.client
 
@@ -283,7 +284,7 @@ def differences(stack: DeployedStack, template_path: Any) -> list[Finding]:
             continue
         properties = {
             **DEFAULTS.get(resource.type, {}),
-            **template[resource.logical_id].get("Properties", {}),
+            **template[resource.logical_id].properties,
         }
         try:
             actual = read(clients, resource.physical_id)

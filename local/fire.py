@@ -33,6 +33,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Attr
 
+from comparison.inputs.templates import parse_template
 from local.delivery import eventbridge_delivery, scheduler_delivery
 from local.entrypoints import invoke
 from runtime.catalogue import CATALOGUE, OnDemand
@@ -42,6 +43,7 @@ from runtime.contract import (
     TASK_TABLE_OUTPUT,
     UPLOADS_BUCKET_OUTPUT,
 )
+from runtime.contract.topology import BY_STACK_ID
 
 EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
 SCAN_SAMPLE = EVENTS / "guardduty_malware_scan_result.json"
@@ -73,16 +75,19 @@ class StackView:
         names = [
             s["StackName"]
             for s in cfn.describe_stacks()["Stacks"]
-            if s["StackName"].startswith("AsyncTasks-") and s["StackStatus"] == "CREATE_COMPLETE"
+            if s["StackName"] in BY_STACK_ID and s["StackStatus"] == "CREATE_COMPLETE"
         ]
         if stack_name is None:
             if len(names) != 1:
-                raise FireError(f"expected one AsyncTasks-* stack in the emulator, found {names}")
+                raise FireError(
+                    f"expected one topology's stack in the emulator, found {names}; "
+                    "name one of them"
+                )
             stack_name = names[0]
         self.name = stack_name
         body = cfn.get_template(StackName=stack_name)["TemplateBody"]
-        template = json.loads(body) if isinstance(body, str) else body
-        self.resources: dict[str, dict[str, Any]] = template["Resources"]
+        document = json.loads(body) if isinstance(body, str) else body
+        self.template = parse_template(stack_name, document)
         pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
         self.physical = {
             s["LogicalResourceId"]: s.get("PhysicalResourceId", "")
@@ -97,12 +102,12 @@ class StackView:
 def triggers(view: StackView) -> dict[str, tuple[str, dict[str, Any]]]:
     """Task name -> (kind, target) for every schedule and rule with an envelope input."""
     found: dict[str, tuple[str, dict[str, Any]]] = {}
-    for resource in view.resources.values():
-        if resource["Type"] == "AWS::Scheduler::Schedule":
-            target = resource["Properties"]["Target"]
+    for resource in view.template.resources.values():
+        if resource.type == "AWS::Scheduler::Schedule":
+            target = resource.properties["Target"]
             found[json.loads(target["Input"])["task"]] = ("schedule", target)
-        elif resource["Type"] == "AWS::Events::Rule":
-            for target in resource["Properties"].get("Targets", []):
+        elif resource.type == "AWS::Events::Rule":
+            for target in resource.properties.get("Targets", []):
                 template = target.get("InputTransformer", {}).get("InputTemplate", "")
                 if '"task"' in template:
                     filled = template.replace("<id>", '""').replace("<time>", '""')
@@ -138,7 +143,7 @@ def fire(task: str, view: StackView | None = None) -> list[str]:
         event["time"] = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         envelope = json.loads(eventbridge_delivery(target["InputTransformer"], event))
     target_id = target["Arn"]["Fn::GetAtt"][0]
-    target_type = view.resources[target_id]["Type"]
+    target_type = view.template.resources[target_id].type
     if target_type == "AWS::SQS::Queue":
         boto3.client("sqs").send_message(
             QueueUrl=view.physical[target_id],

@@ -101,10 +101,9 @@ class EventSource:
 def deployed_mappings(deployment: Any) -> list[EventSource]:
     """Every enabled-in-the-template SQS mapping, with the function's deployed
     environment and the mapping's deployed batch size (GetEventSourceMapping)."""
-    from local.cloudformation import template_resources
     from local.runtime_env import function_environment
 
-    template = template_resources(deployment.template_path)
+    template = deployment.template
     lambda_client = boto3.client("lambda")
     queues_by_arn = {}
     sqs = boto3.client("sqs")
@@ -113,7 +112,7 @@ def deployed_mappings(deployment: Any) -> list[EventSource]:
         queues_by_arn[arn["Attributes"]["QueueArn"]] = queue.physical_id
     mappings = []
     for resource in deployment.stack.of_type("AWS::Lambda::EventSourceMapping"):
-        declared = template[resource.logical_id]["Properties"]
+        declared = template.resources[resource.logical_id].properties
         function = declared["FunctionName"]["Ref"]
         deployed = lambda_client.get_event_source_mapping(UUID=resource.physical_id)
         environment = function_environment(deployment, function)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from comparison.inputs.templates import StackTemplate, read_template, template_path
 from local.cloudformation import DeployedStack
 
 
@@ -25,4 +27,9 @@ class LocalDeployment:
 
     @property
     def template_path(self) -> Path:
-        return self.cloud_assembly / f"{self.stack.name}.template.json"
+        return template_path(self.cloud_assembly, self.stack.name)
+
+    @cached_property
+    def template(self) -> StackTemplate:
+        """The template the stack was created from, read once."""
+        return read_template(self.template_path)

@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 
-from local.cloudformation import template_resources
 from local.model import LocalDeployment
 from runtime.catalogue import CATALOGUE
 from runtime.contract import (
@@ -44,7 +43,7 @@ def function_environment(deployment: LocalDeployment, logical_id: str) -> dict[s
         FunctionName=deployment.stack.physical_id(logical_id)
     )
     variables: dict[str, str] = dict(config.get("Environment", {}).get("Variables", {}))
-    declared = template_resources(deployment.template_path)[logical_id]["Properties"]
+    declared = deployment.template.resources[logical_id].properties
     return _fill(deployment, declared.get("Environment", {}).get("Variables", {}), variables)
 
 
@@ -54,7 +53,7 @@ def container_environment(
     """The first container's environment in the task definition whose logical id starts
     with ``task_definition_prefix`` (e.g. ``Workers``, ``WebApp``, ``Endpoints``)."""
     ecs = boto3.client("ecs")
-    template = template_resources(deployment.template_path)
+    template = deployment.template
     for resource in deployment.stack.of_type("AWS::ECS::TaskDefinition"):
         if not resource.logical_id.startswith(task_definition_prefix):
             continue
@@ -65,7 +64,7 @@ def container_environment(
             for item in container.get("environment", [])
             if "value" in item
         }
-        declared = template[resource.logical_id]["Properties"]["ContainerDefinitions"][0]
+        declared = template.resources[resource.logical_id].properties["ContainerDefinitions"][0]
         return _fill(
             deployment,
             {item["Name"]: item["Value"] for item in declared.get("Environment", [])},

@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from local.cloudformation import template_resources
+from comparison.inputs.templates import read_template
 
 # What both stacks build at the same construct paths, retained on delete (README).
 SHARED_LOGICAL_IDS = (
@@ -34,9 +34,9 @@ _IMPORT_IDENTIFIERS = {
 
 def resource_mapping(template_path: Path, retained: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """The runbook's switch.json: logical id -> the import identifier of the old resource."""
-    template = template_resources(template_path)
+    template = read_template(template_path)
     return {
-        logical_id: {_IMPORT_IDENTIFIERS[template[logical_id]["Type"]]: physical_id}
+        logical_id: {_IMPORT_IDENTIFIERS[template.resources[logical_id].type]: physical_id}
         for logical_id, physical_id in retained.items()
     }
 
@@ -48,18 +48,19 @@ def try_import(
     real is touched; returns what moto did with it."""
     cfn = boto3.client("cloudformation")
     stack_name = f"{stack_name}-import-probe"
-    template = template_resources(template_path)
+    template = read_template(template_path)
+    bodies = template.document["Resources"]
     try:
         cfn.create_change_set(
             StackName=stack_name,
             ChangeSetName="local-import",
             ChangeSetType="IMPORT",
             TemplateBody=json.dumps(
-                {"Resources": {k: {**template[k], "DeletionPolicy": "Retain"} for k in mapping}}
+                {"Resources": {k: {**bodies[k], "DeletionPolicy": "Retain"} for k in mapping}}
             ),
             ResourcesToImport=[
                 {
-                    "ResourceType": template[logical_id]["Type"],
+                    "ResourceType": template.resources[logical_id].type,
                     "LogicalResourceId": logical_id,
                     "ResourceIdentifier": dict(identifier),
                 }

@@ -14,6 +14,9 @@ from aws_cdk import App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from runtime.catalogue import CATALOGUE, TaskCatalogue
+from runtime.contract import METADATA_KEY
+from runtime.contract import topology as identities
+from runtime.contract.topology import TOPOLOGY_DETAIL, ConsumerKind, TopologyIdentity
 from stacks.lambdas import LambdasStack
 from stacks.private_endpoints import PrivateEndpointsStack
 from stacks.settings import (
@@ -26,26 +29,36 @@ from stacks.settings import (
 from stacks.webapp_poller import WebappPollerStack
 from stacks.worker_service import WorkerServiceStack
 
-DEFAULT_TOPOLOGY = "webapp-poller"  # the ADR's decision
+DEFAULT_TOPOLOGY = identities.DEFAULT_TOPOLOGY
 ALL = "all"
 
 
 @dataclass(frozen=True)
 class Topology:
-    name: str
-    stack_id: str
+    identity: TopologyIdentity
     stack_class: Callable[..., Stack]
 
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def stack_id(self) -> str:
+        return self.identity.stack_id
+
+
+# The identities are the contract's; this table adds only the class that builds each.
+_STACK_CLASSES: Mapping[str, Callable[..., Stack]] = {
+    "private-endpoints": PrivateEndpointsStack,
+    "worker-service": WorkerServiceStack,
+    "webapp-poller": WebappPollerStack,
+    "lambdas": LambdasStack,
+}
 
 TOPOLOGIES: Mapping[str, Topology] = MappingProxyType(
     {
-        topology.name: topology
-        for topology in (
-            Topology("private-endpoints", "AsyncTasks-PrivateEndpoints", PrivateEndpointsStack),
-            Topology("worker-service", "AsyncTasks-WorkerService", WorkerServiceStack),
-            Topology("webapp-poller", "AsyncTasks-WebappPoller", WebappPollerStack),
-            Topology("lambdas", "AsyncTasks-Lambdas", LambdasStack),
-        )
+        identity.name: Topology(identity, _STACK_CLASSES[identity.name])
+        for identity in identities.TOPOLOGIES
     }
 )
 
@@ -63,6 +76,15 @@ def selected_topologies(value: object) -> list[Topology]:
         valid = ", ".join([*TOPOLOGIES, ALL])
         raise UnknownTopologyError(f"unknown topology '{name}'; valid values: {valid}")
     return [TOPOLOGIES[name]]
+
+
+def stamp_identity(stack: Stack, identity: TopologyIdentity) -> None:
+    """Stack-level template Metadata naming the topology, which the comparison and the
+    local emulator read back from cdk.out instead of knowing stacks by id."""
+    stack.template_options.metadata = {
+        **(stack.template_options.metadata or {}),
+        METADATA_KEY: {TOPOLOGY_DETAIL: identities.stamp(identity)},
+    }
 
 
 def new_app(**kwargs: Any) -> App:
@@ -91,7 +113,7 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     env = Environment(account=account_from_context(app.node), region=region_from_context(app.node))
     settings = TopologySettings.from_context(app.node)
     hint = offline_synth_hint(
-        app.node, needs_vpc=any(topology.name != "lambdas" for topology in topologies)
+        app.node, needs_vpc=any(t.identity.kind is not ConsumerKind.LAMBDA for t in topologies)
     )
     if hint is not None:
         print(f"note: {hint}", file=sys.stderr)
@@ -101,6 +123,8 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
         )
         for topology in topologies
     ]
+    for stack, topology in zip(stacks, topologies, strict=True):
+        stamp_identity(stack, topology.identity)
     # cdk-nag 3 runs as a CDK validation plugin: findings fail synth.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return stacks

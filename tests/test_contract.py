@@ -5,6 +5,8 @@
   library only.
 - ``stacks/``, ``task_constructs/``, ``local/`` and ``comparison/`` import nothing else
   from ``runtime``; no module imports another package's underscore module.
+- ``local/`` imports the comparison's inputs and model (its template reader) and nothing
+  else of it; ``comparison/`` never imports ``local/``.
 - What the templates set is what the contract names: every Lambda handler, container
   command, environment variable of ours, stack output and metadata role.
 """
@@ -30,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 INFRASTRUCTURE_AND_TOOLS = ("stacks", "task_constructs", "local", "comparison")
 PRODUCTION = ("runtime", "stacks", "task_constructs", "local", "comparison")
 ALLOWED_FROM_RUNTIME = ("runtime.catalogue", "runtime.contract")
+# One way between the tools: the emulator reads templates with the comparison's reader
+# and model; the comparison never imports the emulator.
+ALLOWED_FROM_COMPARISON_IN_LOCAL = ("comparison.inputs", "comparison.model", "comparison.errors")
 # Names AWS or Powertools define, which the templates set for them.
 FOREIGN_ENV = {"POWERTOOLS_SERVICE_NAME", "AWS_NODEJS_CONNECTION_REUSE_ENABLED"}
 
@@ -54,7 +59,8 @@ def test_the_contract_and_catalogue_import_the_standard_library_only() -> None:
     statement = (
         "import runtime.catalogue, runtime.contract, runtime.contract.backlog, "
         "runtime.contract.payload_limits, runtime.contract.retry_budget, "
-        "runtime.contract.schedule_expression, runtime.contract.storage"
+        "runtime.contract.schedule_expression, runtime.contract.storage, "
+        "runtime.contract.topology"
     )
     start_up = _loaded_after("pass")  # the interpreter's own (site, the editable finder)
     stdlib = set(sys.stdlib_module_names)
@@ -105,6 +111,29 @@ def test_infrastructure_and_tools_import_only_the_catalogue_and_the_contract() -
         if (name == "runtime" or name.startswith("runtime."))
         and name != "runtime"
         and not name.startswith(ALLOWED_FROM_RUNTIME)
+    )
+    assert offending == []
+
+
+def _within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == package or name.startswith(f"{package}.") for package in packages)
+
+
+def test_local_imports_only_the_comparisons_inputs_and_model_and_never_the_reverse() -> None:
+    offending = sorted(
+        [
+            f"{module} imports {name}"
+            for module, tree in _modules(("local",))
+            for name in _imported(module, tree)
+            if _within(name, ("comparison",))
+            and not _within(name, ALLOWED_FROM_COMPARISON_IN_LOCAL)
+        ]
+        + [
+            f"{module} imports {name}"
+            for module, tree in _modules(("comparison",))
+            for name in _imported(module, tree)
+            if _within(name, ("local",))
+        ]
     )
     assert offending == []
 
@@ -277,3 +306,33 @@ def test_no_assert_in_production_code() -> None:
         if isinstance(node, ast.Assert)
     )
     assert asserts == []
+
+
+def test_each_topology_is_built_around_a_distinct_consumer_kind_the_comparison_knows() -> None:
+    from comparison.model import routing
+    from runtime.contract import topology
+
+    # The comparison's kinds are the contract's, not a copy that could drift.
+    assert routing.ConsumerKind is topology.ConsumerKind
+    kinds = [identity.kind for identity in topology.TOPOLOGIES]
+    assert sorted(kinds) == sorted(routing.ConsumerKind)
+
+
+def test_topology_lookups_agree_with_the_table() -> None:
+    from runtime.contract import topology
+
+    for identity in topology.TOPOLOGIES:
+        assert topology.BY_NAME[identity.name] is identity
+        assert topology.BY_STACK_ID[identity.stack_id] is identity
+        assert topology.from_stamp(topology.stamp(identity)) == identity
+    assert topology.DEFAULT_TOPOLOGY in topology.BY_NAME
+
+
+def test_a_malformed_topology_stamp_is_refused_with_what_is_wrong() -> None:
+    from runtime.contract import topology
+
+    stamp = topology.stamp(topology.TOPOLOGIES[0])
+    with pytest.raises(ValueError, match=r"kind 'fargate'; expected one of"):
+        topology.from_stamp({**stamp, "kind": "fargate"})
+    with pytest.raises(ValueError, match=r"lacks string field\(s\) \['adrOption'\]"):
+        topology.from_stamp({k: v for k, v in stamp.items() if k != "adrOption"})

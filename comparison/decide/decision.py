@@ -23,7 +23,7 @@ from comparison.inputs.prices import PriceTable
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind
 from comparison.model.topology import TopologyModel
-from comparison.report import Comparison, TopologyReport, kind_of, monthly_cost
+from comparison.report import Comparison, TopologyReport, monthly_cost
 from comparison.simulate.latency import LatencySummary
 from runtime.catalogue import CATALOGUE, LAMBDA_MAX_DURATION_SECONDS
 
@@ -266,7 +266,7 @@ class Evaluator:
         )
         return judge(
             model.label,
-            kind_of(routing, model.label),
+            model.kind,
             complete=not routing.unrouted,
             cost=cost.total,
             idle=0.0,

@@ -1,4 +1,4 @@
-"""The ADR's qualitative facts per option, keyed by the consumer kind found in the template."""
+"""The ADR's qualitative facts per option, keyed by the consumer kind a stack is stamped with."""
 
 from __future__ import annotations
 
@@ -45,11 +45,4 @@ QUALITIES: dict[ConsumerKind, Qualities] = {
         web_app_load="none",
         code_changes="large: split shared code into a package for the functions",
     ),
-}
-
-KIND_OF_LABEL = {
-    "private-endpoints": ConsumerKind.ENDPOINT,
-    "worker-service": ConsumerKind.WORKER,
-    "webapp-poller": ConsumerKind.WEBAPP,
-    "lambdas": ConsumerKind.LAMBDA,
 }

@@ -26,7 +26,6 @@ from comparison.report import (
     CrossOver,
     Sweep,
     SweepPoint,
-    kind_of,
     monthly_cost,
 )
 from comparison.simulate.latency import LatencySummary
@@ -86,7 +85,7 @@ def sweep(
             verdicts.append(
                 judge(
                     model.label,
-                    kind_of(routing, model.label),
+                    model.kind,
                     complete=True,
                     cost=cost.total,
                     idle=0.0,

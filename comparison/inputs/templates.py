@@ -1,27 +1,31 @@
 """Read synthesized CloudFormation templates and answer questions about their resources.
 
-Nothing here knows a stack by name: topologies are told apart by the ``AsyncTasks``
-metadata roles the constructs put on services and functions (see docs/comparison.md).
+The one template reader: the comparison, the local emulator (``local/``) and the README
+numbers (``comparison.inputs.readme_numbers``) all parse templates here. Nothing here
+knows a stack by name: a stack says which topology it is in its stamp
+(``Metadata.AsyncTasks.topology``, from ``runtime.contract.topology``), and resources
+are told apart by the ``AsyncTasks`` metadata roles the constructs put on services and
+functions (see docs/comparison.md).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from comparison.errors import TemplateError
 from runtime.contract import METADATA_KEY
-
-# Names for the report; a stack with no recognisable role falls back to its id.
-KNOWN_STACKS = {
-    "AsyncTasks-PrivateEndpoints": "private-endpoints",
-    "AsyncTasks-WorkerService": "worker-service",
-    "AsyncTasks-WebappPoller": "webapp-poller",
-    "AsyncTasks-Lambdas": "lambdas",
-}
+from runtime.contract.topology import (
+    BY_STACK_ID,
+    TOPOLOGIES,
+    TOPOLOGY_DETAIL,
+    ConsumerKind,
+    TopologyIdentity,
+    from_stamp,
+)
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,22 @@ class Resource:
 class StackTemplate:
     stack_id: str
     resources: Mapping[str, Resource]
+    identity: TopologyIdentity | None = None
+    """The topology the stack is stamped as; None for an unstamped stack (a fixture)."""
+    outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The template's Outputs, by output id."""
+    document: Mapping[str, Any] = field(default_factory=dict)
+    """The whole template as read, for tools that hand it on (to CloudFormation, a diff)."""
 
     @property
     def label(self) -> str:
-        return KNOWN_STACKS.get(self.stack_id, self.stack_id)
+        """The topology's name; an unstamped stack falls back to its id."""
+        return self.stack_id if self.identity is None else self.identity.name
+
+    @property
+    def kind(self) -> ConsumerKind | None:
+        """The consumer the topology is built around, as stamped; None when unstamped."""
+        return None if self.identity is None else self.identity.kind
 
     def of_type(self, resource_type: str) -> list[Resource]:
         return [r for r in self.resources.values() if r.type == resource_type]
@@ -114,16 +130,59 @@ def parse_template(stack_id: str, document: Mapping[str, Any]) -> StackTemplate:
         )
         for logical_id, body in document.get("Resources", {}).items()
     }
-    return StackTemplate(stack_id=stack_id, resources=resources)
+    return StackTemplate(
+        stack_id=stack_id,
+        resources=resources,
+        identity=_identity(stack_id, document),
+        outputs=document.get("Outputs", {}) or {},
+        document=document,
+    )
+
+
+def _identity(stack_id: str, document: Mapping[str, Any]) -> TopologyIdentity | None:
+    entry = (document.get("Metadata", {}) or {}).get(METADATA_KEY)
+    stamp = entry.get(TOPOLOGY_DETAIL) if isinstance(entry, Mapping) else None
+    if stamp is None:
+        return None
+    try:
+        if not isinstance(stamp, Mapping):
+            raise ValueError(f"topology stamp {stamp!r} is not an object")
+        identity = from_stamp(stamp)
+    except ValueError as error:
+        raise TemplateError(f"{stack_id}: {error}; synthesize again") from error
+    if identity.stack_id != stack_id:
+        raise TemplateError(
+            f"{stack_id}: stamped as stack {identity.stack_id!r}; the template was renamed "
+            "or copied: synthesize again"
+        )
+    return identity
+
+
+def template_path(cdk_out: Path, stack_id: str) -> Path:
+    """Where a cloud assembly keeps a stack's template."""
+    return cdk_out / f"{stack_id}.template.json"
+
+
+def read_template(path: Path) -> StackTemplate:
+    """One ``<stack id>.template.json``."""
+    try:
+        document = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise TemplateError(f"{path}: not valid JSON ({error}); synthesize again") from error
+    except OSError as error:
+        raise TemplateError(
+            f"{path}: cannot be read ({error.strerror}); synthesize again"
+        ) from error
+    return parse_template(path.name.removesuffix(".template.json"), document)
 
 
 def missing_topologies(stack_ids: Sequence[str]) -> tuple[str, ...]:
     """The project's topologies absent from ``stack_ids`` (none when it holds none of them,
     e.g. a test's own stacks): a plain `cdk synth` writes only the default one."""
     present = set(stack_ids)
-    if not present & KNOWN_STACKS.keys():
+    if not present & BY_STACK_ID.keys():
         return ()
-    return tuple(name for stack_id, name in KNOWN_STACKS.items() if stack_id not in present)
+    return tuple(t.name for t in TOPOLOGIES if t.stack_id not in present)
 
 
 def load_templates(cdk_out: Path) -> list[StackTemplate]:
@@ -134,11 +193,4 @@ def load_templates(cdk_out: Path) -> list[StackTemplate]:
             f"no *.template.json in {cdk_out}; run `npx cdk synth -c topology=all` first "
             "or pass --cdk-out"
         )
-    templates = []
-    for path in paths:
-        try:
-            document = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise TemplateError(f"{path}: not valid JSON ({error}); synthesize again") from error
-        templates.append(parse_template(path.name.removesuffix(".template.json"), document))
-    return templates
+    return [read_template(path) for path in paths]

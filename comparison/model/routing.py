@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 
 from comparison.inputs.templates import Resource, StackTemplate, ref_target, referenced_ids
@@ -20,14 +19,7 @@ from comparison.model.resources import (
     event_source_mappings,
 )
 from runtime.contract import POLLER_THREADS_DETAIL, TASK_DETAIL, TASK_NAME_ENV, ResourceRole
-
-
-class ConsumerKind(StrEnum):
-    LAMBDA = "lambda"
-    WORKER = "worker"  # a separate Fargate service polling the queue
-    WEBAPP = "webapp"  # the web app's own tasks polling the queue
-    ENDPOINT = "endpoint"  # an always-on Fargate service behind an internal ALB
-
+from runtime.contract.topology import ConsumerKind as ConsumerKind  # the contract's, re-exported
 
 # Keyed by role name: ``Resource.role`` is the metadata's string.
 _SERVICE_KINDS: dict[str, ConsumerKind] = {

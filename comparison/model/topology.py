@@ -25,7 +25,13 @@ from comparison.model.resources import (
     dead_letter_queue_ids,
     resource_model,
 )
-from comparison.model.routing import Routing, build_routing, web_app_ids, work_queue_ids
+from comparison.model.routing import (
+    ConsumerKind,
+    Routing,
+    build_routing,
+    web_app_ids,
+    work_queue_ids,
+)
 from comparison.model.triggers import Trigger, read_triggers
 
 R = TypeVar("R", bound=ResourceModel)
@@ -45,6 +51,8 @@ class NetworkModel:
 class TopologyModel:
     stack_id: str
     label: str
+    kind: ConsumerKind | None
+    """The consumer kind the stack is stamped with (None for a stack without a stamp)."""
     resources: tuple[ResourceModel, ...]
     """Every resource of the stack, typed, in template order."""
     routing: Routing
@@ -102,6 +110,7 @@ def topology_model(
     return TopologyModel(
         stack_id=template.stack_id,
         label=template.label,
+        kind=template.kind,
         resources=resources,
         routing=build_routing(
             template,

@@ -26,17 +26,14 @@ from comparison.render.adr_seed import Seed, SeedOption, parse_seed
 from comparison.render.svg import sig
 from comparison.render.tables import duration_flip_text, flip_text, money, seconds
 from comparison.report import Comparison, TopologyReport
+from runtime.contract.topology import TOPOLOGIES
 
 if TYPE_CHECKING:
     from comparison.build import Report
 
-# The seed's options, by the kind of consumer each topology is built around.
-OPTION_KIND = {
-    "Separate long-running ECS task with webserver and private endpoints": ConsumerKind.ENDPOINT,
-    "Separate ECS service with SQS queue and custom scaling rule": ConsumerKind.WORKER,
-    "SQS queue with the main webapp listening to it": ConsumerKind.WEBAPP,
-    "Switching to Lambda functions": ConsumerKind.LAMBDA,
-}
+# The seed's options, by the kind of consumer each topology is built around: the
+# contract names each topology's ADR option in the seed's words.
+OPTION_KIND = {topology.adr_option: topology.kind for topology in TOPOLOGIES}
 
 # What measures each of the seed's pros and cons, in the seed's order.
 MEASURES: dict[ConsumerKind, tuple[str, ...]] = {

@@ -14,6 +14,8 @@ that both sides must compute alike:
 - :mod:`runtime.contract.schedule_expression`: the Scheduler expressions;
 - :mod:`runtime.contract.storage`: the table's keys, the bucket's key prefixes and
   the scan tag.
+- :mod:`runtime.contract.topology`: each topology's identity (name, stack id, consumer
+  kind, ADR option), which the stacks stamp on their templates.
 """
 
 from __future__ import annotations

@@ -263,3 +263,9 @@ def test_at_two_million_tasks_the_queue_free_options_cannot_keep_up(
         assert text.startswith("No option keeps up")
     else:
         assert f"(`{decision.chosen}`)" in text
+
+
+def test_the_contract_names_each_of_the_seeds_options_verbatim() -> None:
+    from runtime.contract.topology import TOPOLOGIES
+
+    assert {option.title for option in parse_seed().options} == {t.adr_option for t in TOPOLOGIES}

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from local import deploy, names
+from local import deploy
 from tests.local.helpers import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -80,7 +80,7 @@ def test_unknown_topology_is_refused_with_the_valid_names() -> None:
 
 
 def test_help_and_a_bad_topology_answer_without_starting_the_cdk() -> None:
-    # The topology names are read from stacks/topologies.py, not imported with aws_cdk.
+    # The topology names come from the contract (stdlib only), not imported with aws_cdk.
     code = (
         "import sys, local.deploy\n"
         "try:\n    local.deploy.parse_args(['--help'])\nexcept SystemExit:\n    pass\n"
@@ -99,10 +99,13 @@ def test_help_and_a_bad_topology_answer_without_starting_the_cdk() -> None:
     assert time.monotonic() - started < 15  # no synth, no jsii
 
 
-def test_the_names_read_without_the_cdk_are_the_apps_topologies() -> None:
-    from stacks.topologies import TOPOLOGIES
+def test_the_topologies_offered_are_the_contracts() -> None:
+    from runtime.contract.topology import topology_names
 
-    assert dict(names.stack_ids()) == {n: t.stack_id for n, t in TOPOLOGIES.items()}
+    for name in topology_names():
+        assert deploy.parse_args([name]).topology == name
+    with pytest.raises(SystemExit):
+        deploy.parse_args(["AsyncTasks-Lambdas"])  # a stack id is not a topology name
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:

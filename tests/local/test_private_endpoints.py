@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from local.cloudformation import template_resources
 from local.entrypoints import patched_environ
 from local.model import LocalDeployment
 from local.runtime_env import container_environment
@@ -40,13 +39,11 @@ def test_scheduled_report_reaches_the_endpoint_service_through_the_invoker_and_r
         FunctionName=invoker_fn
     )["Environment"]["Variables"]
     assert deployed_invoker_env["ENDPOINT_URL"].startswith("http://")
-    schedule = template_resources(deployment.template_path)[
-        "TriggersgeneratereportSchedule1ScheduleC47E5888"
-    ]
+    schedule = deployment.template.resources["TriggersgeneratereportSchedule1ScheduleC47E5888"]
     scheduled_time = datetime.now(UTC).replace(microsecond=0)
     # Scheduler fills the context attributes into the schedule's input.
     envelope = json.loads(
-        schedule["Properties"]["Target"]["Input"]
+        schedule.properties["Target"]["Input"]
         .replace("<aws.scheduler.execution-id>", "local-execution-1")
         .replace(
             "<aws.scheduler.scheduled-time>", scheduled_time.isoformat().replace("+00:00", "Z")

@@ -8,8 +8,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from comparison.inputs.templates import read_template
 from local import switch
-from local.cloudformation import delete_stack, template_resources
+from local.cloudformation import delete_stack
 from local.deploy import deploy
 from local.emulator import MotoServer, aws_env
 from local.runtime_env import container_environment
@@ -61,8 +62,8 @@ def test_switching_webapp_poller_to_worker_service_processes_each_queued_task_on
     # an import is possible; moto's answer to the import is printed, and its effect is
     # emulated: the new stack's worker is pointed at the retained resources.
     new_template = cloud_assembly / "AsyncTasks-WorkerService.template.json"
-    old_resources = template_resources(old.template_path)
-    new_resources = template_resources(new_template)
+    old_resources = old.template.document["Resources"]
+    new_resources = read_template(new_template).document["Resources"]
     for logical_id in switch.SHARED_LOGICAL_IDS:
         assert old_resources[logical_id] == new_resources[logical_id], logical_id
     mapping = switch.resource_mapping(new_template, retained)

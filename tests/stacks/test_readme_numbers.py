@@ -1,7 +1,7 @@
 """Every number README.md quotes about the templates matches the synthesized templates.
 
 Prose numbers sit between ``<!-- generated:NAME -->`` markers and are rewritten by
-``scripts/readme-numbers`` (tests/stacks/readme_numbers.py); the task catalogue table is
+``scripts/readme-numbers`` (comparison/inputs/readme_numbers.py); the task catalogue table is
 checked cell by cell against the lambdas template. A drift in either fails here.
 """
 
@@ -15,23 +15,34 @@ from typing import Any
 
 import pytest
 
+from comparison.inputs import readme_numbers as rn
+from comparison.inputs.prices import load_price_table
+from comparison.inputs.templates import StackTemplate, parse_template, ref_target
+from runtime.contract import TASK_DETAIL, ResourceRole
 from tests.conftest import SynthesizedApp
-from tests.stacks import readme_numbers as rn
 
 README = rn.README.read_text()
 # Long: the fixture below synthesizes the endpoints-network variant (~2 s) for this module.
 pytestmark = pytest.mark.slow
 
 
+PRICES = load_price_table(rn.PRICE_REGION)
+
+
+def _parsed(documents: dict[str, dict[str, Any]]) -> dict[str, StackTemplate]:
+    """Templates as the generator reads them: by topology name, from their stamps."""
+    return rn.by_name(parse_template(stack_id, doc) for stack_id, doc in documents.items())
+
+
 @pytest.fixture(scope="module")
-def templates(synthesized: SynthesizedApp) -> dict[str, dict[str, Any]]:
+def templates(synthesized: SynthesizedApp) -> dict[str, dict[str, StackTemplate]]:
     endpoints = rn.synth_templates(["endpoints"])["endpoints"]
-    return {"defaults": synthesized.templates, "endpoints": endpoints}
+    return {"defaults": _parsed(synthesized.templates), "endpoints": endpoints}
 
 
 @pytest.fixture(scope="module")
-def values(templates: dict[str, dict[str, Any]]) -> dict[str, str]:
-    return rn.compute(templates, json.loads(rn.PRICES.read_text()))
+def values(templates: dict[str, dict[str, StackTemplate]]) -> dict[str, str]:
+    return rn.compute(templates, PRICES)
 
 
 @pytest.mark.parametrize("document", rn.DOCUMENTS, ids=lambda path: path.name)
@@ -53,21 +64,24 @@ def test_every_generated_number_is_quoted(values: dict[str, str]) -> None:
 
 
 def test_a_drifted_template_changes_the_numbers(
-    templates: dict[str, dict[str, Any]], values: dict[str, str]
+    synthesized: SynthesizedApp,
+    templates: dict[str, dict[str, StackTemplate]],
+    values: dict[str, str],
 ) -> None:
-    drifted = copy.deepcopy(templates)
-    worker = drifted["defaults"]["AsyncTasks-WorkerService"]
-    for resource in rn.resources(worker, "AWS::ApplicationAutoScaling::ScalingPolicy").values():
-        config = resource["Properties"].get("TargetTrackingScalingPolicyConfiguration", {})
+    documents = copy.deepcopy(synthesized.templates)
+    worker = documents["AsyncTasks-WorkerService"]
+    for resource in worker["Resources"].values():
+        config = resource.get("Properties", {}).get("TargetTrackingScalingPolicyConfiguration", {})
         if "CustomizedMetricSpecification" in config:
             config["TargetValue"] = 9.95
-    again = rn.compute(drifted, json.loads(rn.PRICES.read_text()))
+    drifted = {**templates, "defaults": _parsed(documents)}
+    again = rn.compute(drifted, PRICES)
     assert again["backlog-target"] == "9.95" != values["backlog-target"]
     assert rn.rewrite(README, again) != rn.rewrite(README, values)
 
 
 def test_an_unknown_marker_is_refused() -> None:
-    with pytest.raises(AssertionError, match="no generator"):
+    with pytest.raises(rn.ReadmeNumbersError, match=r"^markers with no generator: \['nothing'\]"):
         rn.rewrite("<!-- generated:nothing -->1<!-- /generated -->", {})
 
 
@@ -103,23 +117,19 @@ def test_catalogue_table_matches_the_lambdas_template(synthesized: SynthesizedAp
     from runtime.catalogue import CATALOGUE
     from runtime.contract.retry_budget import redrive_max_receive_count
 
-    lambdas = synthesized.templates["AsyncTasks-Lambdas"]
+    lambdas = _parsed(synthesized.templates)["lambdas"]
     rows = _catalogue_rows()
     assert set(rows) == set(CATALOGUE), "the table must list every catalogue task"
-    mappings = rn.resources(lambdas, "AWS::Lambda::EventSourceMapping").values()
-    schedules = [
-        r["Properties"] for r in rn.resources(lambdas, "AWS::Scheduler::Schedule").values()
-    ]
-    for function_id, function in rn.with_role(lambdas, "task").items():
-        name = function["Metadata"]["AsyncTasks"]["task"]
+    schedules = [r.properties for r in lambdas.of_type("AWS::Scheduler::Schedule")]
+    for function in lambdas.with_role(ResourceRole.TASK):
+        name = function.meta(TASK_DETAIL)
         _, triggers, max_duration, memory, receives, cap = rows[name]
-        props = function["Properties"]
+        props = function.properties
         mapping = rn.one(
-            [m["Properties"] for m in mappings if rn._refers_to(m["Properties"], function_id)],
+            lambdas.referrers(function.logical_id, "AWS::Lambda::EventSourceMapping"),
             f"{name}'s event source",
-        )
-        queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
-        queue = lambdas["Resources"][queue_id]["Properties"]
+        ).properties
+        queue = lambdas.resources[str(ref_target(mapping["EventSourceArn"]))].properties
         got_cap = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
         assert memory == f"{props['MemorySize']} MiB", name
         # the runtime's retry budget, and the queue's backstop from the one rule

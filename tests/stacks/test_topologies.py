@@ -16,6 +16,9 @@ from aws_cdk import aws_sqs as sqs
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from runtime.contract import METADATA_KEY
+from runtime.contract.topology import BY_STACK_ID, TOPOLOGY_DETAIL, from_stamp
+from runtime.contract.topology import TOPOLOGIES as CONTRACT_TOPOLOGIES
 from stacks.topologies import (
     DEFAULT_TOPOLOGY,
     TOPOLOGIES,
@@ -41,6 +44,19 @@ def test_design_names_map_to_design_stack_ids() -> None:
         "webapp-poller": "AsyncTasks-WebappPoller",
         "lambdas": "AsyncTasks-Lambdas",
     }
+
+
+def test_the_apps_topologies_are_the_contracts_in_its_order() -> None:
+    assert [t.identity for t in TOPOLOGIES.values()] == list(CONTRACT_TOPOLOGIES)
+
+
+def test_every_stack_is_stamped_with_its_contract_identity(synthesized: SynthesizedApp) -> None:
+    stamps = {
+        stack_id: from_stamp(template["Metadata"][METADATA_KEY][TOPOLOGY_DETAIL])
+        for stack_id, template in synthesized.templates.items()
+    }
+    assert stamps == {stack_id: BY_STACK_ID[stack_id] for stack_id in synthesized.templates}
+    assert len(stamps) == len(BY_STACK_ID)
 
 
 def test_no_flag_selects_the_adrs_decision_webapp_poller() -> None:
