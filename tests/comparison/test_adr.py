@@ -26,6 +26,7 @@ from comparison.render.adr import decision_outcome, render_adr
 from comparison.render.adr_seed import parse_seed
 from comparison.render.tables import money, seconds
 from comparison.report import Comparison, compare
+from tests.comparison.test_stability import P95_TOLERANCE
 
 REPO = Path(__file__).resolve().parents[2]
 TWO_MILLION = Path(__file__).parent / "fixtures" / "workloads" / "two-million.toml"
@@ -220,7 +221,9 @@ def test_the_volume_flip_is_where_the_real_model_changes_its_mind(
     assert flip is not None
     today = evaluate(workload).chosen
     assert evaluate(workload.scaled(flip.factor)).chosen == flip.becomes != today
-    assert evaluate(workload.scaled(flip.factor * 0.97)).chosen == today
+    # Below the flip by more than the simulation's p95 tolerance (15 %, test_stability):
+    # nearer, a p95 on its target's edge may cross it either way.
+    assert evaluate(workload.scaled(flip.factor * (1 - P95_TOLERANCE))).chosen == today
 
 
 def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
