@@ -9,7 +9,11 @@ so no renderer decides anything and the formats cannot disagree.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from comparison.decide.decision import (
@@ -63,6 +67,26 @@ class Report:
         return self.comparison.cheapest
 
 
+def _search(
+    models: Sequence[TopologyModel],
+    workload: Workload,
+    table: PriceTable,
+    assumptions: Assumptions,
+    free_tier: bool,
+) -> WhatWouldChange:
+    evaluate = evaluator(models, table, search_assumptions(assumptions), free_tier=free_tier)
+    return what_would_change(workload, evaluate)
+
+
+def _can_fork() -> bool:
+    """A second core, and no other thread whose locks a forked child could inherit held."""
+    return (
+        (os.cpu_count() or 1) > 1
+        and threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
 def build_report(
     models: Sequence[TopologyModel],
     workload: Workload,
@@ -78,6 +102,13 @@ def build_report(
     what would change the decision when asked. The sweep and the search reuse ``models``
     (read once from the templates): their workloads keep the task names."""
     say = progress or (lambda _message: None)
+    pending = None
+    if changes and _can_fork():
+        # The search is independent of the report's own simulation: run it beside it, on
+        # the second core, so asking for it costs little wall time.
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+        pending = pool.submit(_search, models, workload, table, assumptions, free_tier)
+        pool.shutdown(wait=False)
     say("simulating the topologies")
     comparison = compare(models, workload, table, assumptions, free_tier=free_tier)
     if sweep:
@@ -85,8 +116,11 @@ def build_report(
     search = None
     if changes:
         say("searching what would change the decision")
-        evaluate = evaluator(models, table, search_assumptions(assumptions), free_tier=free_tier)
-        search = what_would_change(workload, evaluate)
+        search = (
+            pending.result()
+            if pending is not None
+            else _search(models, workload, table, assumptions, free_tier)
+        )
     missing = missing_topologies([m.stack_id for m in models])
     notes = (
         (

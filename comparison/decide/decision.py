@@ -33,6 +33,10 @@ DURATION_RANGE = (0.25, 4.0)
 _VOLUME_STEPS_PER_DECADE = 2
 _DURATION_STEPS_PER_DOUBLING = 2
 _BISECTIONS = 6
+# An option is simulated in the search only when its idle cost, less this margin, is below
+# the current choice's cost (a few usage lines, such as idle receives, may shrink as work
+# arrives; tests/comparison/test_adr.py checks the pruned search against the full one).
+_FLOOR_MARGIN = 0.8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +234,9 @@ class Evaluator:
 
     :meth:`differs` answers the search's question, "is the decision another option than
     ``chosen``?", simulating ``chosen`` first: when it is no longer eligible the answer
-    is yes without simulating the others, which is most of a search's probes.
+    is yes without simulating the others. When it is, only the options whose cost with
+    no tasks (their floor) is below ``chosen``'s cost are simulated: no volume or
+    duration makes an option cheaper than what it bills idle.
     """
 
     def __init__(
@@ -247,6 +253,7 @@ class Evaluator:
         self._free_tier = free_tier
         self._verdicts: dict[tuple[str, Workload], Verdict] = {}
         """Per (stack, workload): :meth:`differs` and the full decision share them."""
+        self._floors: dict[tuple[str, Network, str], float] = {}
 
     def _verdict(self, model: TopologyModel, workload: Workload) -> Verdict:
         key = (model.stack_id, workload)
@@ -277,11 +284,36 @@ class Evaluator:
     def __call__(self, workload: Workload) -> Decision:
         return rank([self._verdict(t, workload) for t in self._models], workload)
 
+    def _floor(self, model: TopologyModel, workload: Workload) -> float:
+        """The option's monthly cost with no tasks, in the workload's network and region."""
+        key = (model.stack_id, workload.network, workload.region)
+        if key not in self._floors:
+            cost, _, _ = monthly_cost(
+                model,
+                workload.scaled(0),
+                self._table,
+                self._assumptions,
+                free_tier=self._free_tier,
+                probe=False,
+                simulate_overloaded=False,
+            )
+            self._floors[key] = cost.total
+        return self._floors[key]
+
     def differs(self, workload: Workload, chosen: str | None) -> bool:
         first = next((t for t in self._models if t.label == chosen), None)
-        if first is not None and not self._verdict(first, workload).eligible:
+        if first is None:
+            return self(workload).chosen != chosen
+        kept = self._verdict(first, workload)
+        if not kept.eligible or kept.cost is None:
             return True
-        return self(workload).chosen != chosen
+        for model in self._models:
+            if model is first or self._floor(model, workload) * _FLOOR_MARGIN >= kept.cost:
+                continue
+            other = self._verdict(model, workload)
+            if other.eligible and (other.cost or 0.0, other.label) < (kept.cost, kept.label):
+                return True
+        return False
 
 
 def evaluator(

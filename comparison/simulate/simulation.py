@@ -423,6 +423,8 @@ def _dispatch(
     """FIFO: each waiting message starts on the thread that frees up first, if before ``end``.
 
     Returns how many of the started messages had to wait for a thread."""
+    if not waiting:  # most steps of a quiet day: nothing to hand out
+        return 0
     held = 0
     free = [
         (max(free_at, task.ready_at), index, slot)

@@ -272,3 +272,26 @@ def test_the_contract_names_each_of_the_seeds_options_verbatim() -> None:
     from runtime.contract.topology import TOPOLOGIES
 
     assert {option.title for option in parse_seed().options} == {t.adr_option for t in TOPOLOGIES}
+
+
+@pytest.mark.slow  # long: two searches on the real model for each workload
+@pytest.mark.parametrize("max_wait", [None, 200.0])
+def test_the_pruned_search_finds_what_the_full_one_finds(
+    workload: Workload, real_models, london, assumptions, max_wait: float | None
+) -> None:  # type: ignore[no-untyped-def]
+    """The search skips options whose idle cost is above the current choice's cost; with
+    every option simulated at every probe it finds the same flips."""
+    if max_wait is not None:
+        workload = replace(
+            workload,
+            tasks=tuple(
+                replace(t, max_wait_seconds=max_wait) if t.name == "generate-report" else t
+                for t in workload.tasks
+            ),
+        )
+    coarse = search_assumptions(assumptions)
+    models = list(real_models.values())
+    pruned = what_would_change(workload, evaluator(models, london, coarse, free_tier=False))
+    full_evaluator = evaluator(models, london, coarse, free_tier=False)
+    full = what_would_change(workload, lambda w: full_evaluator(w))
+    assert pruned == full

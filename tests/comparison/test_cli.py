@@ -228,6 +228,6 @@ def test_usage_names_the_command_it_was_run_as() -> None:
     wrong = _compare("--format", "pdf", module=False)
     assert wrong.returncode == 2
     assert wrong.stderr.splitlines() == [
-        "compare: argument --format: invalid choice: 'pdf' (choose from 'table', 'markdown', 'json', "
-        "'csv', 'html', 'adr'); see compare --help"
+        "compare: argument --format: invalid choice: 'pdf' (choose from 'table', 'markdown', "
+        "'json', 'csv', 'html', 'adr'); see compare --help"
     ]

@@ -217,6 +217,7 @@ def _compare(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_a_bad_argument_is_one_line() -> None:
     result = _compare("--format", "yaml")
     assert result.returncode == 2
@@ -225,6 +226,7 @@ def test_a_bad_argument_is_one_line() -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
 def test_a_closed_pipe_ends_quietly(synthesized) -> None:  # type: ignore[no-untyped-def]
     """`compare --format json | head -c 100`: the reader leaves early; no traceback."""
     pipeline = subprocess.run(
@@ -256,3 +258,20 @@ def test_a_cdk_out_missing_topologies_says_so_first(synthesized, tmp_path, capsy
     assert "the only eligible option," not in out
     assert main(["--cdk-out", str(one), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["notes"] == [first]
+
+
+@pytest.mark.slow  # process: python -m comparison in a fresh interpreter
+def test_the_search_run_beside_the_report_is_the_search_run_in_line(
+    synthesized, real_models, workload, london, assumptions
+) -> None:  # type: ignore[no-untyped-def]
+    """The CLI forks the search onto the second core (its process has no other thread);
+    the answer is the one the same search gives in line, in this process."""
+    from comparison import build
+    from comparison.render.json_report import _changes
+
+    result = _compare("--cdk-out", str(synthesized.outdir), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    forked = json.loads(result.stdout)["what_would_change"]
+    models = list(real_models.values())
+    in_line = build._search(models, workload, london, assumptions, False)
+    assert forked == json.loads(json.dumps(_changes(in_line)))
