@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
 from comparison.inputs.prices import PriceTable
 from comparison.inputs.workload import Network, Workload
+from comparison.model.resources import FunctionModel
 from comparison.model.routing import ConsumerKind
 from comparison.model.topology import TopologyModel
 from comparison.report import Comparison, TopologyReport, monthly_cost
@@ -59,7 +60,8 @@ class Verdict:
     complete: bool
     keeps_up: bool
     too_long: tuple[str, ...]
-    """Tasks the workload runs for longer than the 15 minutes a Lambda function may run."""
+    """Tasks the workload runs for longer than the timeout of the Lambda function that
+    runs them (at most 15 minutes)."""
     misses: tuple[Miss, ...]
 
     @property
@@ -74,7 +76,10 @@ class Verdict:
         if not self.keeps_up:
             return "cannot keep up with the volume"
         if self.too_long:
-            return f"{', '.join(self.too_long)} run longer than a Lambda function's 15 minutes"
+            return (
+                f"{', '.join(self.too_long)} run longer than the timeout of the Lambda "
+                "function that runs them"
+            )
         if self.misses:
             return "misses the latency target: " + "; ".join(
                 f"{m.task} p95 wait {_duration(m.p95_seconds)} > max_wait "
@@ -114,9 +119,19 @@ def _duration(value: float) -> str:
     return f"{value:.1f} s"
 
 
+def time_limits(model: TopologyModel) -> dict[str, float]:
+    """Per task run by a Lambda function, the longest run it allows: the function's
+    template timeout, at most Lambda's 15 minutes ("Configure Lambda function timeout")."""
+    return {
+        task: min(consumer.resource.timeout_seconds, LAMBDA_MAX_DURATION_SECONDS)
+        for consumer in model.routing.consumers
+        if isinstance(consumer.resource, FunctionModel)
+        for task in consumer.tasks
+    }
+
+
 def judge(
-    label: str,
-    kind: ConsumerKind | None,
+    model: TopologyModel,
     *,
     complete: bool,
     cost: float,
@@ -127,13 +142,7 @@ def judge(
     """One option against the workload: the decision's one rule, used by the report, the
     sweep and the search for what would change it."""
     keeps_up = latency is None or latency.keeps_up
-    too_long: tuple[str, ...] = ()
-    if kind is ConsumerKind.LAMBDA:
-        too_long = tuple(
-            t.name
-            for t in workload.active_tasks
-            if t.duration_seconds > LAMBDA_MAX_DURATION_SECONDS
-        )
+    too_long = tuple(t.name for t in workload.longer_than(time_limits(model)))
     waits = {t.task: t.wait_p95 for t in latency.per_task} if latency else {}
     misses = tuple(
         Miss(task=t.name, p95_seconds=waits[t.name], target_seconds=t.max_wait_seconds)
@@ -141,7 +150,7 @@ def judge(
         if t.max_wait_seconds is not None and t.name in waits and waits[t.name] > t.max_wait_seconds
     )
     return Verdict(
-        label=label,
+        label=model.label,
         cost=cost if keeps_up else None,
         idle=idle,
         complete=complete,
@@ -170,8 +179,7 @@ def decide(comparison: Comparison) -> Decision:
     return rank(
         [
             judge(
-                t.label,
-                t.kind,
+                t.model,
                 complete=t.complete,
                 cost=t.cost.total,
                 idle=t.idle.total,
@@ -272,8 +280,7 @@ class Evaluator:
             simulate_overloaded=False,
         )
         return judge(
-            model.label,
-            model.kind,
+            model,
             complete=not routing.unrouted,
             cost=cost.total,
             idle=0.0,

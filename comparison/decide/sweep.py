@@ -84,8 +84,7 @@ def sweep(
                 totals[model.label] = cost.total
             verdicts.append(
                 judge(
-                    model.label,
-                    model.kind,
+                    model,
                     complete=True,
                     cost=cost.total,
                     idle=0.0,
