@@ -21,14 +21,11 @@ from comparison.decide.decision import (
     WhatWouldChange,
     decide,
     evaluator,
-    search_assumptions,
     what_would_change,
 )
 from comparison.decide.sweep import with_sweep
-from comparison.inputs.assumptions import Assumptions
-from comparison.inputs.prices import PriceTable
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import missing_topologies
-from comparison.inputs.workload import Workload
 from comparison.model.topology import TopologyModel
 from comparison.report import Comparison, Sweep, compare
 
@@ -67,15 +64,8 @@ class Report:
         return self.comparison.cheapest
 
 
-def _search(
-    models: Sequence[TopologyModel],
-    workload: Workload,
-    table: PriceTable,
-    assumptions: Assumptions,
-    free_tier: bool,
-) -> WhatWouldChange:
-    evaluate = evaluator(models, table, search_assumptions(assumptions), free_tier=free_tier)
-    return what_would_change(workload, evaluate)
+def _search(models: Sequence[TopologyModel], scenario: Scenario) -> WhatWouldChange:
+    return what_would_change(scenario.workload, evaluator(models, scenario))
 
 
 def _can_fork() -> bool:
@@ -89,11 +79,8 @@ def _can_fork() -> bool:
 
 def build_report(
     models: Sequence[TopologyModel],
-    workload: Workload,
-    table: PriceTable,
-    assumptions: Assumptions,
+    scenario: Scenario,
     *,
-    free_tier: bool,
     sweep: bool = False,
     changes: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -107,20 +94,16 @@ def build_report(
         # The search is independent of the report's own simulation: run it beside it, on
         # the second core, so asking for it costs little wall time.
         pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-        pending = pool.submit(_search, models, workload, table, assumptions, free_tier)
+        pending = pool.submit(_search, models, scenario)
         pool.shutdown(wait=False)
     say("simulating the topologies")
-    comparison = compare(models, workload, table, assumptions, free_tier=free_tier)
+    comparison = compare(models, scenario)
     if sweep:
-        comparison = with_sweep(comparison, models, table, assumptions, progress=progress)
+        comparison = with_sweep(comparison, models, scenario, progress=progress)
     search = None
     if changes:
         say("searching what would change the decision")
-        search = (
-            pending.result()
-            if pending is not None
-            else _search(models, workload, table, assumptions, free_tier)
-        )
+        search = pending.result() if pending is not None else _search(models, scenario)
     missing = missing_topologies([m.stack_id for m in models])
     notes = (
         (

@@ -13,6 +13,7 @@ from comparison.build import build_report
 from comparison.errors import ComparisonError
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.prices import known_regions, load_price_table
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Network, load_workload
 from comparison.model.topology import topology_models
@@ -106,12 +107,12 @@ def run(args: argparse.Namespace) -> str:
     models = topology_models(load_templates(args.cdk_out), workload, DEFAULT_ASSUMPTIONS)
     chosen = FORMATS[args.format]
     progress = Progress()
+    scenario = Scenario(
+        workload=workload, prices=table, assumptions=DEFAULT_ASSUMPTIONS, free_tier=args.free_tier
+    )
     report = build_report(
         models,
-        workload,
-        table,
-        DEFAULT_ASSUMPTIONS,
-        free_tier=args.free_tier,
+        scenario,
         sweep=args.sweep or chosen.sweep,
         changes=chosen.changes,
         progress=progress,

@@ -15,8 +15,8 @@ from comparison.cost.baseline import baseline_breakdown
 from comparison.cost.costing import CostBreakdown, price_usage
 from comparison.cost.usage import UsageContext, extract_usage
 from comparison.decide.qualitative import QUALITIES, Qualities
-from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind, Routing
 from comparison.model.topology import TopologyModel
@@ -118,24 +118,18 @@ class Comparison:
 
 def monthly_cost(
     model: TopologyModel,
-    workload: Workload,
-    table: PriceTable,
-    assumptions: Assumptions,
+    scenario: Scenario,
     *,
-    free_tier: bool,
     probe: bool = True,
     simulate_overloaded: bool = True,
 ) -> tuple[CostBreakdown, LatencySummary | None, Routing]:
-    """One topology's monthly cost under ``workload``, and its simulated latency."""
+    """One topology's monthly cost under the scenario, and its simulated latency."""
     runs, latency = run_consumers(
-        model,
-        workload,
-        assumptions,
-        probe=probe,
-        simulate_overloaded=simulate_overloaded,
+        model, scenario, probe=probe, simulate_overloaded=simulate_overloaded
     )
-    baselines = web_app_baselines(model, workload, assumptions)
-    context = UsageContext(model, workload, assumptions, runs, baselines)
+    baselines = web_app_baselines(model, scenario)
+    context = UsageContext(model, scenario.workload, scenario.assumptions, runs, baselines)
+    table, free_tier = scenario.prices, scenario.free_tier
     cost = price_usage(extract_usage(context), table, free_tier=free_tier)
     return replace(cost, spread=_spread(context, table, free_tier)), latency, model.routing
 
@@ -158,18 +152,10 @@ def _spread(context: UsageContext, table: PriceTable, free_tier: bool) -> float:
     return 1.96 * statistics.stdev(totals) / math.sqrt(days) / mean if mean else 0.0
 
 
-def estimate_topology(
-    model: TopologyModel,
-    workload: Workload,
-    table: PriceTable,
-    assumptions: Assumptions,
-    *,
-    free_tier: bool,
-) -> TopologyReport:
-    cost, latency, routing = monthly_cost(model, workload, table, assumptions, free_tier=free_tier)
-    idle, _, _ = monthly_cost(
-        model, workload.scaled(0), table, assumptions, free_tier=free_tier, probe=False
-    )
+def estimate_topology(model: TopologyModel, scenario: Scenario) -> TopologyReport:
+    cost, latency, routing = monthly_cost(model, scenario)
+    idle_scenario = scenario.with_workload(scenario.workload.scaled(0))
+    idle, _, _ = monthly_cost(model, idle_scenario, probe=False)
     kind = model.kind
     complete = not routing.unrouted
     return TopologyReport(
@@ -204,23 +190,15 @@ def _status(routing: Routing, latency: LatencySummary | None) -> str:
     return "complete"
 
 
-def compare(
-    models: Sequence[TopologyModel],
-    workload: Workload,
-    table: PriceTable,
-    assumptions: Assumptions,
-    *,
-    free_tier: bool,
-) -> Comparison:
-    """Every topology under ``workload``; add a sweep with
+def compare(models: Sequence[TopologyModel], scenario: Scenario) -> Comparison:
+    """Every topology under the scenario; add a sweep with
     :func:`comparison.decide.sweep.with_sweep`."""
-    topologies = tuple(
-        estimate_topology(m, workload, table, assumptions, free_tier=free_tier) for m in models
-    )
+    workload, table = scenario.workload, scenario.prices
+    topologies = tuple(estimate_topology(m, scenario) for m in models)
     return Comparison(
         workload=workload,
         region=table.region,
-        free_tier=free_tier,
+        free_tier=scenario.free_tier,
         price_dates=tuple(sorted({price.date for price in table.prices.values()})),
         topologies=topologies,
         baseline=baseline_breakdown(models, workload, table),

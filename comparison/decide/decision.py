@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
-from comparison.inputs.prices import PriceTable
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Network, Workload
 from comparison.model.resources import FunctionModel
 from comparison.model.routing import ConsumerKind
@@ -247,18 +247,11 @@ class Evaluator:
     duration makes an option cheaper than what it bills idle.
     """
 
-    def __init__(
-        self,
-        models: Sequence[TopologyModel],
-        table: PriceTable,
-        assumptions: Assumptions,
-        *,
-        free_tier: bool,
-    ) -> None:
+    def __init__(self, models: Sequence[TopologyModel], scenario: Scenario) -> None:
+        """``scenario``'s prices and assumptions price and simulate every workload asked
+        about (its own workload is not used)."""
         self._models = tuple(models)
-        self._table = table
-        self._assumptions = assumptions
-        self._free_tier = free_tier
+        self._scenario = scenario
         self._verdicts: dict[tuple[str, Workload], Verdict] = {}
         """Per (stack, workload): :meth:`differs` and the full decision share them."""
         self._floors: dict[tuple[str, Network, str], float] = {}
@@ -272,10 +265,7 @@ class Evaluator:
     def _judge(self, model: TopologyModel, workload: Workload) -> Verdict:
         cost, latency, routing = monthly_cost(
             model,
-            workload,
-            self._table,
-            self._assumptions,
-            free_tier=self._free_tier,
+            self._scenario.with_workload(workload),
             probe=False,
             simulate_overloaded=False,
         )
@@ -295,15 +285,8 @@ class Evaluator:
         """The option's monthly cost with no tasks, in the workload's network and region."""
         key = (model.stack_id, workload.network, workload.region)
         if key not in self._floors:
-            cost, _, _ = monthly_cost(
-                model,
-                workload.scaled(0),
-                self._table,
-                self._assumptions,
-                free_tier=self._free_tier,
-                probe=False,
-                simulate_overloaded=False,
-            )
+            idle = self._scenario.with_workload(workload.scaled(0))
+            cost, _, _ = monthly_cost(model, idle, probe=False, simulate_overloaded=False)
             self._floors[key] = cost.total
         return self._floors[key]
 
@@ -323,14 +306,9 @@ class Evaluator:
         return False
 
 
-def evaluator(
-    models: Sequence[TopologyModel],
-    table: PriceTable,
-    assumptions: Assumptions,
-    *,
-    free_tier: bool,
-) -> Evaluator:
-    return Evaluator(models, table, assumptions, free_tier=free_tier)
+def evaluator(models: Sequence[TopologyModel], scenario: Scenario) -> Evaluator:
+    """The search's evaluator: ``scenario`` with the search's coarser simulation."""
+    return Evaluator(models, scenario.with_assumptions(search_assumptions(scenario.assumptions)))
 
 
 def _because(before: Decision, after: Decision) -> str:

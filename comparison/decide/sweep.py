@@ -16,9 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from comparison.decide.decision import judge, rank
-from comparison.inputs.assumptions import Assumptions
-from comparison.inputs.prices import PriceTable
-from comparison.inputs.workload import MAX_SIMULATED_ARRIVALS, Workload, simulated_arrivals
+from comparison.inputs.scenario import Scenario
+from comparison.inputs.workload import MAX_SIMULATED_ARRIVALS, simulated_arrivals
 from comparison.model.topology import TopologyModel
 from comparison.report import (
     CapacityLimit,
@@ -41,17 +40,17 @@ _SWEEP_STEP_SECONDS = 30.0
 
 def sweep(
     models: Sequence[TopologyModel],
-    workload: Workload,
-    table: PriceTable,
-    assumptions: Assumptions,
+    scenario: Scenario,
     *,
-    free_tier: bool,
     volumes: Sequence[float] = DEFAULT_VOLUMES,
     progress: Callable[[str], None] | None = None,
 ) -> Sweep:
-    """Cost of every option that keeps up, at each volume; the cheapest among those."""
+    """Cost of every option that keeps up, at each volume, and the decision there."""
     # One day per volume: the sweep locates cross-overs and limits, not cents.
-    coarse = replace(assumptions, step_seconds=_SWEEP_STEP_SECONDS, max_simulated_days=1)
+    coarse = scenario.with_assumptions(
+        replace(scenario.assumptions, step_seconds=_SWEEP_STEP_SECONDS, max_simulated_days=1)
+    )
+    workload = scenario.workload
     base = workload.volume_per_month or 1.0
     points = []
     skipped: list[float] = []
@@ -68,13 +67,7 @@ def sweep(
         verdicts = []
         for model in models:
             cost, latency, routing = monthly_cost(
-                model,
-                scaled,
-                table,
-                coarse,
-                free_tier=free_tier,
-                probe=False,
-                simulate_overloaded=False,
+                model, coarse.with_workload(scaled), probe=False, simulate_overloaded=False
             )
             if routing.unrouted:  # placeholders would look free; leave them out
                 continue
@@ -162,19 +155,10 @@ def _intersection(before: SweepPoint, after: SweepPoint, old: str, new: str) -> 
 def with_sweep(
     comparison: Comparison,
     models: Sequence[TopologyModel],
-    table: PriceTable,
-    assumptions: Assumptions,
+    scenario: Scenario,
     volumes: Sequence[float] = DEFAULT_VOLUMES,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """The comparison with a volume sweep attached, for the cost-against-volume chart."""
-    result = sweep(
-        models,
-        comparison.workload,
-        table,
-        assumptions,
-        free_tier=comparison.free_tier,
-        volumes=volumes,
-        progress=progress,
-    )
+    result = sweep(models, scenario, volumes=volumes, progress=progress)
     return replace(comparison, sweep=result)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Workload
 from comparison.model.resources import FunctionModel, ServiceModel
 from comparison.model.routing import Consumer, ConsumerKind
@@ -211,8 +212,7 @@ def consumer_capacity(
 
 def run_consumers(
     model: TopologyModel,
-    workload: Workload,
-    assumptions: Assumptions,
+    scenario: Scenario,
     *,
     probe: bool = True,
     simulate_overloaded: bool = True,
@@ -222,6 +222,7 @@ def run_consumers(
     Runs are per-day averages over :func:`simulated_days` days (keys: consumer logical
     ids, plus invoker functions that relay arrivals). With ``simulate_overloaded`` off, a
     topology that cannot keep up is not simulated (it gets no cost anyway)."""
+    workload, assumptions = scenario.workload, scenario.assumptions
     routing = model.routing
     if not routing.consumers:
         return {}, None
@@ -253,7 +254,7 @@ def run_consumers(
     invokers = model.functions_with_role(ResourceRole.INVOKER)
     for consumer in routing.consumers:
         loads = [workload.task(n) for n in consumer.tasks]
-        arrivals = merged_arrivals(loads, assumptions.seed, days)
+        arrivals = merged_arrivals(loads, assumptions.seed, days, scenario.memo)
         longest = max((t.duration_seconds for t in loads), default=1.0)
         for invoker in invokers if consumer.kind is ConsumerKind.ENDPOINT else []:
             shares = relayed_share(model.triggers, invoker.logical_id, workload)
@@ -295,11 +296,10 @@ def run_consumers(
     )
 
 
-def web_app_baselines(
-    model: TopologyModel, workload: Workload, assumptions: Assumptions
-) -> dict[str, ConsumerRun]:
+def web_app_baselines(model: TopologyModel, scenario: Scenario) -> dict[str, ConsumerRun]:
     """The web-app pollers simulated without task work: what they run for web traffic alone."""
-    idle = workload.scaled(0)
+    assumptions = scenario.assumptions
+    idle = scenario.workload.scaled(0)
     return {
         consumer.logical_id: simulate_fleet(
             [],

@@ -11,13 +11,12 @@ holding messages are protected from scale-in.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import math
 import random
 import statistics
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -172,14 +171,26 @@ def day_arrivals(
     return arrivals
 
 
-@functools.lru_cache(maxsize=256)
-def task_arrivals(task: TaskLoad, seed: int, days: int) -> tuple[Arrival, ...]:
+def task_arrivals(
+    task: TaskLoad, seed: int, days: int, memo: dict[Hashable, object] | None = None
+) -> tuple[Arrival, ...]:
     """One task's arrivals over ``days`` days, from its own random stream: every topology
     sees the same arrivals (common random numbers), whatever consumers it groups them in.
 
     The days its calendar runs on share the period's volume (the month's rate times
     ``days``), so the period carries the monthly rate even when it is not a whole number
-    of the calendar's cycles."""
+    of the calendar's cycles. ``memo`` (a scenario's) keeps them for the next topology."""
+    key = ("arrivals", task, seed, days)
+    found_before = memo.get(key) if memo is not None else None
+    if isinstance(found_before, tuple):
+        return found_before
+    arrivals = _task_arrivals(task, seed, days)
+    if memo is not None:
+        memo[key] = arrivals
+    return arrivals
+
+
+def _task_arrivals(task: TaskLoad, seed: int, days: int) -> tuple[Arrival, ...]:
     active = [day for day in range(days) if runs_on(task.calendar, day)]
     if task.volume_per_month <= 0 or not active:
         return ()
@@ -191,8 +202,10 @@ def task_arrivals(task: TaskLoad, seed: int, days: int) -> tuple[Arrival, ...]:
     return tuple(found)
 
 
-def merged_arrivals(tasks: Sequence[TaskLoad], seed: int, days: int) -> list[Arrival]:
-    return sorted(a for task in tasks for a in task_arrivals(task, seed, days))
+def merged_arrivals(
+    tasks: Sequence[TaskLoad], seed: int, days: int, memo: dict[Hashable, object] | None = None
+) -> list[Arrival]:
+    return sorted(a for task in tasks for a in task_arrivals(task, seed, days, memo))
 
 
 def _poisson(mean: float, uniform: float) -> int:

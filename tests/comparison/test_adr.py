@@ -21,6 +21,7 @@ from comparison.decide.decision import (
     what_would_change,
 )
 from comparison.errors import WorkloadError
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Workload, load_workload, parse_workload
 from comparison.render.adr import decision_outcome, render_adr
 from comparison.render.adr_seed import parse_seed
@@ -44,8 +45,16 @@ def comparison(shipped_comparison: Comparison) -> Comparison:
 
 
 @pytest.fixture(scope="module")
-def evaluate(templates, london, assumptions):  # type: ignore[no-untyped-def]
-    return evaluator(templates, london, search_assumptions(assumptions), free_tier=False)
+def evaluate(templates, workload, london, assumptions):  # type: ignore[no-untyped-def]
+    return evaluator(
+        templates,
+        Scenario(
+            workload=workload,
+            prices=london,
+            assumptions=search_assumptions(assumptions),
+            free_tier=False,
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +265,10 @@ def test_at_two_million_tasks_the_queue_free_options_cannot_keep_up(
 ) -> None:  # type: ignore[no-untyped-def]
     workload = load_workload(TWO_MILLION, known_regions=REGIONS)
     assert workload.volume_per_month == 2_000_000
-    comparison = compare(templates, workload, london, assumptions, free_tier=False)
+    comparison = compare(
+        templates,
+        Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+    )
     decision = decide(comparison)
     assert not decision.verdict("webapp-poller").keeps_up
     assert not decision.verdict("lambdas").keeps_up
@@ -291,7 +303,14 @@ def test_the_pruned_search_finds_what_the_full_one_finds(
         )
     coarse = search_assumptions(assumptions)
     models = list(real_models.values())
-    pruned = what_would_change(workload, evaluator(models, london, coarse, free_tier=False))
-    full_evaluator = evaluator(models, london, coarse, free_tier=False)
+    pruned = what_would_change(
+        workload,
+        evaluator(
+            models, Scenario(workload=workload, prices=london, assumptions=coarse, free_tier=False)
+        ),
+    )
+    full_evaluator = evaluator(
+        models, Scenario(workload=workload, prices=london, assumptions=coarse, free_tier=False)
+    )
     full = what_would_change(workload, lambda w: full_evaluator(w))
     assert pruned == full

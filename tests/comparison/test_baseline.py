@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from comparison.cost.baseline import baseline_usage, reference_model
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Network
 from comparison.report import Comparison, compare, monthly_cost
 
@@ -42,7 +43,9 @@ def test_no_topology_pays_for_the_web_app_network_when_shared(
 ) -> None:
     for label in LABELS:
         cost, _, _ = monthly_cost(
-            real_models[label], workload, london, assumptions, free_tier=False, probe=False
+            real_models[label],
+            Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+            probe=False,
         )
         keys = {item.price_key for item in cost.items}
         assert "nat.hour" not in keys, label
@@ -65,13 +68,19 @@ def test_dedicated_network_adds_exactly_a_nat_gateway_and_its_ip(
     real_models, workload, london, assumptions, label: str, extra: float
 ) -> None:
     stack = real_models[label]
-    shared, _, _ = monthly_cost(stack, workload, london, assumptions, free_tier=False, probe=False)
+    shared, _, _ = monthly_cost(
+        stack,
+        Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+        probe=False,
+    )
     dedicated, _, _ = monthly_cost(
         stack,
-        workload.with_network(Network.DEDICATED),
-        london,
-        assumptions,
-        free_tier=False,
+        Scenario(
+            workload=workload.with_network(Network.DEDICATED),
+            prices=london,
+            assumptions=assumptions,
+            free_tier=False,
+        ),
         probe=False,
     )
     assert dedicated.total - shared.total == pytest.approx(extra)
@@ -79,6 +88,9 @@ def test_dedicated_network_adds_exactly_a_nat_gateway_and_its_ip(
 
 def test_the_report_names_the_network_choice(real_models, workload, london, assumptions) -> None:
     dedicated = workload.with_network(Network.DEDICATED)
-    result = compare(list(real_models.values()), dedicated, london, assumptions, free_tier=False)
+    result = compare(
+        list(real_models.values()),
+        Scenario(workload=dedicated, prices=london, assumptions=assumptions, free_tier=False),
+    )
     assert result.network is Network.DEDICATED
     assert reference_model(list(real_models.values())) is not None

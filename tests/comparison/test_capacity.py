@@ -6,6 +6,7 @@ import pytest
 
 from comparison.build import Report
 from comparison.decide.sweep import sweep
+from comparison.inputs.scenario import Scenario
 from comparison.report import compare
 
 SECONDS_PER_MONTH = 730 * 3600
@@ -14,7 +15,10 @@ SECONDS_PER_MONTH = 730 * 3600
 def test_lambda_generate_report_saturates_at_its_concurrency_cap(
     real_models, workload, london, assumptions
 ) -> None:
-    result = compare([real_models["lambdas"]], workload, london, assumptions, free_tier=False)
+    result = compare(
+        [real_models["lambdas"]],
+        Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+    )
     (lambdas,) = result.topologies
     assert lambdas.latency is not None
     report = next(s for s in lambdas.latency.saturations if s.task == "generate-report")
@@ -29,7 +33,10 @@ def test_an_option_that_cannot_keep_up_has_no_cost_and_is_never_cheapest(
     # generate-report is 900 / 21,500 of the mix: at 20 x the workload it needs
     # 18,000 x 300 s / 2,628,000 s = 2.05 of its 2 Lambda slots
     heavy = workload.scaled(20)
-    result = compare(list(real_models.values()), heavy, london, assumptions, free_tier=False)
+    result = compare(
+        list(real_models.values()),
+        Scenario(workload=heavy, prices=london, assumptions=assumptions, free_tier=False),
+    )
     lambdas = next(t for t in result.topologies if t.label == "lambdas")
     assert not lambdas.keeps_up
     assert lambdas.monthly_total is None
@@ -48,10 +55,7 @@ def test_sweep_never_names_an_option_that_cannot_keep_up(
 ) -> None:
     result = sweep(
         list(real_models.values()),
-        workload,
-        london,
-        assumptions,
-        free_tier=False,
+        Scenario(workload=workload, prices=london, assumptions=assumptions),
         volumes=(1e4, 1e6, 1e7),
     )
     for point in result.points:

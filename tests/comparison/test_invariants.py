@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from comparison.inputs.scenario import Scenario
 from comparison.model.resources import ServiceModel
 from comparison.model.routing import ConsumerKind
 from comparison.report import estimate_topology, monthly_cost
@@ -26,7 +27,11 @@ IDLE_SERVICES_OF_WORKER = {
 
 
 def _lambda_total(stack, workload, table, assumptions) -> float:  # type: ignore[no-untyped-def]
-    cost, _, _ = monthly_cost(stack, workload, table, assumptions, free_tier=False, probe=False)
+    cost, _, _ = monthly_cost(
+        stack,
+        Scenario(workload=workload, prices=table, assumptions=assumptions, free_tier=False),
+        probe=False,
+    )
     return sum(item.cost for item in cost.items if item.service == "Lambda")
 
 
@@ -47,7 +52,9 @@ def test_lambda_cost_is_linear_in_volume_without_init(
 
 
 def _idle(stack, workload, table, assumptions):  # type: ignore[no-untyped-def]
-    return estimate_topology(stack, workload, table, assumptions, free_tier=False).idle
+    return estimate_topology(
+        stack, Scenario(workload=workload, prices=table, assumptions=assumptions, free_tier=False)
+    ).idle
 
 
 def _check_worker_idle(stack, workload, table, assumptions) -> None:  # type: ignore[no-untyped-def]
@@ -108,11 +115,15 @@ def test_every_real_stack_is_reported_and_placeholders_are_marked(
         "lambdas",
     }
     for label, stack in real_models.items():
-        report = estimate_topology(stack, workload, london, assumptions, free_tier=False)
+        report = estimate_topology(
+            stack,
+            Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+        )
         assert report.complete == (report.latency is not None), label
         assert report.complete or report.status.startswith("PLACEHOLDER"), label
     assert estimate_topology(
-        real_models["lambdas"], workload, london, assumptions, free_tier=False
+        real_models["lambdas"],
+        Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
     ).complete
 
 
@@ -130,8 +141,16 @@ def test_adding_a_resource_changes_the_estimate(
     bigger = model_of(
         StackTemplate(template.stack_id, {**template.resources, "ExtraAlb": alb}), workload
     )
-    before, _, _ = monthly_cost(stack, workload, london, assumptions, free_tier=False, probe=False)
-    after, _, _ = monthly_cost(bigger, workload, london, assumptions, free_tier=False, probe=False)
+    before, _, _ = monthly_cost(
+        stack,
+        Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+        probe=False,
+    )
+    after, _, _ = monthly_cost(
+        bigger,
+        Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+        probe=False,
+    )
     assert after.total - before.total == pytest.approx(730 * london["elb.alb_hour"].unit_price)
 
 
@@ -140,10 +159,7 @@ def test_cost_never_decreases_with_volume(real_models, workload, london, assumpt
 
     result = sweep(
         list(real_models.values()),
-        workload,
-        london,
-        assumptions,
-        free_tier=False,
+        Scenario(workload=workload, prices=london, assumptions=assumptions),
         volumes=(1e2, 1e3, 1e4, 1e5, 3e5),
     )
     for label in real_models:

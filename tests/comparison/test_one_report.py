@@ -22,6 +22,7 @@ import pytest
 
 from comparison.build import FORMAT_VERSION, Report, build_report
 from comparison.cli import main, parse_args
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Workload
 from comparison.render import FORMATS
 from comparison.render.json_report import SCHEMA_PATH
@@ -63,9 +64,8 @@ def reports(real_models, workload, london, assumptions) -> dict[str, Report]:  #
     models = list(real_models.values())
 
     def build(w: Workload) -> Report:
-        return build_report(
-            models, w, london, assumptions, free_tier=False, sweep=True, changes=True
-        )
+        scenario = Scenario(workload=w, prices=london, assumptions=assumptions)
+        return build_report(models, scenario, sweep=True, changes=True)
 
     return {
         "shipped": build(workload),
@@ -195,7 +195,10 @@ def test_first_to_saturate_names_only_a_task_with_volume(
             for t in workload.tasks
         ),
     )
-    result = compare([real_models["worker-service"]], quiet, london, assumptions, free_tier=False)
+    result = compare(
+        [real_models["worker-service"]],
+        Scenario(workload=quiet, prices=london, assumptions=assumptions, free_tier=False),
+    )
     latency = result.topologies[0].latency
     assert latency is not None
     assert any(not s.active for s in latency.saturations), "the idle task is listed"
@@ -273,5 +276,7 @@ def test_the_search_run_beside_the_report_is_the_search_run_in_line(
     assert result.returncode == 0, result.stderr
     forked = json.loads(result.stdout)["what_would_change"]
     models = list(real_models.values())
-    in_line = build._search(models, workload, london, assumptions, False)
+    in_line = build._search(
+        models, Scenario(workload=workload, prices=london, assumptions=assumptions)
+    )
     assert forked == json.loads(json.dumps(_changes(in_line)))

@@ -14,6 +14,7 @@ import pytest
 from comparison.build import Report
 from comparison.decide.decision import decide
 from comparison.decide.sweep import with_sweep
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import load_templates
 from comparison.model.topology import topology_models
 from comparison.render.csv_report import render_csv
@@ -46,15 +47,29 @@ ARTIFACTS = Path(
 @pytest.fixture(scope="module")
 def report_html(fixture_out, workload, london, assumptions) -> str:  # type: ignore[no-untyped-def]
     models = topology_models(load_templates(fixture_out), workload, assumptions)
-    comparison = compare(models, workload, london, assumptions, free_tier=False)
-    return render_html(Report.of(with_sweep(comparison, models, london, assumptions)))
+    comparison = compare(
+        models, Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False)
+    )
+    return render_html(
+        Report.of(
+            with_sweep(
+                comparison,
+                models,
+                Scenario(workload=workload, prices=london, assumptions=assumptions),
+            )
+        )
+    )
 
 
 @pytest.fixture(scope="module")
 def real_comparison(real_models, workload, london, assumptions) -> Comparison:  # type: ignore[no-untyped-def]
     models = list(real_models.values())
-    comparison = compare(models, workload, london, assumptions, free_tier=False)
-    return with_sweep(comparison, models, london, assumptions)
+    comparison = compare(
+        models, Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False)
+    )
+    return with_sweep(
+        comparison, models, Scenario(workload=workload, prices=london, assumptions=assumptions)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -131,10 +146,12 @@ def test_the_html_is_the_same_bytes_every_time(
 ) -> None:  # type: ignore[no-untyped-def]
     models = list(real_models.values())
     again = with_sweep(
-        compare(models, workload, london, assumptions, free_tier=False),
+        compare(
+            models,
+            Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False),
+        ),
         models,
-        london,
-        assumptions,
+        Scenario(workload=workload, prices=london, assumptions=assumptions),
     )
     assert render_html(Report.of(again)) == real_html
 

@@ -111,12 +111,14 @@ def test_wake_up_step_does_not_ratchet_while_its_task_starts(worker, assumptions
 
 
 def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
-    real_models, workload, assumptions
+    real_models, workload, london, assumptions
 ) -> None:
+    from comparison.inputs.scenario import Scenario
     from comparison.simulate.latency import run_consumers
 
     model = real_models["worker-service"]
-    runs, _ = run_consumers(model, workload, assumptions, probe=False)
+    scenario = Scenario(workload=workload, prices=london, assumptions=assumptions)
+    runs, _ = run_consumers(model, scenario, probe=False)
     (worker,) = (runs[c.logical_id] for c in model.routing.consumers)
     # The hand simulation with BacklogPerTask = messages / max(tasks, 1): about
     # 290 task-hours a month and 162 wake-ups a day (the old model: 502 and 61).

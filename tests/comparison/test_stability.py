@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from comparison.inputs.prices import known_regions
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import TaskLoad, Workload, load_workload
 from comparison.model.scaling import ScalingMetric, ScalingParams
 from comparison.model.topology import topology_model
@@ -40,7 +41,9 @@ PEAK_TOLERANCE = 1
 
 def _headline(stack, workload, london, assumptions):  # type: ignore[no-untyped-def]
     model = topology_model(stack, tuple(t.name for t in workload.tasks))
-    cost, latency, _ = monthly_cost(model, workload, london, assumptions, free_tier=False)
+    cost, latency, _ = monthly_cost(
+        model, Scenario(workload=workload, prices=london, assumptions=assumptions, free_tier=False)
+    )
     assert latency is not None
     return cost.total, latency.p95_seconds, latency.peak_units
 
@@ -182,7 +185,15 @@ def test_totals_between_seeds_stay_within_the_reported_spread(
 ) -> None:
     stack = real_models[label]
     results = [
-        monthly_cost(stack, workload, london, replace(assumptions, seed=seed), free_tier=False)[0]
+        monthly_cost(
+            stack,
+            Scenario(
+                workload=workload,
+                prices=london,
+                assumptions=replace(assumptions, seed=seed),
+                free_tier=False,
+            ),
+        )[0]
         for seed in (33, 34, 35)
     ]
     totals = [r.total for r in results]

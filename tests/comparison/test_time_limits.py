@@ -14,6 +14,7 @@ import pytest
 from comparison.decide.decision import decide, judge, time_limits
 from comparison.errors import WorkloadError
 from comparison.inputs.prices import known_regions
+from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Workload, parse_workload
 from comparison.model.resources import FunctionModel
 from comparison.report import compare
@@ -41,7 +42,10 @@ def test_a_run_longer_than_the_functions_timeout_rules_the_option_out(
     # GIVEN generate-report running 870 s: under Lambda's 900 s, over its function's 840 s
     longer = _lengthen(workload, "generate-report", 870.0)
     lambdas = real_models["lambdas"]
-    result = compare([lambdas], longer, london, assumptions, free_tier=False)
+    result = compare(
+        [lambdas],
+        Scenario(workload=longer, prices=london, assumptions=assumptions, free_tier=False),
+    )
     verdict = decide(result).verdict("lambdas")
     assert verdict.too_long == ("generate-report",)
     assert not verdict.eligible
