@@ -76,7 +76,9 @@ class PriceTable:
             return self.prices[key]
         except KeyError as error:
             raise PriceTableError(
-                [f"{self.region}: no price '{key}'; add it to comparison/prices/{self.region}.json"]
+                [
+                    f"{self.region}: no price '{key}'; add it to comparison/inputs/prices/{self.region}.json"
+                ]
             ) from error
 
     def to_json(self) -> dict[str, Any]:

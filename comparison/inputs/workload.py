@@ -207,7 +207,7 @@ def parse_workload(
     if region not in known_regions:
         problems.append(
             f"region is '{region}'; there is no price table for it. Use one of "
-            f"{', '.join(sorted(known_regions))}, or add comparison/prices/{region}.json"
+            f"{', '.join(sorted(known_regions))}, or add comparison/inputs/prices/{region}.json"
         )
     latency = _number(
         data,

@@ -61,7 +61,8 @@ def test_free_gb_seconds_are_one_pool_across_architectures() -> None:
 def test_missing_price_names_the_file_to_fix() -> None:
     table = parse_price_table("eu-west-2", {"prices": {}})
     with pytest.raises(
-        PriceTableError, match=r"no price 'sqs.request'; add it to comparison/prices/eu-west-2.json"
+        PriceTableError,
+        match=r"no price 'sqs.request'; add it to comparison/inputs/prices/eu-west-2.json",
     ):
         table["sqs.request"]
 
