@@ -41,7 +41,8 @@ def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespa
         "--workload",
         type=Path,
         default=DEFAULT_WORKLOAD_PATH,
-        help="workload TOML (default: the one shipped in the package, comparison/inputs/workload.toml)",
+        help="workload TOML (default: the one shipped in the package, "
+        "comparison/inputs/workload.toml)",
     )
     parser.add_argument("--region", help="price region (default: the workload's region)")
     parser.add_argument(

@@ -77,7 +77,8 @@ class PriceTable:
         except KeyError as error:
             raise PriceTableError(
                 [
-                    f"{self.region}: no price '{key}'; add it to comparison/inputs/prices/{self.region}.json"
+                    f"{self.region}: no price '{key}'; add it to "
+                    f"comparison/inputs/prices/{self.region}.json"
                 ]
             ) from error
 
