@@ -26,6 +26,7 @@ from comparison.model.routing import ConsumerKind
 from comparison.model.topology import TopologyModel
 from comparison.report import Comparison, TopologyReport, monthly_cost
 from comparison.simulate.latency import LatencySummary
+from comparison.units import seconds
 from runtime.catalogue import CATALOGUE, LAMBDA_MAX_DURATION_SECONDS
 
 VOLUME_RANGE = (0.1, 100.0)
@@ -82,8 +83,7 @@ class Verdict:
             )
         if self.misses:
             return "misses the latency target: " + "; ".join(
-                f"{m.task} p95 wait {_duration(m.p95_seconds)} > max_wait "
-                f"{_duration(m.target_seconds)}"
+                f"{m.task} p95 wait {seconds(m.p95_seconds)} > max_wait {seconds(m.target_seconds)}"
                 for m in self.misses
             )
         return ""
@@ -109,14 +109,6 @@ class Decision:
     def runner_up(self) -> Verdict | None:
         eligible = [v for v in self.ranked if v.eligible]
         return eligible[1] if len(eligible) > 1 else None
-
-
-def _duration(value: float) -> str:
-    if value >= 3600:
-        return f"{value / 3600:.1f} h"
-    if value >= 120:
-        return f"{value / 60:.1f} min"
-    return f"{value:.1f} s"
 
 
 def time_limits(model: TopologyModel) -> dict[str, float]:

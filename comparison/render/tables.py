@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from comparison.decide.decision import Flip, main_driver
 from comparison.render.svg import sig
 from comparison.report import Comparison, TopologyReport
+from comparison.units import seconds as seconds  # re-exported for the renderers
 
 if TYPE_CHECKING:
     from comparison.build import Report
@@ -28,14 +29,6 @@ def money(value: float) -> str:
 def signed_money(value: float) -> str:
     """A difference: "+$3.01", "\u2212$3.01" or "$0.00"."""
     return "$0.00" if abs(value) < 0.005 else ("+" if value > 0 else "") + money(value)
-
-
-def seconds(value: float) -> str:
-    if value >= 3600:
-        return f"{value / 3600:.1f} h"
-    if value >= 120:
-        return f"{value / 60:.1f} min"
-    return f"{value:.1f} s"
 
 
 def quantity(value: float) -> str:
