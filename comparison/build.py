@@ -23,7 +23,7 @@ from comparison.decide.decision import (
     evaluator,
     what_would_change,
 )
-from comparison.decide.sweep import with_sweep
+from comparison.decide.sweep import chosen_bands, with_sweep
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import missing_topologies
 from comparison.model.topology import TopologyModel
@@ -56,6 +56,19 @@ class Report:
     @property
     def sweep(self) -> Sweep | None:
         return self.comparison.sweep
+
+    @property
+    def bands(self) -> dict[str, list[tuple[float, float]]]:
+        """Per option, the monthly volumes where the decision picks it: the sweep's
+        samples, with the boundary the search found where it found one."""
+        if self.sweep is None:
+            return {}
+        flips: list[tuple[float, str | None]] = []
+        if self.changes is not None:
+            volume = self.changes.of("volume")
+            base = self.comparison.workload.volume_per_month
+            flips = [(base * f.factor, f.becomes) for f in (volume.lower, volume.higher) if f]
+        return chosen_bands(self.sweep, flips)
 
     @property
     def cheapest_by_cost(self) -> str | None:

@@ -162,3 +162,55 @@ def with_sweep(
     """The comparison with a volume sweep attached, for the cost-against-volume chart."""
     result = sweep(models, scenario, volumes=volumes, progress=progress)
     return replace(comparison, sweep=result)
+
+
+def chosen_bands(
+    sweep: Sweep, flips: Sequence[tuple[float, str | None]] = ()
+) -> dict[str, list[tuple[float, float]]]:
+    """Per option, the monthly volumes (the workload's mix) where the decision picks it
+    (the cheapest that keeps up and meets every max_wait), from the sweep: each band runs
+    between the sampled volumes' boundaries. Between two samples the boundary is the
+    search's flip to the next choice (``flips``: volume, what the decision becomes),
+    else the cost cross-over or capacity limit there, else their geometric mean."""
+    if not sweep.points:
+        return {}
+    points = sweep.points
+    limits = {c.label: c.volume_per_month for c in sweep.capacity_limits}
+
+    def boundary(i: int) -> float:
+        before, after = points[i], points[i + 1]
+        low, high = before.volume_per_month, after.volume_per_month
+        for volume, becomes in flips:
+            if low <= volume <= high and becomes == after.chosen:
+                return volume
+        for crossing in sweep.cross_overs:
+            if crossing.from_label == before.chosen and low <= crossing.volume_per_month <= high:
+                return crossing.volume_per_month
+        limit = limits.get(before.chosen or "")
+        if limit is not None and low <= limit <= high:
+            return limit
+        return float((low * high) ** 0.5)
+
+    bands: dict[str, list[tuple[float, float]]] = {}
+    start = points[0].volume_per_month
+    for i, point in enumerate(points):
+        last = i == len(points) - 1
+        if last or points[i + 1].chosen != point.chosen:
+            end = point.volume_per_month if last else boundary(i)
+            if point.chosen is not None:
+                bands.setdefault(point.chosen, []).append((start, end))
+            start = end
+            if not last and points[i + 1].chosen is None and point.chosen is not None:
+                # Past the cheapest's capacity limit, before the next sample where none
+                # keeps up: the cheapest of those that keep up further, up to its limit.
+                further = [
+                    label
+                    for label in point.eligible
+                    if limits.get(label, float("inf")) > end and label != point.chosen
+                ]
+                if further:
+                    label = min(further, key=point.totals.__getitem__)
+                    top = min(limits.get(label, float("inf")), points[i + 1].volume_per_month)
+                    bands.setdefault(label, []).append((end, top))
+                    start = top
+    return bands

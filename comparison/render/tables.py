@@ -42,60 +42,13 @@ def _total(t: TopologyReport) -> str:
     return money(t.cost.total) + spread
 
 
-def chosen_bands(comparison: Comparison) -> dict[str, list[tuple[float, float]]]:
-    """Per option, the monthly volumes (the workload's mix) where the decision picks it
-    (the cheapest that keeps up and meets every max_wait), from the sweep: each band runs
-    between the sampled volumes' boundaries, a boundary being the cost cross-over or
-    capacity limit between two samples (else their geometric mean)."""
-    sweep = comparison.sweep
-    if sweep is None or not sweep.points:
-        return {}
-    points = sweep.points
-    limits = {c.label: c.volume_per_month for c in sweep.capacity_limits}
-
-    def boundary(i: int) -> float:
-        before, after = points[i], points[i + 1]
-        low, high = before.volume_per_month, after.volume_per_month
-        for crossing in sweep.cross_overs:
-            if crossing.from_label == before.chosen and low <= crossing.volume_per_month <= high:
-                return crossing.volume_per_month
-        limit = limits.get(before.chosen or "")
-        if limit is not None and low <= limit <= high:
-            return limit
-        return float((low * high) ** 0.5)
-
-    bands: dict[str, list[tuple[float, float]]] = {}
-    start = points[0].volume_per_month
-    for i, point in enumerate(points):
-        last = i == len(points) - 1
-        if last or points[i + 1].chosen != point.chosen:
-            end = point.volume_per_month if last else boundary(i)
-            if point.chosen is not None:
-                bands.setdefault(point.chosen, []).append((start, end))
-            start = end
-            if not last and points[i + 1].chosen is None and point.chosen is not None:
-                # Past the cheapest's capacity limit, before the next sample where none
-                # keeps up: the cheapest of those that keep up further, up to its limit.
-                further = [
-                    label
-                    for label in point.eligible
-                    if limits.get(label, float("inf")) > end and label != point.chosen
-                ]
-                if further:
-                    label = min(further, key=point.totals.__getitem__)
-                    top = min(limits.get(label, float("inf")), points[i + 1].volume_per_month)
-                    bands.setdefault(label, []).append((end, top))
-                    start = top
-    return bands
-
-
-def band_text(comparison: Comparison, label: str) -> str:
-    sweep = comparison.sweep
+def band_text(report: Report, label: str) -> str:
+    sweep = report.sweep
     if sweep is None or not sweep.points:
         return "n/a (no sweep)"
     first, last = sweep.points[0].volume_per_month, sweep.points[-1].volume_per_month
     searched = f"{sig(first)}..{sig(last)}"
-    bands = chosen_bands(comparison).get(label)
+    bands = report.bands.get(label)
     if not bands:
         return f"never (in {searched})"
 
@@ -157,7 +110,7 @@ def decision_table(report: Report) -> Table:
                 money(t.idle.total),
                 money(verdict.cost - t.idle.total) if verdict.cost is not None else "n/a",
                 f"{driver[0]} {driver[1]:.0%}" if driver else "n/a",
-                band_text(comparison, verdict.label),
+                band_text(report, verdict.label),
             )
         )
     return Table(

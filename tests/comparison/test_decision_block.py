@@ -8,7 +8,8 @@ import pytest
 
 from comparison.build import Report
 from comparison.decide.decision import decide
-from comparison.render.tables import band_text, chosen_bands, decision_table, money
+from comparison.decide.sweep import chosen_bands
+from comparison.render.tables import band_text, decision_table, money
 from comparison.render.text import render_markdown, render_text
 from comparison.report import CapacityLimit, Comparison, CrossOver, Sweep, SweepPoint
 
@@ -80,8 +81,27 @@ def test_bands_run_between_cross_overs_and_capacity_limits(comparison: Compariso
             CapacityLimit(label="b", volume_per_month=420_000, task="t"),
         ),
     )
-    swept = replace(comparison, sweep=sweep)
-    assert chosen_bands(swept) == {"a": [(100, 3_200)], "b": [(3_200, 420_000)]}
+    swept = Report.of(replace(comparison, sweep=sweep))
+    assert chosen_bands(sweep) == {"a": [(100, 3_200)], "b": [(3_200, 420_000)]}
     assert band_text(swept, "a") == "<=3.2k"
     assert band_text(swept, "b") == "3.2k-420k"
     assert band_text(swept, "c") == "never (in 100..1M)"
+
+
+def test_a_band_ends_where_the_search_found_the_flip() -> None:
+    """The sweep samples half-decades; where the search for what would change the
+    decision found the flip between two samples, the band ends there, so the table's
+    band and its what-would-change row name one volume."""
+    sweep = Sweep(
+        points=(_point(10_000, a=1.0, b=5.0), _point(100_000, b=7.0)),
+        cross_overs=(),
+    )
+    assert chosen_bands(sweep) == {
+        "a": [(10_000, 31_622.776601683792)],
+        "b": [(31_622.776601683792, 100_000)],
+    }
+    assert chosen_bands(sweep, [(68_000, "b")]) == {
+        "a": [(10_000, 68_000)],
+        "b": [(68_000, 100_000)],
+    }
+    assert chosen_bands(sweep, [(68_000, "c")])["a"] == [(10_000, 31_622.776601683792)]
