@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from comparison.cost.estimate import compare
 from comparison.decide.sweep import with_sweep
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.prices import known_regions, load_price_table
@@ -19,7 +20,6 @@ from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, load_workload
 from comparison.model.topology import topology_models
-from comparison.report import compare
 
 GOAL_SECONDS = 3.0
 

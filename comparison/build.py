@@ -1,7 +1,7 @@
 """The pipeline, run once: templates and a workload in, one :class:`Report` out.
 
 inputs → model (:func:`comparison.model.topology.topology_models`) → simulate → cost
-(:func:`comparison.report.compare`) → decide
+(:func:`comparison.cost.estimate.compare`) → decide
 (:func:`comparison.decide.decision.decide`, the sweep, what would change) → one
 ``Report``. Every format in :mod:`comparison.render` is a pure function of that Report,
 so no renderer decides anything and the formats cannot disagree.
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from comparison.cost.estimate import Comparison, Sweep, compare
 from comparison.decide.decision import (
     Decision,
     WhatWouldChange,
@@ -27,7 +28,6 @@ from comparison.decide.sweep import chosen_bands, with_sweep
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import missing_topologies
 from comparison.model.topology import TopologyModel
-from comparison.report import Comparison, Sweep, compare
 
 FORMAT_VERSION = "1"
 """The JSON interface's version (comparison/render/report.schema.json): a new field adds

@@ -18,13 +18,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from comparison.cost.estimate import Comparison, TopologyReport, monthly_cost
 from comparison.inputs.assumptions import DAYS_PER_MONTH, Assumptions
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Network, Workload
 from comparison.model.resources import FunctionModel
 from comparison.model.routing import ConsumerKind
 from comparison.model.topology import TopologyModel
-from comparison.report import Comparison, TopologyReport, monthly_cost
 from comparison.simulate.latency import LatencySummary
 from comparison.units import seconds
 from runtime.catalogue import CATALOGUE, LAMBDA_MAX_DURATION_SECONDS

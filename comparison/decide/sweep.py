@@ -15,11 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from comparison.decide.decision import judge, rank
-from comparison.inputs.scenario import Scenario
-from comparison.inputs.workload import MAX_SIMULATED_ARRIVALS, simulated_arrivals
-from comparison.model.topology import TopologyModel
-from comparison.report import (
+from comparison.cost.estimate import (
     CapacityLimit,
     Comparison,
     CrossOver,
@@ -27,6 +23,10 @@ from comparison.report import (
     SweepPoint,
     monthly_cost,
 )
+from comparison.decide.decision import judge, rank
+from comparison.inputs.scenario import Scenario
+from comparison.inputs.workload import MAX_SIMULATED_ARRIVALS, simulated_arrivals
+from comparison.model.topology import TopologyModel
 from comparison.simulate.latency import LatencySummary
 
 DEFAULT_VOLUMES = tuple(10 ** (exponent / 2) for exponent in range(4, 15))  # 1e2 .. 1e7

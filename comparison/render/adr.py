@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from comparison.cost.estimate import Comparison, TopologyReport
 from comparison.decide.decision import (
     Decision,
     in_flight,
@@ -25,7 +26,6 @@ from comparison.model.routing import ConsumerKind
 from comparison.render.adr_seed import Seed, SeedOption, parse_seed
 from comparison.render.svg import sig
 from comparison.render.tables import duration_flip_text, flip_text, money, seconds
-from comparison.report import Comparison, TopologyReport
 from runtime.contract.topology import TOPOLOGIES
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
+from comparison.cost.estimate import Comparison
 from comparison.decide.decision import Decision
 from comparison.render.svg import PALETTE, LogAxis, Svg, si, sig
 from comparison.render.tables import money, seconds
-from comparison.report import Comparison
 
 _W = 820.0
 _TOP = 30.0

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from comparison.cost.costing import CostBreakdown
+from comparison.cost.estimate import Comparison
 from comparison.model.topology import TopologyModel
 from comparison.render.tables import money, quantity
-from comparison.report import Comparison
 
 SUB_CENT = 0.005
 """Rows below this (they print as $0.00) are folded in the HTML report."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from comparison.cost.estimate import Comparison, TopologyReport
 from comparison.decide.decision import Flip, main_driver
 from comparison.render.svg import sig
-from comparison.report import Comparison, TopologyReport
 from comparison.units import seconds as seconds  # re-exported for the renderers
 
 if TYPE_CHECKING:

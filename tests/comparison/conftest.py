@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from comparison import report
+from comparison.cost import estimate as report
+from comparison.cost.estimate import Comparison, compare
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS, Assumptions
 from comparison.inputs.prices import PriceTable, known_regions, load_price_table
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import StackTemplate, load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Workload, load_workload
 from comparison.model.topology import TopologyModel, topology_models
-from comparison.report import Comparison, compare
 from comparison.simulate import latency
 from tests.comparison.fixture_stacks import synthesize_fixtures
 from tests.conftest import cdk_json_context
@@ -34,7 +34,7 @@ def _each_simulation_runs_once() -> Iterator[None]:
     ADR, the invariants). Results are keyed by the pickled arguments and handed out as
     fresh copies, so no test sees another's objects; any other argument simulates anew.
     """
-    original = latency.run_consumers  # what comparison.report imports and calls
+    original = latency.run_consumers  # what comparison.cost.estimate imports and calls
     results: dict[bytes, bytes] = {}
 
     def run_consumers(*args: Any, **kwargs: Any) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from comparison.build import Report
+from comparison.cost.estimate import Comparison, compare
 from comparison.decide.decision import (
     Decision,
     Verdict,
@@ -26,7 +27,6 @@ from comparison.inputs.workload import Workload, load_workload, parse_workload
 from comparison.render.adr import decision_outcome, render_adr
 from comparison.render.adr_seed import parse_seed
 from comparison.render.tables import money, seconds
-from comparison.report import Comparison, compare
 from tests.comparison.test_stability import P95_TOLERANCE
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from comparison.cost.baseline import baseline_usage, reference_model
+from comparison.cost.estimate import Comparison, compare, monthly_cost
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Network
-from comparison.report import Comparison, compare, monthly_cost
 
 LABELS = ("lambdas", "private-endpoints", "webapp-poller", "worker-service")
 

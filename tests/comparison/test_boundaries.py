@@ -47,7 +47,7 @@ def _modules_after_the_model() -> list[Path]:
 
 def test_the_scan_covers_every_stage_after_the_model() -> None:
     stages = {p.relative_to(PACKAGE).parts[0] for p in _modules_after_the_model()}
-    assert {"simulate", "cost", "decide", "render", "report.py", "cli.py"} <= stages
+    assert {"simulate", "cost", "decide", "render", "build.py", "cli.py"} <= stages
 
 
 @pytest.mark.parametrize(
@@ -77,3 +77,33 @@ def test_no_module_after_the_model_reads_the_template(path: Path) -> None:
         f"{path.relative_to(PACKAGE.parent)} reads the template ({'; '.join(found)}); "
         "add the field to the typed model in comparison/model/ and read that instead"
     )
+
+
+# The pipeline, in order: a stage imports only the stages before it (and the shared
+# errors, progress and units modules), never one after it.
+PIPELINE = ("inputs", "model", "simulate", "cost", "decide", "build", "render", "cli")
+SHARED = {"errors", "progress", "units"}
+
+
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "comparison" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_imports_run_one_way_along_the_pipeline(path: Path) -> None:
+    here = _stage(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+    if here not in PIPELINE:
+        return
+    later = set(PIPELINE[PIPELINE.index(here) + 1 :])
+    imported = {
+        _stage(node.module)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not imported & later, f"{path.relative_to(PACKAGE.parent)} imports {imported & later}"
+    assert not imported - set(PIPELINE) - SHARED - {None}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from comparison.build import Report
+from comparison.cost.estimate import compare
 from comparison.decide.sweep import sweep
 from comparison.inputs.scenario import Scenario
-from comparison.report import compare
 
 SECONDS_PER_MONTH = 730 * 3600
 

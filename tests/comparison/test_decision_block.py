@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 
 from comparison.build import Report
+from comparison.cost.estimate import CapacityLimit, Comparison, CrossOver, Sweep, SweepPoint
 from comparison.decide.decision import decide
 from comparison.decide.sweep import chosen_bands
 from comparison.render.tables import band_text, decision_table, money
 from comparison.render.text import render_markdown, render_text
-from comparison.report import CapacityLimit, Comparison, CrossOver, Sweep, SweepPoint
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pytest
 
+from comparison.cost.estimate import estimate_topology, monthly_cost
 from comparison.inputs.scenario import Scenario
 from comparison.model.resources import ServiceModel
 from comparison.model.routing import ConsumerKind
-from comparison.report import estimate_topology, monthly_cost
 
 IDLE_SERVICES_OF_WORKER = {
     "Lambda",

@@ -185,8 +185,8 @@ def test_first_to_saturate_names_only_a_task_with_volume(
 ) -> None:  # type: ignore[no-untyped-def]
     """worker-service runs every task on one consumer; with no scan results, the task that
     saturates it first is one the workload runs."""
+    from comparison.cost.estimate import compare
     from comparison.decide.sweep import capacity_limit
-    from comparison.report import compare
 
     quiet = replace(
         workload,

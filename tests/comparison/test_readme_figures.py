@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from comparison.cost.estimate import Comparison
 from comparison.decide.decision import decide
-from comparison.report import Comparison
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

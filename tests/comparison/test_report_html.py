@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from comparison.build import Report
+from comparison.cost.estimate import Comparison, compare
 from comparison.decide.decision import decide
 from comparison.decide.sweep import with_sweep
 from comparison.inputs.scenario import Scenario
@@ -20,7 +21,6 @@ from comparison.model.topology import topology_models
 from comparison.render.csv_report import render_csv
 from comparison.render.html import render_html
 from comparison.render.line_items import SUB_CENT, line_item_rows
-from comparison.report import Comparison, compare
 
 pytestmark = pytest.mark.slow
 

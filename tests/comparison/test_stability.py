@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from comparison.cost.estimate import monthly_cost
 from comparison.inputs.prices import known_regions
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import TaskLoad, Workload, load_workload
 from comparison.model.scaling import ScalingMetric, ScalingParams
 from comparison.model.topology import topology_model
-from comparison.report import monthly_cost
 from comparison.simulate.simulation import (
     FleetModel,
     merged_arrivals,

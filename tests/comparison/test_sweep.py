@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from comparison.cost.estimate import SweepPoint
 from comparison.decide.sweep import DEFAULT_VOLUMES, cross_overs
-from comparison.report import SweepPoint
 
 
 def _point(volume: float, totals: dict[str, float], overloaded: tuple[str, ...] = ()) -> SweepPoint:

@@ -11,13 +11,13 @@ from dataclasses import replace
 
 import pytest
 
+from comparison.cost.estimate import compare
 from comparison.decide.decision import decide, judge, time_limits
 from comparison.errors import WorkloadError
 from comparison.inputs.prices import known_regions
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Workload, parse_workload
 from comparison.model.resources import FunctionModel
-from comparison.report import compare
 
 
 def _lengthen(workload: Workload, task: str, seconds: float) -> Workload:

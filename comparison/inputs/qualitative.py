@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from comparison.model.routing import ConsumerKind
+from runtime.contract.topology import ConsumerKind
 
 
 @dataclass(frozen=True, kw_only=True)

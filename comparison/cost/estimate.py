@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from comparison.cost.baseline import baseline_breakdown
 from comparison.cost.costing import CostBreakdown, price_usage
 from comparison.cost.usage import UsageContext, extract_usage
-from comparison.decide.qualitative import QUALITIES, Qualities
 from comparison.inputs.prices import PriceTable
+from comparison.inputs.qualitative import QUALITIES, Qualities
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind, Routing
