@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from runtime.context import TaskContext
 from runtime.contract.retry_budget import budget_exhausted
 from runtime.envelope import Envelope, decode
 from runtime.errors import (
     HandlerExitError,
     LeaseLostError,
+    LedgerRejectedError,
     MisroutedTaskError,
     PayloadValidationError,
     TaskInProgressError,
@@ -162,7 +165,7 @@ class Dispatcher:
             if lease_seconds is not None
             else task_lease_seconds(spec.max_duration_seconds)
         )
-        claim = self._ledger.claim(spec.name, key, lease)
+        claim = self._claim(spec.name, key, lease)
         if claim.duplicate:
             return DispatchResult(Outcome.DUPLICATE, envelope)
         if on_claim is not None:
@@ -180,6 +183,19 @@ class Dispatcher:
             )
             return self._failed(spec, envelope, claim, exit_error, attempt)
         return self._completed(envelope, claim)
+
+    def _claim(self, task: str, key: str, lease: float) -> Claim:
+        try:
+            return self._ledger.claim(task, key, lease)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            # The item is made of the envelope's task and key, so no retry can pass.
+            raise LedgerRejectedError(
+                f"the idempotency ledger refused key {key[:80]!r} of task '{task}' "
+                f"({error.response['Error'].get('Message', '')}); send it with a shorter "
+                "idempotency key"
+            ) from error
 
     def _failed(
         self, spec: TaskSpec, envelope: Envelope, claim: Claim, error: Exception, attempt: int

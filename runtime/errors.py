@@ -65,6 +65,16 @@ class PermanentTaskError(TaskRuntimeError):
     permanent = True
 
 
+class LedgerRejectedError(TaskRuntimeError):
+    """DynamoDB refused the envelope's ledger item with a ValidationException.
+
+    Permanent: the item is built from the envelope (its task and key), so every retry
+    sends the same invalid request.
+    """
+
+    permanent = True
+
+
 class TaskInProgressError(TaskRuntimeError):
     """Another consumer holds the idempotency lease for this envelope; try later."""
 

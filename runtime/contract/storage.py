@@ -36,6 +36,13 @@ from typing import Final
 
 LEDGER_PK_PREFIX: Final = "idempotency#"
 LEDGER_SK: Final = "ledger"
+# DynamoDB counts key values in UTF-8 bytes: a partition key value is 1 to 2,048 bytes
+# ("Constraints in Amazon DynamoDB", Partition keys and sort keys: partition key
+# length). A longer one is refused with a ValidationException on every attempt.
+DYNAMODB_PARTITION_KEY_BYTES: Final = 2048
+# The envelope's names and keys (task, id, idempotency_key, trace), in UTF-8 bytes:
+# the ledger key "idempotency#<task>#<key>" then stays within the partition key limit.
+ENVELOPE_TEXT_BYTES: Final = 512
 UPLOAD_PK_PREFIX: Final = "upload#"
 UPLOAD_SK_PREFIX: Final = "version#"
 PROPERTY_PK_PREFIX: Final = "property#"
