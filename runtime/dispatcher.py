@@ -9,6 +9,7 @@ share one failure model.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +27,7 @@ from runtime.errors import (
     LedgerRejectedError,
     MisroutedTaskError,
     PayloadValidationError,
+    TaskDeferredError,
     TaskInProgressError,
     is_permanent,
 )
@@ -200,6 +202,16 @@ class Dispatcher:
     def _failed(
         self, spec: TaskSpec, envelope: Envelope, claim: Claim, error: Exception, attempt: int
     ) -> DispatchResult:
+        if isinstance(error, TaskDeferredError):
+            # Not a failed attempt: free the key without counting it against the budget.
+            _quietly(functools.partial(self._ledger.release, count_failure=False), claim)
+            return DispatchResult(
+                Outcome.RETRY,
+                envelope,
+                error,
+                error.retry_after_seconds,
+                note="deferred, not counted against the retry budget",
+            )
         # Without a ledger count, the receive count is the closest (over-)estimate.
         failures = (claim.failures if claim.failures is not None else attempt - 1) + 1
         if is_permanent(error):

@@ -84,6 +84,19 @@ class TaskInProgressError(TaskRuntimeError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class TaskDeferredError(TaskRuntimeError):
+    """A limit outside the task (a service's rate) refused it for now: retry later.
+
+    Not a failed attempt: the retry waits ``retry_after_seconds`` and does not spend
+    the task's retry budget. SQS still counts the receive, so the queue's
+    ``maxReceiveCount`` remains the backstop.
+    """
+
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class HandlerExitError(TaskRuntimeError):
     """A handler raised SystemExit, KeyboardInterrupt or another BaseException.
 
