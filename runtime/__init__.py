@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         TaskInProgressError,
         TaskRuntimeError,
         UnknownTaskError,
+        UnsentPayload,
     )
     from runtime.poller import PollerHandle, run_poller, start_poller
     from runtime.producer import enqueue, enqueue_batch
@@ -54,6 +55,7 @@ __all__ = [
     "TaskInProgressError",
     "TaskRuntimeError",
     "UnknownTaskError",
+    "UnsentPayload",
     "enqueue",
     "enqueue_batch",
     "register",

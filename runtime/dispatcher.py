@@ -9,11 +9,14 @@ share one failure model.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
 
 from runtime.context import TaskContext
 from runtime.contract.retry_budget import budget_exhausted
@@ -21,8 +24,10 @@ from runtime.envelope import Envelope, decode
 from runtime.errors import (
     HandlerExitError,
     LeaseLostError,
+    LedgerRejectedError,
     MisroutedTaskError,
     PayloadValidationError,
+    TaskDeferredError,
     TaskInProgressError,
     is_permanent,
 )
@@ -162,7 +167,7 @@ class Dispatcher:
             if lease_seconds is not None
             else task_lease_seconds(spec.max_duration_seconds)
         )
-        claim = self._ledger.claim(spec.name, key, lease)
+        claim = self._claim(spec.name, key, lease)
         if claim.duplicate:
             return DispatchResult(Outcome.DUPLICATE, envelope)
         if on_claim is not None:
@@ -181,9 +186,32 @@ class Dispatcher:
             return self._failed(spec, envelope, claim, exit_error, attempt)
         return self._completed(envelope, claim)
 
+    def _claim(self, task: str, key: str, lease: float) -> Claim:
+        try:
+            return self._ledger.claim(task, key, lease)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            # The item is made of the envelope's task and key, so no retry can pass.
+            raise LedgerRejectedError(
+                f"the idempotency ledger refused key {key[:80]!r} of task '{task}' "
+                f"({error.response['Error'].get('Message', '')}); send it with a shorter "
+                "idempotency key"
+            ) from error
+
     def _failed(
         self, spec: TaskSpec, envelope: Envelope, claim: Claim, error: Exception, attempt: int
     ) -> DispatchResult:
+        if isinstance(error, TaskDeferredError):
+            # Not a failed attempt: free the key without counting it against the budget.
+            _quietly(functools.partial(self._ledger.release, count_failure=False), claim)
+            return DispatchResult(
+                Outcome.RETRY,
+                envelope,
+                error,
+                error.retry_after_seconds,
+                note="deferred, not counted against the retry budget",
+            )
         # Without a ledger count, the receive count is the closest (over-)estimate.
         failures = (claim.failures if claim.failures is not None else attempt - 1) + 1
         if is_permanent(error):

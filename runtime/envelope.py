@@ -26,6 +26,7 @@ from runtime.contract.payload_limits import (
     TASK_QUEUE_PATH,
     PathLimit,
 )
+from runtime.contract.storage import ENVELOPE_TEXT_BYTES
 from runtime.errors import EnvelopeTooLargeError, InvalidEnvelopeError
 
 __all__ = [
@@ -44,8 +45,9 @@ SMALLEST_PATH = min((SHARED_QUEUE_PATH, TASK_QUEUE_PATH, ENDPOINT_PATH), key=lam
 MAX_BODY_BYTES = max(
     SHARED_QUEUE_PATH.max_bytes, TASK_QUEUE_PATH.max_bytes, ENDPOINT_PATH.max_bytes
 )
-# Bounds that keep a key usable in a DynamoDB key and an SQS message attribute.
-_MAX_ID_LENGTH = 512
+# Bounds that keep a key usable in a DynamoDB key and an SQS message attribute, both
+# of which count UTF-8 bytes, not characters (512 emoji are 2,048 bytes).
+_MAX_ID_BYTES = ENVELOPE_TEXT_BYTES
 
 
 class Envelope(TypedDict):
@@ -115,8 +117,11 @@ def decode(body: str | bytes) -> Envelope:
     """Parse and check a body; raises InvalidEnvelopeError naming every problem."""
     try:
         raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidEnvelopeError(f"body is not JSON: {error}") from error
+    except (ValueError, RecursionError) as error:
+        # ValueError covers malformed JSON, bad UTF-8 and an integer past Python's
+        # int-string limit (4,300 digits); RecursionError, nesting past the recursion
+        # limit. The same body fails the same way on every attempt.
+        raise InvalidEnvelopeError(f"body is not JSON the runtime can read: {error}") from error
     if not isinstance(raw, dict):
         raise InvalidEnvelopeError(f"body must be a JSON object, got {type(raw).__name__}")
     _check(raw)
@@ -139,8 +144,8 @@ def _check(raw: dict[str, Any]) -> None:
     if unknown:
         problems.append(f"unknown field(s) {unknown}")
     for key in ("task", "id", *_OPTIONAL):
-        if key in raw and not _is_short_text(raw[key]):
-            problems.append(f"'{key}' must be a non-empty string of at most {_MAX_ID_LENGTH}")
+        if key in raw and (problem := _text_problem(raw[key])):
+            problems.append(f"'{key}' {problem}")
     version = raw.get("version")
     if "version" in raw and (type(version) is not int or version != ENVELOPE_VERSION):
         problems.append(f"'version' must be {ENVELOPE_VERSION}, got {version!r}")
@@ -155,8 +160,20 @@ def _check(raw: dict[str, Any]) -> None:
         raise InvalidEnvelopeError(f"invalid envelope (task '{task}'): " + "; ".join(problems))
 
 
-def _is_short_text(value: object) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= _MAX_ID_LENGTH
+def _text_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a name or key, or None if it can."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): no service stores it
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    if size > _MAX_ID_BYTES:
+        return (
+            f"is {size:,} bytes in UTF-8 ({len(value):,} characters); the limit is "
+            f"{_MAX_ID_BYTES} bytes, because DynamoDB keys count bytes. Use a shorter one"
+        )
+    return None
 
 
 def _is_utc_timestamp(value: object) -> bool:

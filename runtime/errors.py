@@ -8,7 +8,8 @@ retried with backoff until the queue's ``maxReceiveCount`` redrives it.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 
 class TaskRuntimeError(Exception):
@@ -65,8 +66,31 @@ class PermanentTaskError(TaskRuntimeError):
     permanent = True
 
 
+class LedgerRejectedError(TaskRuntimeError):
+    """DynamoDB refused the envelope's ledger item with a ValidationException.
+
+    Permanent: the item is built from the envelope (its task and key), so every retry
+    sends the same invalid request.
+    """
+
+    permanent = True
+
+
 class TaskInProgressError(TaskRuntimeError):
     """Another consumer holds the idempotency lease for this envelope; try later."""
+
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class TaskDeferredError(TaskRuntimeError):
+    """A limit outside the task (a service's rate) refused it for now: retry later.
+
+    Not a failed attempt: the retry waits ``retry_after_seconds`` and does not spend
+    the task's retry budget. SQS still counts the receive, so the queue's
+    ``maxReceiveCount`` remains the backstop.
+    """
 
     def __init__(self, message: str, *, retry_after_seconds: float) -> None:
         super().__init__(message)
@@ -95,20 +119,35 @@ class EnqueueError(TaskRuntimeError):
     """The queue or endpoint refused an envelope, or a batch entry kept failing."""
 
 
-class PartialEnqueueError(EnqueueError):
-    """Part of a batch was enqueued; the ids say which envelopes to send again.
+@dataclass(frozen=True)
+class UnsentPayload:
+    """One payload of a failed ``enqueue_batch``: where it was in the caller's input.
 
-    ``unknown`` are those of a call that failed in flight: SQS may or may not have
-    them, so resend them with the same idempotency keys to stay exactly-once.
+    ``status`` is ``"not_sent"`` (SQS never got it) or ``"unknown"`` (its call failed in
+    flight, so SQS may have it). Either way, resending it with its ``idempotency_key``
+    runs it once; an ``unknown`` payload without a key may run twice if resent.
     """
 
-    def __init__(
-        self, message: str, *, sent: list[str], not_sent: list[str], unknown: list[str]
-    ) -> None:
+    index: int
+    idempotency_key: str | None
+    envelope_id: str
+    status: Literal["not_sent", "unknown"]
+
+
+class PartialEnqueueError(EnqueueError):
+    """Part of a batch was enqueued; ``failed`` names each payload to send again.
+
+    ``failed`` lists, in input order, every payload not sent or unknown, with its index
+    in the caller's input and its idempotency key (docs/runtime.md shows the resend).
+    ``sent``, ``not_sent`` and ``unknown`` are the envelope ids of each kind.
+    """
+
+    def __init__(self, message: str, *, sent: list[str], failed: list[UnsentPayload]) -> None:
         super().__init__(message)
+        self.failed = failed
         self.sent = sent
-        self.not_sent = not_sent
-        self.unknown = unknown
+        self.not_sent = [p.envelope_id for p in failed if p.status == "not_sent"]
+        self.unknown = [p.envelope_id for p in failed if p.status == "unknown"]
 
 
 class EventOnlyTaskError(TaskRuntimeError, PermissionError):

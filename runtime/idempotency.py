@@ -88,7 +88,7 @@ class Ledger(Protocol):
     def claim(self, task: str, key: str, lease_seconds: float) -> Claim: ...
     def renew(self, claim: Claim, lease_seconds: float) -> None: ...
     def complete(self, claim: Claim) -> None: ...
-    def release(self, claim: Claim) -> None: ...
+    def release(self, claim: Claim, *, count_failure: bool = True) -> None: ...
     def discard(self, claim: Claim) -> None: ...
     def completion_item(self, claim: Claim) -> dict[str, Any] | None: ...
     def check(self) -> None: ...
@@ -106,7 +106,7 @@ class NoLedger:
     def complete(self, claim: Claim) -> None:
         return None
 
-    def release(self, claim: Claim) -> None:
+    def release(self, claim: Claim, *, count_failure: bool = True) -> None:
         return None
 
     def discard(self, claim: Claim) -> None:
@@ -228,21 +228,22 @@ class DynamoDBLedger:
             require_in_progress=False,
         )
 
-    def release(self, claim: Claim) -> None:
-        """Free the key after a failed attempt, counting the failure for the budget."""
+    def release(self, claim: Claim, *, count_failure: bool = True) -> None:
+        """Free the key after a failed attempt, counting the failure for the budget.
+
+        ``count_failure=False`` frees it without counting (a deferred task).
+        """
+        values = {
+            ":released": {"S": _RELEASED},
+            ":expires": {"N": str(int(self._clock()) + COMPLETED_RETENTION_SECONDS)},
+        }
+        expression = "SET #status = :released, expires_at = :expires REMOVE lease_until"
+        if count_failure:
+            expression += " ADD failures :one"
+            values[":one"] = {"N": "1"}
         # LeaseLostError: another consumer holds it now, and its outcome decides.
         with contextlib.suppress(LeaseLostError):
-            self._owned_update(
-                claim,
-                "SET #status = :released, expires_at = :expires REMOVE lease_until "
-                "ADD failures :one",
-                {
-                    ":released": {"S": _RELEASED},
-                    ":one": {"N": "1"},
-                    ":expires": {"N": str(int(self._clock()) + COMPLETED_RETENTION_SECONDS)},
-                },
-                require_in_progress=True,
-            )
+            self._owned_update(claim, expression, values, require_in_progress=True)
 
     def discard(self, claim: Claim) -> None:
         """Delete the record after a dead-letter, so a redrive starts a fresh budget."""

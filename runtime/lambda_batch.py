@@ -12,7 +12,9 @@ Everything is built per invocation (only boto3 clients are reused), so nothing l
 between warm invocations. In Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) the import
 checks the configuration once: a missing ``TASK_NAME``, a wrong ``ASYNC_TASKS_TABLE``
 or ``ASYNC_TASKS_DLQ_URL`` fails the function's init with one error naming the
-variable, instead of failing every message's claim.
+variable, instead of failing every message's claim. Throttling or a 5xx is no
+misconfiguration: it is retried for a few seconds, and then the function starts anyway
+(see ``check_configuration``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from runtime.aws_clients import client
 from runtime.contract import TASK_NAME_ENV
 from runtime.dispatcher import Dispatcher
 from runtime.errors import ConfigurationError
+from runtime.log import logger
 from runtime.settlement import Backoff, DeadLetterRouter, Message, Settler
+from runtime.startup import Preflight
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -36,6 +40,10 @@ __all__ = ["BatchResponse", "handle_batch", "handler"]
 
 # Set by the Lambda runtime in every function's environment.
 LAMBDA_FUNCTION_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+# How long the init check waits out throttling. Lambda limits a function's init phase
+# to 10 s ("Understanding the Lambda execution environment lifecycle", init phase;
+# not verified offline): half of it, leaving the rest for imports.
+INIT_CHECK_SECONDS = 5.0
 
 
 class BatchItemFailure(TypedDict):
@@ -78,12 +86,26 @@ def check_configuration(
     *,
     sqs: SQSClient | None = None,
     dynamodb: DynamoDBClient | None = None,
-) -> None:
-    """Raise ConfigurationError naming the variable if the function cannot work."""
+    budget_seconds: float = INIT_CHECK_SECONDS,
+) -> bool:
+    """Raise ConfigurationError naming the variable if the function cannot work.
+
+    Throttling or a 5xx is retried for ``budget_seconds``; if the service still has not
+    answered, the function starts anyway (returns False, with a warning): the messages
+    then retry on their own backoff, which beats failing every init while it lasts.
+    """
     env = os.environ if environ is None else environ
     dispatcher, router = _build(env, client("sqs") if sqs is None else sqs, dynamodb)
-    dispatcher.check()
-    router.check()
+    preflight = Preflight(
+        [("idempotency ledger", dispatcher.check), ("dead-letter queue", router.check)]
+    )
+    if preflight.wait(budget_seconds=budget_seconds):
+        return True
+    logger.warning(
+        "start-up checks incomplete: a service kept throttling or failing; starting anyway",
+        extra={"budget_seconds": budget_seconds},
+    )
+    return False
 
 
 def _build(

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from runtime.consumer import ConsumerConfig, DrainReport, StopSignal
-from runtime.consumer_factory import build_consumer
+from runtime.consumer_factory import prepare_consumer
 from runtime.errors import ConfigurationError
 from runtime.producer import QUEUE_URL_ENV
 from runtime.settlement import Backoff
@@ -75,14 +75,17 @@ def start_poller(
 ) -> PollerHandle:
     """Start consuming ``queue_url`` (default ``$ASYNC_TASKS_QUEUE_URL``) in a daemon thread.
 
-    Configuration errors raise here, in the caller's thread. The default concurrency
-    (2) and drain (25 s) leave the web app its CPU and its own shutdown time.
+    Configuration errors raise here, in the caller's thread. A service that is
+    throttling or failing at start-up does not: the poller's thread retries the
+    start-up checks with backoff and starts consuming once they pass, so the web app
+    starts either way. The default concurrency (2) and drain (25 s) leave the web app
+    its CPU and its own shutdown time.
     """
     env = os.environ if environ is None else environ
     url = queue_url or env.get(QUEUE_URL_ENV)
     if not url:
         raise ConfigurationError(f"pass queue_url or set {QUEUE_URL_ENV}")
-    consumer = build_consumer(
+    prepared = prepare_consumer(
         url,
         config=ConsumerConfig(
             concurrency=concurrency, wait_seconds=wait_seconds, drain_seconds=drain_seconds
@@ -94,11 +97,16 @@ def start_poller(
         sqs=sqs,
         dynamodb=dynamodb,
     )
+    # The first attempt here, so a wrong table or queue raises in the caller's thread.
+    prepared.preflight.attempt()
     stop_signal = StopSignal()
 
     def target() -> None:
         try:
-            handle.report = consumer.run(stop_signal)
+            if not prepared.preflight.wait(stop_signal):
+                handle.report = DrainReport(released=0, abandoned=0)
+                return
+            handle.report = prepared.consumer().run(stop_signal)
         except BaseException as error:
             handle.error = error
             raise

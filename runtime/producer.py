@@ -50,6 +50,7 @@ from runtime.errors import (
     PartialEnqueueError,
     RoutingError,
     UnknownTaskError,
+    UnsentPayload,
 )
 from runtime.registry import MODULES_ENV
 
@@ -122,9 +123,9 @@ class Producer:
         """Send many tasks (SendMessageBatch in tens); returns the ids in order.
 
         ``idempotency_keys``, one per payload (None for none), make a resend of the same
-        logical tasks run once. If a call fails part-way, PartialEnqueueError says which
-        envelope ids were sent, which were not, and which are unknown (resend those with
-        the same keys).
+        logical tasks run once. If a call fails part-way, PartialEnqueueError's
+        ``failed`` names each payload not sent or unknown by its index in ``payloads``
+        and its key: resend exactly those, with the same keys (docs/runtime.md).
         """
         route = self._route(task)
         payloads = list(payloads)
@@ -139,7 +140,7 @@ class Producer:
         ]
         bodies = [encode(envelope, route.path) for envelope in envelopes]
         items = list(zip([e["id"] for e in envelopes], bodies, strict=True))
-        progress = _Progress([envelope_id for envelope_id, _ in items])
+        progress = _Progress([(e["id"], e.get("idempotency_key")) for e in envelopes])
         if route.queue_url is not None:
             for chunk in _chunks(items, SQS_MESSAGE_BYTES):
                 self._send_batch(route.queue_url, chunk, progress)
@@ -204,28 +205,53 @@ class Producer:
 
 
 class _Progress:
-    """Which envelope ids of one call were sent; raises PartialEnqueueError on failure."""
+    """Which envelopes of one call were sent; raises PartialEnqueueError on failure.
 
-    def __init__(self, ids: list[str]) -> None:
-        self._ids = ids
+    ``envelopes`` are (envelope id, idempotency key) in the caller's order, so a failure
+    can name each payload by its index in the caller's input.
+    """
+
+    # The error message lists this many payloads; ``failed`` holds them all.
+    _SHOWN = 20
+
+    def __init__(self, envelopes: list[tuple[str, str | None]]) -> None:
+        self._envelopes = envelopes
         self._sent: list[str] = []
 
     def sent(self, envelope_id: str) -> None:
         self._sent.append(envelope_id)
 
     def fail(self, ids: list[str], error: Exception, *, in_flight: bool) -> NoReturn:
-        unknown = ids if in_flight else []
-        done = set(self._sent) | set(unknown)
-        not_sent = [i for i in self._ids if i not in done]
+        unknown = set(ids) if in_flight else set()
+        sent = set(self._sent)
+        failed = [
+            UnsentPayload(
+                index, key, envelope_id, "unknown" if envelope_id in unknown else "not_sent"
+            )
+            for index, (envelope_id, key) in enumerate(self._envelopes)
+            if envelope_id not in sent
+        ]
         raise PartialEnqueueError(
-            f"enqueue failed after {len(self._sent)} of {len(self._ids)} envelopes: "
-            f"{type(error).__name__}: {error}. Sent: {self._sent}; not sent: {not_sent}; "
-            f"unknown (the call failed in flight; resend with the same idempotency "
-            f"keys): {unknown}",
+            f"enqueue failed after {len(self._sent)} of {len(self._envelopes)} payloads: "
+            f"{type(error).__name__}: {error}. Resend the payloads at these indexes with the "
+            f"same idempotency keys (error.failed lists them all): {self._describe(failed)}",
             sent=list(self._sent),
-            not_sent=not_sent,
-            unknown=list(unknown),
+            failed=failed,
         ) from error
+
+    def _describe(self, failed: list[UnsentPayload]) -> str:
+        shown = ", ".join(
+            f"{p.index} (key {p.idempotency_key!r}, {p.status.replace('_', ' ')})"
+            for p in failed[: self._SHOWN]
+        )
+        more = len(failed) - self._SHOWN
+        unkeyed = sum(1 for p in failed if p.status == "unknown" and p.idempotency_key is None)
+        warning = (
+            f"; {unkeyed} unknown without an idempotency key may run twice if resent"
+            if unkeyed
+            else ""
+        )
+        return shown + (f" and {more} more" if more > 0 else "") + warning
 
 
 def _declared_names(env: Mapping[str, str]) -> set[str]:

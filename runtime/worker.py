@@ -6,7 +6,9 @@ and exits 0; exit 1 means tasks were still running at the deadline (their messag
 come back after their visibility timeout) or one ran past its maximum duration, and
 exit 2 a configuration error, found at start-up and named in one line (no queue, a
 bad handler module, a queue that cannot be read, a wrong or forbidden
-ASYNC_TASKS_TABLE or ASYNC_TASKS_DLQ_URL).
+ASYNC_TASKS_TABLE or ASYNC_TASKS_DLQ_URL). Throttling or a 5xx at start-up is no
+configuration error: the checks are retried with backoff until the service answers
+(see runtime.startup), and a SIGTERM meanwhile exits 0.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from runtime.gunicorn_hooks import STOP_PARENT_ENV
 from runtime.log import logger
 from runtime.producer import QUEUE_URL_ENV
 from runtime.settlement import Backoff
+from runtime.startup import StartupStopped
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -88,7 +91,12 @@ def main(
     if not args.queue_url:
         print(f"error: pass --queue-url or set {QUEUE_URL_ENV}", file=sys.stderr)
         return EXIT_CONFIG
+    stop = StopSignal()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Only flag the request: the consumer logs and drains outside the handler.
+        signal.signal(signum, lambda received, frame: stop.request())
     try:
+        # Waits out a throttled or failing service; a SIGTERM meanwhile ends it cleanly.
         consumer = build_consumer(
             args.queue_url,
             config=ConsumerConfig(
@@ -102,14 +110,14 @@ def main(
             backoff=Backoff(args.backoff_base, args.backoff_max),
             sqs=sqs,
             dynamodb=dynamodb,
+            stop=stop,
         )
     except (ConfigurationError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    stop = StopSignal()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        # Only flag the request: the consumer logs and drains outside the handler.
-        signal.signal(signum, lambda received, frame: stop.request())
+    except StartupStopped:
+        logger.info("worker stopped during its start-up checks", extra={"pid": os.getpid()})
+        return EXIT_OK
     logger.info(
         "worker started",
         extra={"queue_url": args.queue_url, "concurrency": args.concurrency, "pid": os.getpid()},

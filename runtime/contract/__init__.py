@@ -57,7 +57,12 @@ ENDPOINT_DRAIN_ENV: Final = "ASYNC_TASKS_ENDPOINT_DRAIN_SECONDS"
 # send-bulk-email.
 EMAIL_SENDER_ENV: Final = "ASYNC_TASKS_EMAIL_SENDER"
 EMAIL_CONFIGURATION_SET_ENV: Final = "ASYNC_TASKS_EMAIL_CONFIGURATION_SET"
+# The account-wide SES send rate (recipients per second) shared by every process that
+# sends. Unset: the account's own maximum send rate (SES GetSendQuota); if that cannot
+# be read either, DEFAULT_EMAIL_MAX_PER_SECOND, SES's sandbox rate of 1 a second
+# ("Service quotas in Amazon SES"), the only one every account has.
 EMAIL_MAX_PER_SECOND_ENV: Final = "ASYNC_TASKS_EMAIL_MAX_PER_SECOND"
+DEFAULT_EMAIL_MAX_PER_SECOND: Final = 1.0
 EMAIL_CHUNK_SIZE_ENV: Final = "ASYNC_TASKS_EMAIL_CHUNK_SIZE"
 
 # property-bulk-upload.

@@ -14,6 +14,7 @@ attribute ``expires_at``. Every item family, by key::
     campaign recipient  pk = "email#<campaign>"          sk = "recipient#<address>"
     campaign chunk      pk = "email#<campaign>"          sk = "chunk#<index>"
     suppressed address  pk = "suppressed#<address>"      sk = "email"
+    SES send rate       pk = "ses-rate#<region>"         sk = "token-bucket"
 
 The attributes of each family are documented where they are written: the ledger in
 ``runtime.idempotency``, uploads and properties in ``runtime.tasks.uploads.model``, the
@@ -36,6 +37,13 @@ from typing import Final
 
 LEDGER_PK_PREFIX: Final = "idempotency#"
 LEDGER_SK: Final = "ledger"
+# DynamoDB counts key values in UTF-8 bytes: a partition key value is 1 to 2,048 bytes
+# ("Constraints in Amazon DynamoDB", Partition keys and sort keys: partition key
+# length). A longer one is refused with a ValidationException on every attempt.
+DYNAMODB_PARTITION_KEY_BYTES: Final = 2048
+# The envelope's names and keys (task, id, idempotency_key, trace), in UTF-8 bytes:
+# the ledger key "idempotency#<task>#<key>" then stays within the partition key limit.
+ENVELOPE_TEXT_BYTES: Final = 512
 UPLOAD_PK_PREFIX: Final = "upload#"
 UPLOAD_SK_PREFIX: Final = "version#"
 PROPERTY_PK_PREFIX: Final = "property#"
@@ -45,6 +53,9 @@ RECIPIENT_SK_PREFIX: Final = "recipient#"
 CHUNK_SK_PREFIX: Final = "chunk#"
 SUPPRESSED_PK_PREFIX: Final = "suppressed#"
 SUPPRESSION_SK: Final = "email"
+# The account's SES sending rate, shared by every process (runtime.tasks.email.rate).
+SES_RATE_PK_PREFIX: Final = "ses-rate#"
+SES_RATE_SK: Final = "token-bucket"
 
 # Every partition-key prefix, for checks that no two families share one.
 PK_PREFIXES: Final = (
@@ -53,6 +64,7 @@ PK_PREFIXES: Final = (
     PROPERTY_PK_PREFIX,
     CAMPAIGN_PK_PREFIX,
     SUPPRESSED_PK_PREFIX,
+    SES_RATE_PK_PREFIX,
 )
 
 # S3 reports the version of an object in an unversioned bucket as the string "null".

@@ -1,4 +1,5 @@
-"""Let a task send templated email through SES as one sender identity."""
+"""Let a task send templated email through SES as one sender identity, and read the
+account's send quota, whose rate every sending process shares."""
 
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ def grant_send_email(role: iam.IRole, sender: str, configuration_set: str | None
         actions=["ses:SendBulkTemplatedEmail", "ses:SendTemplatedEmail"],
         resource_arns=[*identities, templates, *sets],
     )
+    # The account's send rate, which every sending process shares (runtime.tasks.email.rate).
+    # GetSendQuota has no resource type, so it takes "*" (Service Authorization
+    # Reference, Amazon SES: GetSendQuota; not verified offline).
+    iam.Grant.add_to_principal(grantee=role, actions=["ses:GetSendQuota"], resource_arns=["*"])
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is not None:
         acknowledge_resource(
@@ -39,4 +44,10 @@ def grant_send_email(role: iam.IRole, sender: str, configuration_set: str | None
             f"AwsSolutions-IAM5[Resource::{nag_resource_text(policy, templates)}]",
             "Email templates are chosen per campaign at run time; sending is still "
             "limited to the one sender identity.",
+        )
+        acknowledge_resource(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ses:GetSendQuota reads the account's SES send rate and has no resource type; "
+            "it returns quota figures only.",
         )

@@ -32,6 +32,7 @@ from tests.runtime.helpers import (
     RecordingServer,
     create_task_table,
     load_event,
+    receive_all,
 )
 
 _ROUTING_AND_RUNTIME_VARS = (
@@ -189,3 +190,34 @@ def recording_server() -> Iterator[RecordingServer]:
     yield RecordingServer(f"http://127.0.0.1:{server.server_port}", server.requests, server)
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def delivered(sqs: Any, sqs_event: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Send bodies to the queue, receive them (real receipt handles), wrap them in an event."""
+
+    def deliver(queue: QueuePair, bodies: list[str]) -> dict[str, Any]:
+        for body in bodies:
+            sqs.send_message(QueueUrl=queue.url, MessageBody=body)
+        received = receive_all(sqs, queue.url)
+        by_body = {m["Body"]: m for m in received}
+        return sqs_event(
+            queue,
+            [
+                (
+                    body,
+                    by_body[body]["ReceiptHandle"],
+                    int(by_body[body]["Attributes"]["ApproximateReceiveCount"]),
+                )
+                for body in bodies
+            ],
+        )
+
+    return deliver
+
+
+@pytest.fixture
+def probe_function(probe_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A function deployed for the probe task, as TaskFunctions configures it."""
+    monkeypatch.setenv("TASK_NAME", "probe")
+    return probe_env

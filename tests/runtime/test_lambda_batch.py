@@ -19,37 +19,6 @@ from tests.runtime.probe_tasks import counter
 Event = dict[str, Any]
 
 
-@pytest.fixture
-def delivered(sqs: Any, sqs_event: Callable[..., Event]) -> Callable[..., Event]:
-    """Send bodies to the queue, receive them (real receipt handles), wrap them in an event."""
-
-    def deliver(queue: QueuePair, bodies: list[str]) -> Event:
-        for body in bodies:
-            sqs.send_message(QueueUrl=queue.url, MessageBody=body)
-        received = receive_all(sqs, queue.url)
-        by_body = {m["Body"]: m for m in received}
-        return sqs_event(
-            queue,
-            [
-                (
-                    body,
-                    by_body[body]["ReceiptHandle"],
-                    int(by_body[body]["Attributes"]["ApproximateReceiveCount"]),
-                )
-                for body in bodies
-            ],
-        )
-
-    return deliver
-
-
-@pytest.fixture
-def probe_function(probe_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A function deployed for the probe task, as TaskFunctions configures it."""
-    monkeypatch.setenv("TASK_NAME", "probe")
-    return probe_env
-
-
 def _probe(**payload: Any) -> str:
     return encode(new_envelope("probe", {"n": 1, **payload}))
 

@@ -168,10 +168,14 @@ def test_entries_that_keep_failing_raise_with_their_ids(monkeypatch: pytest.Monk
     monkeypatch.setattr("runtime.producer.time.sleep", lambda seconds: None)
     flaky = _FlakySqs([{"1"}, {"1"}, {"1"}])
     producer = Producer(environ={"ASYNC_TASKS_QUEUE_URL": "q"}, sqs=flaky)
-    with pytest.raises(PartialEnqueueError, match=r"after 1 of 2 envelopes") as raised:
-        producer.enqueue_batch("generate-report", [{"period": "a"}, {"period": "b"}])
+    with pytest.raises(PartialEnqueueError, match=r"after 1 of 2 payloads") as raised:
+        producer.enqueue_batch(
+            "generate-report", [{"period": "a"}, {"period": "b"}], idempotency_keys=["a", "b"]
+        )
     assert len(flaky.calls) == 3
     assert (len(raised.value.sent), len(raised.value.not_sent), raised.value.unknown) == (1, 1, [])
+    ((index, key, status),) = [(p.index, p.idempotency_key, p.status) for p in raised.value.failed]
+    assert (index, key, status) == (1, "b", "not_sent")
 
 
 def test_sender_faults_are_not_retried() -> None:
@@ -272,4 +276,8 @@ def test_a_network_error_part_way_names_what_was_sent_and_what_was_not(
     on_queue = {decode(m["Body"])["id"] for m in receive_all(sqs, queue.url)}
     assert on_queue == set(error.sent)
     assert set(error.sent).isdisjoint(error.unknown + error.not_sent)
-    assert "not sent" in str(error) and error.not_sent[0] in str(error)
+    # ... each failed payload by its index in the input and its key
+    assert [(p.index, p.idempotency_key, p.status) for p in error.failed] == [
+        (i, f"key-{i}", "unknown" if i < 20 else "not_sent") for i in range(10, 25)
+    ]
+    assert "20 (key 'key-20', not sent)" in str(error)

@@ -259,3 +259,11 @@ def test_only_email_tasks_may_send_as_the_configured_sender(
     assert "identity/tasks@example.com" in json.dumps(ses[0])
     mailer = _function(stack, functions, "mailer")["Environment"]["Variables"]
     assert mailer["ASYNC_TASKS_EMAIL_SENDER"] == "tasks@example.com"
+    # ... and read the account's send rate, which all its senders share
+    # (on "*": the action has no resource type; CDK may merge it with other "*" actions)
+    quota = [
+        statement
+        for statement in ses[0]["Properties"]["PolicyDocument"]["Statement"]
+        if "ses:GetSendQuota" in json.dumps(statement["Action"])
+    ]
+    assert [(q["Effect"], q["Resource"]) for q in quota] == [("Allow", "*")]

@@ -11,13 +11,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import Protocol
 
 from runtime.tasks.email.ledger import CampaignLedger, Delivery, DeliveryStatus
-from runtime.tasks.email.rate import TokenBucket
 from runtime.tasks.email.recipients import Recipient, is_valid_address
-from runtime.tasks.email.ses import EmailDeferredError, SesBatchSender, SesRefusedError
+from runtime.tasks.email.ses import (
+    EmailDeferredError,
+    EmailSandboxError,
+    SesBatchSender,
+    SesRefusedError,
+)
 
-__all__ = ["CampaignSender"]
+__all__ = ["CampaignSender", "RateLimiter"]
+
+
+class RateLimiter(Protocol):
+    def acquire(self, tokens: int) -> None: ...
+
 
 INVALID_ADDRESS = "invalid address syntax"
 SUPPRESSED_PREFIX = "address suppressed"
@@ -28,7 +38,7 @@ class CampaignSender:
         self,
         ledger: CampaignLedger,
         ses: SesBatchSender,
-        limiter: TokenBucket,
+        limiter: RateLimiter,
         *,
         batch_size: int,
     ) -> None:
@@ -73,6 +83,12 @@ class CampaignSender:
         self._limiter.acquire(len(claimed))
         try:
             deliveries = self._ses.send(claimed)
+        except EmailSandboxError as error:
+            # Verified addresses were mailed even so: record them, free the others.
+            self._ledger.settle(error.settled)
+            mailed = {d.recipient.key for d in error.settled}
+            self._ledger.release(r for r in claimed if r.key not in mailed)
+            raise
         except SesRefusedError:
             self._ledger.release(claimed)
             raise

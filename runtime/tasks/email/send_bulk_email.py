@@ -39,9 +39,14 @@ from runtime.log import logger
 from runtime.tasks.data import bucket_from_env, table_from_env
 from runtime.tasks.email.campaign import CampaignSender
 from runtime.tasks.email.ledger import CampaignLedger
-from runtime.tasks.email.rate import TokenBucket
+from runtime.tasks.email.rate import AccountTokenBucket, account_rate, read_send_quota
 from runtime.tasks.email.recipients import Recipient, chunked, read_list, recipient_from
-from runtime.tasks.email.ses import MAX_DESTINATIONS_PER_CALL, EmailMessage, SesBatchSender
+from runtime.tasks.email.ses import (
+    MAX_DESTINATIONS_PER_CALL,
+    SANDBOX_FIX,
+    EmailMessage,
+    SesBatchSender,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -51,7 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["EmailServices", "EmailSettings", "handle", "run", "validate_payload"]
 
 TASK = "send-bulk-email"
-DEFAULT_MAX_PER_SECOND = 10.0
 DEFAULT_CHUNK_SIZE = 500
 # Chunk payloads stay well under the 256 KiB envelope limit, envelope fields included.
 CHUNK_PAYLOAD_BYTES = 200_000
@@ -71,15 +75,12 @@ class Enqueuer(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class EmailSettings:
+    """``max_per_second``: the account-wide rate (None: the account's SES quota)."""
+
     sender: str
-    max_per_second: float = DEFAULT_MAX_PER_SECOND
+    max_per_second: float | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
     configuration_set: str | None = None
-
-    @property
-    def batch_size(self) -> int:
-        """Destinations per SES call: SES's 50, or less so a call never outruns the rate."""
-        return max(1, min(MAX_DESTINATIONS_PER_CALL, int(self.max_per_second)))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmailSettings:
@@ -89,7 +90,11 @@ class EmailSettings:
             raise ConfigurationError(f"{SENDER_ENV} is not set; set it to a verified SES identity")
         return cls(
             sender=sender,
-            max_per_second=_number(env, MAX_PER_SECOND_ENV, DEFAULT_MAX_PER_SECOND, float),
+            max_per_second=(
+                _number(env, MAX_PER_SECOND_ENV, 1.0, float)
+                if env.get(MAX_PER_SECOND_ENV, "").strip()
+                else None
+            ),
             chunk_size=int(_number(env, CHUNK_SIZE_ENV, DEFAULT_CHUNK_SIZE, int)),
             configuration_set=env.get(CONFIGURATION_SET_ENV) or None,
         )
@@ -97,13 +102,16 @@ class EmailSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class EmailServices:
-    """The clients and clocks the handler uses; tests inject fakes."""
+    """The clients and clocks the handler uses; tests inject fakes.
+
+    ``wall_clock`` times the ledger and the account's shared rate (every process reads
+    the same bucket, so it is a wall clock, not a monotonic one).
+    """
 
     ses: SESClient
     s3: S3Client
     table: Table
     producer: Enqueuer
-    clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     wall_clock: Callable[[], float] = field(default=time.time)
 
@@ -204,14 +212,26 @@ def _send(
         configuration_set=settings.configuration_set,
         campaign=campaign,
     )
-    limiter = TokenBucket(
-        settings.max_per_second,
-        max(settings.max_per_second, settings.batch_size),
-        clock=services.clock,
+    # An explicit setting needs no quota (nor the permission to read it).
+    quota = read_send_quota(services.ses) if settings.max_per_second is None else None
+    if quota is not None and quota.looks_sandboxed:
+        logger.warning(
+            f"SES quota {quota.max_send_rate:g}/s, {quota.max_24_hour_send:g}/day: {SANDBOX_FIX}",
+            extra={"id": context.envelope_id},
+        )
+    rate = account_rate(settings.max_per_second, quota)
+    # Destinations per SES call: SES's 50, or fewer so one call never outruns the rate.
+    batch_size = max(1, min(MAX_DESTINATIONS_PER_CALL, int(rate)))
+    limiter = AccountTokenBucket(
+        services.table,
+        services.ses.meta.region_name,
+        rate,
+        max(rate, batch_size),
+        clock=services.wall_clock,
         sleep=services.sleep,
     )
     sender = CampaignSender(
-        ledger, SesBatchSender(services.ses, message), limiter, batch_size=settings.batch_size
+        ledger, SesBatchSender(services.ses, message), limiter, batch_size=batch_size
     )
     counts = sender.send(recipients)
     logger.info(

@@ -5,9 +5,15 @@
 - A whole call refused that way names no destination, so the batch is re-sent one
   destination at a time to pin the bad address down; if the error names the
   *sender*, no address is at fault and the campaign is misconfigured.
-- Throttling and other SES errors mean nothing was sent: the task is retried with
-  backoff. Configuration errors (no such template, unverified domain, sending
-  paused) cannot heal by retrying, so they dead-letter at once.
+- Throttling ("Maximum sending rate exceeded", "Daily message quota exceeded") means
+  nothing was sent and the account's rate is spent: the task is *deferred*
+  (``EmailThrottledError``), retried later without spending its retry budget.
+- An unverified *recipient* refused means the account is in the SES sandbox, where
+  only verified addresses can be mailed: no recipient is at fault, so none is
+  recorded as rejected; the task dead-letters with the fix (``EmailSandboxError``).
+- Other SES errors mean nothing was sent: the task is retried with backoff.
+  Configuration errors (no such template, unverified domain, sending paused) cannot
+  heal by retrying, so they dead-letter at once.
 
 Every message carries its campaign as SES message tags, so the bounce and complaint
 events SES publishes later (``email_feedback``) can find the campaign's ledger.
@@ -23,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from runtime.errors import PermanentTaskError, TaskRuntimeError
+from runtime.errors import PermanentTaskError, TaskDeferredError, TaskRuntimeError
 from runtime.tasks.email.ledger import Delivery, DeliveryStatus
 from runtime.tasks.email.recipients import Recipient
 
@@ -36,6 +42,8 @@ __all__ = [
     "EmailConfigurationError",
     "EmailDeferredError",
     "EmailMessage",
+    "EmailSandboxError",
+    "EmailThrottledError",
     "SesBatchSender",
     "SesRefusedError",
     "campaign_from_tags",
@@ -75,6 +83,37 @@ class EmailConfigurationError(SesRefusedError, PermanentTaskError):
     """The sender, template or configuration set is unusable: dead-letter, fix, redrive."""
 
 
+class EmailSandboxError(EmailConfigurationError):
+    """SES refused an unverified recipient: the account is in the sandbox.
+
+    ``settled`` are the deliveries of the same call that SES did settle (verified
+    addresses are mailed in the sandbox): they are recorded, the rest released.
+    """
+
+    def __init__(self, message: str, *, settled: Sequence[Delivery] = ()) -> None:
+        super().__init__(message)
+        self.settled = list(settled)
+
+
+class EmailThrottledError(EmailDeferredError, TaskDeferredError):
+    """SES's rate or daily quota is spent: retry later, not counted as a failed attempt."""
+
+
+# SES's throttling answers (code "Throttling"), and how long to wait before a retry:
+# the rate frees up within seconds, the 24-hour quota over hours. The wording is from
+# "Service quotas in Amazon SES" (errors when you reach a quota); not verified offline.
+_THROTTLE_RETRY_SECONDS = {"maximum sending rate exceeded": 10.0, "daily message quota": 3600.0}
+_DEFAULT_THROTTLE_RETRY_SECONDS = 10.0
+# The sandbox's answer for an unverified address; SES names the address after it.
+_NOT_VERIFIED = "email address is not verified"
+SANDBOX_FIX = (
+    "the SES account is in the sandbox, which mails verified addresses only (1 a second, "
+    '200 a day; "Service quotas in Amazon SES"). Request production access for this '
+    'region ("Request production access (Moving out of the Amazon SES sandbox)"), then '
+    "redrive the message"
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EmailMessage:
     """What every destination of a campaign shares."""
@@ -97,12 +136,31 @@ class SesBatchSender:
             response = self._ses.send_bulk_templated_email(**self._request(batch))
         except ClientError as error:
             return self._refused(batch, error)
-        return [_delivery(r, status) for r, status in zip(batch, response["Status"], strict=True)]
+        deliveries = [_delivery(r, s) for r, s in zip(batch, response["Status"], strict=True)]
+        sandboxed = [
+            d
+            for d in deliveries
+            if d.status is DeliveryStatus.RETRY and _NOT_VERIFIED in d.detail.lower()
+        ]
+        if sandboxed:
+            raise EmailSandboxError(
+                f"SES refused {sandboxed[0].recipient.address} ({sandboxed[0].detail}): "
+                f"{SANDBOX_FIX}",
+                settled=[d for d in deliveries if d.status is not DeliveryStatus.RETRY],
+            )
+        return deliveries
 
     def _refused(self, batch: Sequence[Recipient], error: ClientError) -> list[Delivery]:
         code = error.response["Error"].get("Code", "")
         reason = f"{code}: {error.response['Error'].get('Message', '')}"
         blames_sender = self._message.sender.lower() in reason.lower()
+        if code == "Throttling":
+            raise EmailThrottledError(
+                f"SES sent none of {len(batch)} recipients ({reason}); deferred",
+                retry_after_seconds=_throttle_retry_seconds(reason),
+            ) from error
+        if code in _REJECTED and not blames_sender and _NOT_VERIFIED in reason.lower():
+            raise EmailSandboxError(f"SES refused a recipient ({reason}): {SANDBOX_FIX}") from error
         if code in _REJECTED and not blames_sender:
             if len(batch) == 1:
                 return [Delivery(batch[0], DeliveryStatus.REJECTED, reason)]
@@ -180,12 +238,23 @@ def _tag_name(index: int) -> str:
     return CAMPAIGN_TAG if index == 0 else f"{CAMPAIGN_TAG}-{index + 1}"
 
 
+def _throttle_retry_seconds(reason: str) -> float:
+    text = reason.lower()
+    for phrase, seconds in _THROTTLE_RETRY_SECONDS.items():
+        if phrase in text:
+            return seconds
+    return _DEFAULT_THROTTLE_RETRY_SECONDS
+
+
 def _delivery(recipient: Recipient, status: Mapping[str, Any]) -> Delivery:
     # Real SES always sets Status; moto returns only MessageId for a success.
     code = status.get("Status", "Success")
     if code == "Success":
         return Delivery(recipient, DeliveryStatus.SENT, str(status.get("MessageId", "")))
     reason = f"{code}: {status.get('Error', '')}"
+    if code in _REJECTED and _NOT_VERIFIED in reason.lower():
+        # The sandbox, not the address: never record it as rejected (send() raises).
+        return Delivery(recipient, DeliveryStatus.RETRY, reason)
     if code in _REJECTED:
         return Delivery(recipient, DeliveryStatus.REJECTED, reason)
     return Delivery(recipient, DeliveryStatus.RETRY, reason)

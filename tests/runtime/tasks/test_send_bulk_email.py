@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -22,7 +23,7 @@ from runtime.tasks.email.ledger import CampaignLedger, Delivery, DeliveryStatus
 from runtime.tasks.email.recipients import Recipient
 from runtime.tasks.email.send_bulk_email import EmailServices, EmailSettings, run
 from runtime.tasks.email.ses import EmailDeferredError, campaign_from_tags, campaign_tags
-from tests.runtime.helpers import load_event
+from tests.runtime.helpers import REGION, load_event
 
 SENDER = "digest@example.com"
 
@@ -114,6 +115,12 @@ class ScriptedSes:
         self._answer = answer
         self.calls: list[list[str]] = []
         self.requests: list[dict[str, Any]] = []
+
+    # A production account's quota and region, for the shared rate.
+    meta = SimpleNamespace(region_name=REGION)
+
+    def get_send_quota(self) -> dict[str, float]:
+        return {"MaxSendRate": 14.0, "Max24HourSend": 50_000.0, "SentLast24Hours": 0.0}
 
     def send_bulk_templated_email(self, **request: Any) -> dict[str, Any]:
         addresses = [d["Destination"]["ToAddresses"][0] for d in request["Destinations"]]
@@ -273,7 +280,8 @@ def test_a_destination_ses_rejects_is_recorded_and_the_rest_are_sent(email_env: 
 def test_a_refused_call_is_resent_one_by_one_to_find_the_bad_address(email_env: Any) -> None:
     def refuse_batches_with_bad(addresses: list[str]) -> list[dict[str, str]]:
         if "bad@example.com" in addresses:
-            raise _client_error("MessageRejected", "Email address is not verified.")
+            # Not "Email address is not verified": that is the sandbox (test_email_rate.py)
+            raise _client_error("MessageRejected", "Address blacklisted.")
         return _success(addresses)
 
     scripted = ScriptedSes(refuse_batches_with_bad)
@@ -312,7 +320,7 @@ def test_sending_keeps_to_the_rate_limit_without_real_sleeping(email_env: Any) -
         payload,
         _context("c-rate"),
         settings=EmailSettings(sender=SENDER, max_per_second=10),
-        services=_services(email_env, scripted, clock=lambda: now[0], sleep=sleep),
+        services=_services(email_env, scripted, wall_clock=lambda: now[0], sleep=sleep),
     )
 
     # THEN a burst of 10, then 25 more at 10/s: 2.5 s of waiting, calls of at most 10
@@ -446,7 +454,7 @@ def test_every_message_is_tagged_with_its_campaign(email_env: Any) -> None:
         payload,
         _context("ignored"),
         settings=EmailSettings(sender=SENDER, max_per_second=2),
-        services=_services(email_env, scripted, clock=lambda: now[0], sleep=sleep),
+        services=_services(email_env, scripted, wall_clock=lambda: now[0], sleep=sleep),
     )
 
     assert len(scripted.requests) == 2
