@@ -20,6 +20,7 @@ from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Network, Workload
 from comparison.model.routing import ConsumerKind, Routing
 from comparison.model.topology import TopologyModel
+from comparison.simulate.capacity import SES_RATE, Saturation
 from comparison.simulate.latency import LatencySummary, run_consumers, web_app_baselines
 
 
@@ -181,13 +182,23 @@ def _status(routing: Routing, latency: LatencySummary | None) -> str:
         )
     if latency is not None and not latency.keeps_up:
         full = [s for s in latency.saturations if s.active and not s.keeps_up]
-        where = "; ".join(
-            f"{s.task} saturates at {s.saturates_at:,.0f}/month ({s.slots} at once)" for s in full
-        )
+        where = "; ".join(_saturated(s) for s in full)
         return "complete; CANNOT KEEP UP: " + (
             where or f"{latency.unfinished} messages still wait after the simulated days"
         )
     return "complete"
+
+
+def _saturated(saturation: Saturation) -> str:
+    if saturation.consumer == SES_RATE:
+        return (
+            f"{saturation.task} saturates the account's SES send rate ({saturation.slots}/s) "
+            f"at {saturation.saturates_at:,.0f}/month"
+        )
+    return (
+        f"{saturation.task} saturates at {saturation.saturates_at:,.0f}/month "
+        f"({saturation.slots} at once)"
+    )
 
 
 def compare(models: Sequence[TopologyModel], scenario: Scenario) -> Comparison:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runtime.contract import DEFAULT_EMAIL_CHUNK_SIZE
+
 HOURS_PER_MONTH = 730.0
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 
@@ -63,6 +65,15 @@ class Assumptions:
     # DynamoDB idempotency ledger.
     dynamodb_writes_per_task: float = 2.0
     dynamodb_reads_per_task: float = 1.0
+
+    # SES (send-bulk-email).
+    ses_send_rate_per_second: float = 14.0
+    """The account's SES maximum send rate, shared by every sending process (the runtime's
+    token bucket; docs/runtime.md). 14 a second is the usual starting rate out of the
+    sandbox, which is 1 a second ("Service quotas in Amazon SES"); accounts differ, and
+    the figure cannot be checked offline: set yours (SES GetSendQuota)."""
+    recipients_per_email_task: int = DEFAULT_EMAIL_CHUNK_SIZE
+    """Recipients one send-bulk-email run sends: the runtime's chunk size."""
 
     # Simulation.
     step_seconds: float = 10.0

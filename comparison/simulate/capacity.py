@@ -5,16 +5,20 @@ event source's MaximumConcurrency, else reserved concurrency, else the account's
 Fargate service its maximum tasks x poller threads (or web workers). Its average load
 is sum(volume x duration) / seconds in a month. At a load of ``slots`` or more the
 backlog grows across any period, so the topology cannot keep up, whatever its scaling.
+
+Email has one more limit, the same in every topology: the account's SES send rate,
+shared by every process that sends (:func:`ses_saturations`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from comparison.inputs.assumptions import HOURS_PER_MONTH
+from comparison.inputs.assumptions import HOURS_PER_MONTH, Assumptions
 from comparison.inputs.workload import Workload
 from comparison.model.resources import FunctionModel
 from comparison.model.routing import Consumer
+from runtime.catalogue import CATALOGUE
 
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 ACCOUNT_CONCURRENCY = 1000  # the default regional Lambda concurrency quota
@@ -73,3 +77,32 @@ def saturations(consumer: Consumer, capacity: int, workload: Workload) -> list[S
             )
         )
     return found
+
+
+SES_RATE = "SES send rate"
+"""The consumer named by a saturation of the account's SES send rate."""
+
+
+def ses_saturations(workload: Workload, assumptions: Assumptions) -> list[Saturation]:
+    """The account's SES send rate as a capacity: every task that sends email shares it
+    (recipients per run x runs a month against rate x seconds a month). Its ``slots``
+    is the rate in recipients a second, rounded down."""
+    senders = [t for t in workload.tasks if t.name in CATALOGUE and CATALOGUE[t.name].sends_email]
+    if not senders:
+        return []
+    per_second = assumptions.ses_send_rate_per_second
+    recipients = assumptions.recipients_per_email_task
+    sent = sum(t.volume_per_month for t in senders) * recipients
+    utilisation = sent / (per_second * SECONDS_PER_MONTH)
+    alone = per_second * SECONDS_PER_MONTH / recipients
+    return [
+        Saturation(
+            task=t.name,
+            consumer=SES_RATE,
+            slots=int(per_second),
+            utilisation=utilisation,
+            saturates_at=t.volume_per_month / utilisation if t.volume_per_month else alone,
+            active=t.volume_per_month > 0,
+        )
+        for t in senders
+    ]

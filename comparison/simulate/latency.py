@@ -20,7 +20,13 @@ from comparison.model.routing import Consumer, ConsumerKind
 from comparison.model.scaling import ScalingParams, scaling_params
 from comparison.model.topology import TopologyModel
 from comparison.model.triggers import relayed_share
-from comparison.simulate.capacity import Saturation, lambda_cap, saturations, slots
+from comparison.simulate.capacity import (
+    Saturation,
+    lambda_cap,
+    saturations,
+    ses_saturations,
+    slots,
+)
 from comparison.simulate.simulation import (
     DAY_SECONDS,
     Arrival,
@@ -234,6 +240,8 @@ def run_consumers(
     found = [
         s for c in routing.consumers for s in saturations(c, capacities[c.logical_id][0], workload)
     ]
+    handled = {name for c in routing.consumers for name in c.tasks}
+    found += [s for s in ses_saturations(workload, assumptions) if s.task in handled]
     scaling = {key: params for key, (_, params) in capacities.items() if params is not None}
     lambdas_only = all(c.kind is ConsumerKind.LAMBDA for c in routing.consumers)
     summary = LatencySummary(

@@ -64,6 +64,9 @@ EMAIL_CONFIGURATION_SET_ENV: Final = "ASYNC_TASKS_EMAIL_CONFIGURATION_SET"
 EMAIL_MAX_PER_SECOND_ENV: Final = "ASYNC_TASKS_EMAIL_MAX_PER_SECOND"
 DEFAULT_EMAIL_MAX_PER_SECOND: Final = 1.0
 EMAIL_CHUNK_SIZE_ENV: Final = "ASYNC_TASKS_EMAIL_CHUNK_SIZE"
+# Recipients one send-bulk-email run sends when the chunk size is not set: the runtime's
+# default, and the cost model's recipients per task.
+DEFAULT_EMAIL_CHUNK_SIZE: Final = 500
 
 # property-bulk-upload.
 UPLOAD_CHUNK_ROWS_ENV: Final = "ASYNC_TASKS_UPLOAD_CHUNK_ROWS"

@@ -69,3 +69,32 @@ def test_sweep_never_names_an_option_that_cannot_keep_up(
         assert crossing.from_label not in limits or (
             crossing.volume_per_month < limits[crossing.from_label].volume_per_month
         )
+
+
+def test_the_accounts_ses_rate_caps_bulk_email_in_every_topology(
+    real_models, workload, london, assumptions
+) -> None:  # type: ignore[no-untyped-def]
+    """ "Service quotas in Amazon SES": the maximum send rate is per account and region,
+    so it limits every topology alike. 100,000 runs of 500 recipients a month is 19 a
+    second, over an account sending 14 a second."""
+    from dataclasses import replace
+
+    busy = replace(
+        workload,
+        tasks=tuple(
+            replace(t, volume_per_month=100_000.0) if t.name == "send-bulk-email" else t
+            for t in workload.tasks
+        ),
+    )
+    assert assumptions.ses_send_rate_per_second == 14.0
+    scenario = Scenario(workload=busy, prices=london, assumptions=assumptions)
+    result = compare(list(real_models.values()), scenario)
+    for topology in result.topologies:
+        assert not topology.keeps_up, topology.label
+        assert "send-bulk-email saturates the account's SES send rate (14/s)" in topology.status
+    # AND a faster account keeps up
+    roomy = replace(assumptions, ses_send_rate_per_second=50.0)
+    lambdas = compare([real_models["lambdas"]], replace(scenario, assumptions=roomy))
+    assert all(
+        s.keeps_up for s in lambdas.topologies[0].latency.saturations if s.task == "send-bulk-email"
+    )  # type: ignore[union-attr]

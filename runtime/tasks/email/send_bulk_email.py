@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from runtime.aws_clients import client
 from runtime.context import TaskContext
+from runtime.contract import DEFAULT_EMAIL_CHUNK_SIZE
 from runtime.contract import EMAIL_CHUNK_SIZE_ENV as CHUNK_SIZE_ENV
 from runtime.contract import EMAIL_CONFIGURATION_SET_ENV as CONFIGURATION_SET_ENV
 from runtime.contract import EMAIL_MAX_PER_SECOND_ENV as MAX_PER_SECOND_ENV
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["EmailServices", "EmailSettings", "handle", "run", "validate_payload"]
 
 TASK = "send-bulk-email"
-DEFAULT_CHUNK_SIZE = 500
+DEFAULT_CHUNK_SIZE = DEFAULT_EMAIL_CHUNK_SIZE
 # Chunk payloads stay well under the 256 KiB envelope limit, envelope fields included.
 CHUNK_PAYLOAD_BYTES = 200_000
 _PAYLOAD_KEYS = frozenset(
