@@ -23,7 +23,7 @@ from runtime.consumer_factory import build_consumer
 from runtime.contract.retry_budget import redrive_max_receive_count
 from runtime.dispatcher import Dispatcher, Outcome
 from runtime.envelope import encode, new_envelope
-from runtime.errors import ConfigurationError, LeaseLostError
+from runtime.errors import ConfigurationError, LeaseLostError, TaskInProgressError
 from runtime.idempotency import DynamoDBLedger
 from runtime.registry import Registry
 from tests.runtime.helpers import (
@@ -201,10 +201,13 @@ def test_a_task_past_its_maximum_duration_is_abandoned_and_never_runs_twice_at_o
 
 def test_complete_after_a_lost_lease_is_an_error(dynamodb: Any, probe_env: str) -> None:
     now = [1_000_000.0]
-    ledger = DynamoDBLedger(dynamodb, probe_env, clock=lambda: now[0])
-    slow = ledger.claim("probe", "k", lease_seconds=10)
-    now[0] += 11  # the lease ran out, and another delivery claims the key
-    ledger.claim("probe", "k", lease_seconds=10)
+    slow = DynamoDBLedger(dynamodb, probe_env).claim("probe", "k", lease_seconds=10)
+    taker = DynamoDBLedger(dynamodb, probe_env, monotonic=lambda: now[0])
+    with pytest.raises(TaskInProgressError):
+        taker.claim("probe", "k", lease_seconds=10)
+    now[0] += 11  # not renewed for a lease, on the taker's clock: it takes the key over
+    taker.claim("probe", "k", lease_seconds=10)
+    ledger = DynamoDBLedger(dynamodb, probe_env)
     with pytest.raises(LeaseLostError, match="no longer held"):
         ledger.complete(slow)
     with pytest.raises(LeaseLostError):
