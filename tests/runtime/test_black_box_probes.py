@@ -31,6 +31,8 @@ from runtime.contract.retry_budget import redrive_max_receive_count
 from runtime.envelope import encode, new_envelope
 from runtime.idempotency import DynamoDBLedger
 from runtime.registry import DEFAULT_MAX_ATTEMPTS
+from tests.runtime import fault_tasks
+from tests.runtime.fault_tasks import FAULT_MODULE
 from tests.runtime.helpers import (
     PROBE_MODULE,
     REPO,
@@ -44,7 +46,6 @@ from tests.runtime.helpers import (
     wait_until,
     worker_env,
 )
-from tests.runtime.killer_tasks import KILLER_MODULE
 from tests.runtime.probe_tasks import counter as _counter
 
 pytestmark = pytest.mark.slow
@@ -111,7 +112,7 @@ def test_a_message_that_kills_its_process_is_dead_lettered_with_a_reason_and_spa
     poison_id, poison = _body("kill-own-process", {})
     good_id, good = _body("probe", {"n": 1, "sleep": 1})
     _send(sqs, queue, poison, good)
-    modules = {"ASYNC_TASKS_MODULES": f"{PROBE_MODULE},{KILLER_MODULE}"}
+    modules = {"ASYNC_TASKS_MODULES": f"{PROBE_MODULE},{FAULT_MODULE}"}
     # WHEN workers with two threads consume it, each replaced when it dies (as ECS does)
     deaths = 0
     worker = None
@@ -213,8 +214,10 @@ def test_visibility_is_extended_while_lease_renewals_are_slow(
     with running_consumer(queue, dynamodb=slow) as stop:
         wait_until(lambda: counter(dynamodb, probe_env, "attempts#" + _only_id(body)) == 1, 10, "")
         # WHEN another consumer polls while it runs
-        stolen = sqs.receive_message(QueueUrl=queue.url, WaitTimeSeconds=3).get("Messages", [])
-        wait_until(lambda: counter(dynamodb, probe_env, "applications") == 1, 20, "the task")
+        stolen: list[Any] = []
+        while counter(dynamodb, probe_env, "applications") == 0:
+            stolen += sqs.receive_message(QueueUrl=queue.url).get("Messages", [])
+            time.sleep(0.1)
         wait_until(lambda: queue_depth(sqs, queue.url) == 0, 10, "the delete")
         stop()
     # THEN the message never became visible: its extensions did not wait for the lease
@@ -320,27 +323,35 @@ def _time_24_quick_messages(
 def test_a_task_that_settles_while_the_heartbeat_abandons_another_is_not_abandoned(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str
 ) -> None:
-    # GIVEN two tasks past their 4 s maximum duration at the same heartbeat: A hangs
-    # (8 s), B finishes at 4.8 s; and an SQS that takes 1.5 s to hand A's message back
+    # GIVEN two tasks past their 4 s maximum duration at the same heartbeat tick (a
+    # DynamoDB that answers lease renewals 2.5 s late stretches the ticks): A hangs,
+    # B runs until A is being handed back; and an SQS slow to hand A back (1.5 s)
     queue = make_queue(visibility_timeout=2)
-    a_id, a = _body("probe", {"n": 1, "sleep": 8})
-    b_id, b = _body("probe", {"n": 2, "sleep": 4.8})
-    _send(sqs, queue, a, b)
-    slow = boto3.client("sqs")
-    _slow_calls(
-        slow,
-        "ChangeMessageVisibilityBatch",
-        1.5,
-        when=lambda params: all(e["VisibilityTimeout"] == 0 for e in params["Entries"]),
+    a_id, a = _body("probe", {"n": 1, "sleep": 20})  # still running when the test ends
+    b_id, b = _body("finish-on-signal", {})
+    _send(sqs, queue, a, b)  # received in one batch, A first
+    fault_tasks.FINISH.clear()
+
+    def hand_back_slowly(params: dict[str, Any], **_: Any) -> None:
+        if all(entry["VisibilityTimeout"] == 0 for entry in params["Entries"]):
+            fault_tasks.FINISH.set()  # WHEN B finishes while A is handed back
+            time.sleep(1.5)
+
+    slow_sqs = boto3.client("sqs")
+    slow_sqs.meta.events.register(
+        "before-parameter-build.sqs.ChangeMessageVisibilityBatch", hand_back_slowly
     )
-    with running_consumer(queue, sqs=slow) as stop:
-        # WHEN B settles while the heartbeat is still handing A back
-        wait_until(lambda: counter(dynamodb, probe_env, "applications") == 1, 20, "B applied")
+    slow_ledger = boto3.client("dynamodb")
+    _slow_calls(slow_ledger, "UpdateItem", 2.5, when=_is_renewal)
+    with running_consumer(
+        queue, sqs=slow_sqs, dynamodb=slow_ledger, tasks_modules=[FAULT_MODULE], concurrency=2
+    ) as stop:
+        wait_until(lambda: counter(dynamodb, probe_env, f"finished#{b_id}") == 1, 30, "B ends")
         wait_until(lambda: queue_depth(sqs, queue.url) <= 1, 10, "B deleted")
+        time.sleep(1)  # the heartbeat's next ticks
         report = stop()
-    # THEN only A was abandoned; B, settled, was not abandoned after it
+    # THEN only A was abandoned: B, settled, was not abandoned after it
     assert report.overdue == 1, report
-    assert counter(dynamodb, probe_env, f"attempts#{b_id}") == 1
     assert counter(dynamodb, probe_env, f"attempts#{a_id}") == 1
 
 
