@@ -273,6 +273,18 @@ class QueueConsumer:
                 extra={"message_id": message.message_id, "error": repr(error)},
             )
 
+    def _interrupt(self, entry: Entry) -> None:
+        """The process ends with this task: not the task's failure (a deploy's stop)."""
+        if entry.claim is None:
+            return
+        try:
+            self._dispatcher.interrupt(entry.claim)
+        except Exception as error:
+            logger.warning(
+                "could not mark the task interrupted; its end counts as a failed attempt",
+                extra={"message_id": entry.message.message_id, "error": str(error)},
+            )
+
     def _drain(self, stop: StopSignal, in_hand: InHand, pool: ThreadPoolExecutor) -> DrainReport:
         started = stop.requested_at if stop.requested_at is not None else time.monotonic()
         deadline = started + self._config.drain_seconds
@@ -297,6 +309,9 @@ class QueueConsumer:
                 "to the queue when their visibility timeout ends",
                 extra={"abandoned": len(not_done)},
             )
+        for entry in entries:
+            if entry.future in not_done:
+                self._interrupt(entry)
         pool.shutdown(wait=False, cancel_futures=True)
         overdue = in_hand.count(frozenset({EntryState.ABANDONED}))
         return DrainReport(released=len(unstarted), abandoned=len(not_done), overdue=overdue)

@@ -111,6 +111,10 @@ class Dispatcher:
         """Extend a running task's lease (the consumer's heartbeat calls this)."""
         self._ledger.renew(claim, lease_seconds)
 
+    def interrupt(self, claim: Claim) -> None:
+        """Mark a task a stop leaves running, so its end counts no failure."""
+        self._ledger.interrupt(claim)
+
     def dispatch(
         self,
         body: str | bytes,

@@ -10,12 +10,13 @@ One item per task and key::
 
     pk = "idempotency#<task>#<idempotency_key or envelope id>", sk = "ledger"
     status = IN_PROGRESS | COMPLETED | RELEASED, owner, token, lease_seconds,
-    lease_until, failures, ended, expires_at
+    lease_until, failures, ended, interrupted, expires_at
 
 * ``claim``: taken if absent, RELEASED, or an IN_PROGRESS lease whose ``token`` this
   process has seen unchanged for ``lease_seconds`` on its own monotonic clock (a
   *takeover*: the holder stopped renewing, so its attempt ended with its process and
-  counts as a failed attempt, in ``failures`` and ``ended``). Otherwise COMPLETED
+  counts as a failed attempt, in ``failures`` and ``ended``, unless ``interrupt``
+  marked it: a stop's drain deadline, not the task, ended it). Otherwise COMPLETED
   means a duplicate delivery (acknowledge it) and a live lease means another
   consumer is running it (retry once a lease period has passed).
 * ``renew`` extends a held lease with a fresh token (the consumer's heartbeat does,
@@ -108,6 +109,7 @@ class Ledger(Protocol):
     def renew(self, claim: Claim, lease_seconds: float) -> None: ...
     def complete(self, claim: Claim) -> None: ...
     def release(self, claim: Claim, *, count_failure: bool = True) -> None: ...
+    def interrupt(self, claim: Claim) -> None: ...
     def discard(self, claim: Claim) -> None: ...
     def completion_item(self, claim: Claim) -> dict[str, Any] | None: ...
     def check(self) -> None: ...
@@ -126,6 +128,9 @@ class NoLedger:
         return None
 
     def release(self, claim: Claim, *, count_failure: bool = True) -> None:
+        return None
+
+    def interrupt(self, claim: Claim) -> None:
         return None
 
     def discard(self, claim: Claim) -> None:
@@ -260,14 +265,15 @@ class DynamoDBLedger:
             )
         try:
             # The holder did not renew for a whole lease: its attempt ended with its
-            # process (killed, crashed, out of memory). Count it against the budget.
+            # process (killed, crashed, out of memory). Count it against the budget,
+            # unless its consumer marked it interrupted (a stop's drain deadline).
             claim = self._take(
                 pk,
                 owner,
                 lease_seconds,
                 f"#status = :in_progress AND {token_name} = :seen",
                 {":in_progress": {"S": _IN_PROGRESS}, ":seen": token},
-                count_ended=True,
+                count_ended="interrupted" not in existing,
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -301,6 +307,7 @@ class DynamoDBLedger:
             ":expires": {"N": str(int(lease_until) + 86_400)},
             **condition_values,
         }
+        expression += " REMOVE interrupted"
         if count_ended:
             expression += " ADD failures :one, ended :one"
             values[":one"] = {"N": "1"}
@@ -377,6 +384,18 @@ class DynamoDBLedger:
         # LeaseLostError: another consumer holds it now, and its outcome decides.
         with contextlib.suppress(LeaseLostError):
             self._owned_update(claim, expression, values, require_in_progress=True)
+
+    def interrupt(self, claim: Claim) -> None:
+        """Mark a held lease as interrupted by a stop, so its takeover counts no failure.
+
+        For a task still running at the drain deadline: the process exits with it, and
+        that is the deploy's doing, not the task's. The lease itself stays, so nothing
+        runs beside it before the process is gone.
+        """
+        with contextlib.suppress(LeaseLostError):
+            self._owned_update(
+                claim, "SET interrupted = :yes", {":yes": {"BOOL": True}}, require_in_progress=True
+            )
 
     def discard(self, claim: Claim) -> None:
         """Delete the record after a dead-letter, so a redrive starts a fresh budget."""

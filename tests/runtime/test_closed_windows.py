@@ -25,7 +25,7 @@ from runtime.dispatcher import Dispatcher, Outcome
 from runtime.envelope import encode, new_envelope
 from runtime.errors import ConfigurationError, LeaseLostError, TaskInProgressError
 from runtime.idempotency import DynamoDBLedger
-from runtime.registry import Registry
+from runtime.registry import DEFAULT_MAX_ATTEMPTS, Registry
 from tests.runtime.helpers import (
     PROBE_MODULE,
     REPO,
@@ -308,16 +308,17 @@ def test_send_bulk_email_without_its_sender_is_permanent_naming_the_setting(
 # 7. Receives that are not failures ----------------------------------------------------
 
 
-def test_a_task_survives_three_deploys_mid_flight(
+def test_a_task_survives_more_deploys_mid_flight_than_its_retry_budget(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str, tmp_path: Path
 ) -> None:
     # GIVEN a queue whose redrive count follows the rule for the catalogue's 3 attempts,
-    # and a 3 s task that outlasts the workers' 0.5 s drain
+    # and a 3 s task (allowed 5 failed attempts) that outlasts the workers' 0.5 s drain
     queue = make_queue(visibility_timeout=2, max_receive_count=redrive_max_receive_count(3))
     envelope_id = _send(sqs, queue, {"n": 1, "sleep": 3})
     args = ("--concurrency", "1", "--drain-seconds", "0.5", *FAST)
-    # WHEN three deploys each SIGTERM the worker while the task runs
-    for deploy in range(3):
+    # WHEN five deploys each SIGTERM the worker while the task runs: each ends the
+    # process with the task, marked interrupted, so its takeover counts no failure
+    for deploy in range(DEFAULT_MAX_ATTEMPTS):
         log = tmp_path / f"deploy-{deploy}.log"
         worker = start_worker(queue.url, log, *args)
         started = f"slow-started#{worker.pid}"
@@ -337,7 +338,7 @@ def test_a_task_survives_three_deploys_mid_flight(
     assert final.wait(30) == 0
     # THEN it ran to completion once and never reached the DLQ
     assert queue_depth(sqs, queue.dlq_url) == 0
-    assert counter(dynamodb, probe_env, f"attempts#{envelope_id}") == 4
+    assert counter(dynamodb, probe_env, f"attempts#{envelope_id}") == DEFAULT_MAX_ATTEMPTS + 1
 
 
 def test_the_retry_budget_counts_handler_attempts_and_dead_letters_with_the_reason(
