@@ -27,6 +27,7 @@ from runtime.errors import (
     LedgerRejectedError,
     MisroutedTaskError,
     PayloadValidationError,
+    ProcessEndedError,
     TaskDeferredError,
     TaskInProgressError,
     is_permanent,
@@ -66,7 +67,11 @@ class DispatchResult:
         return f"{text} ({self.note})" if self.note else text
 
 
-OnClaim = Callable[[Claim, TaskSpec], None]
+# Learns the claim before the handler starts; False defers the attempt (the handler
+# does not run, the claim is released without counting a failure).
+OnClaim = Callable[[Claim, TaskSpec], bool]
+# How soon a deferred attempt comes back.
+DEFER_SECONDS = 1
 # complete() after a successful handler: bounded retries with backoff (0.1, 0.2, 0.4 s),
 # because a failed completion must not make the handler run again.
 COMPLETE_ATTEMPTS = 4
@@ -110,6 +115,10 @@ class Dispatcher:
     def renew(self, claim: Claim, lease_seconds: float) -> None:
         """Extend a running task's lease (the consumer's heartbeat calls this)."""
         self._ledger.renew(claim, lease_seconds)
+
+    def interrupt(self, claim: Claim) -> None:
+        """Mark a task a stop leaves running, so its end counts no failure."""
+        self._ledger.interrupt(claim)
 
     def dispatch(
         self,
@@ -170,8 +179,23 @@ class Dispatcher:
         claim = self._claim(spec.name, key, lease)
         if claim.duplicate:
             return DispatchResult(Outcome.DUPLICATE, envelope)
-        if on_claim is not None:
-            on_claim(claim, spec)
+        if claim.failures is not None and budget_exhausted(claim.failures, spec.max_attempts):
+            # Only attempts that ended with their process are counted before a run.
+            _quietly(self._ledger.discard, claim)
+            error = ProcessEndedError(
+                f"task '{spec.name}' ended its process {claim.ended} times "
+                "(SIGKILL, a crash or the out-of-memory killer)"
+            )
+            note = (
+                f"failed {claim.failures} of {spec.max_attempts} attempts, the task's retry budget"
+            )
+            return DispatchResult(Outcome.DEAD_LETTER, envelope, error, note=note)
+        if on_claim is not None and not on_claim(claim, spec):
+            _quietly(lambda c: self._ledger.release(c, count_failure=False), claim)
+            note = "deferred: it runs alone, and this consumer is busy"
+            return DispatchResult(
+                Outcome.RETRY, envelope, retry_after_seconds=DEFER_SECONDS, note=note
+            )
         try:
             spec.handle(envelope["payload"], self._context(envelope, key, attempt, claim))
         except Exception as error:

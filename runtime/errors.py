@@ -111,6 +111,14 @@ class LeaseLostError(TaskRuntimeError):
     """Another consumer took over the idempotency lease while this one was running."""
 
 
+class ProcessEndedError(TaskRuntimeError):
+    """Earlier attempts ended with their process (SIGKILL, a crash, the OOM killer).
+
+    Nothing inside the process could report them: the next claim found the lease
+    unrenewed and counted them (see ``runtime.idempotency``).
+    """
+
+
 class TaskTimeoutError(TaskRuntimeError):
     """A handler ran past its task's maximum duration and was abandoned."""
 

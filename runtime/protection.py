@@ -21,6 +21,18 @@ with its types in ecs-agent/tmds/handlers/taskprotection/v1/types/types.go):
 So a call counts only when the status is 2xx and the body holds neither ``failure`` nor
 ``error``; anything else is logged with the agent's reason and not held, and the next
 ``hold()`` tries again.
+
+Two rules keep protection from getting in the way:
+
+* The calls never run on the receive or settle path: :class:`ProtectionKeeper`, a
+  thread, applies the state the consumer wants, each call with a short timeout, so an
+  agent that accepts and never answers slows nothing but itself.
+* Protection has a bound. ECS does not stop a protected task for a deployment or a
+  scale-in, so a consumer that always has a message in hand would hold up deployments
+  forever. After ``ASYNC_TASKS_MAX_PROTECTED_SECONDS`` (default 900) of continuous
+  protection, :meth:`ScaleInProtection.bound_reached` turns True: the consumer stops
+  taking messages, finishes what it holds, releases protection and rests a moment
+  before taking more, so ECS may replace the task.
 """
 
 from __future__ import annotations
@@ -34,16 +46,33 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtime.contract import MAX_PROTECTED_SECONDS_ENV
+from runtime.errors import ConfigurationError
 from runtime.log import logger
 
-__all__ = ["AGENT_URI_ENV", "ScaleInProtection"]
+__all__ = [
+    "AGENT_URI_ENV",
+    "DEFAULT_MAX_PROTECTED_SECONDS",
+    "ProtectionKeeper",
+    "ScaleInProtection",
+]
 
 AGENT_URI_ENV = "ECS_AGENT_URI"
 # ECS accepts 1..2880 minutes. An hour covers the longest catalogue task (15 min)
 # several times over; the hold is renewed when half of it has passed.
 DEFAULT_EXPIRES_MINUTES = 60
 _RANGE_MINUTES = (1, 2880)
-_TIMEOUT_SECONDS = 5
+# The agent is local: a healthy one answers in milliseconds. The calls run off the
+# receive path, so a longer wait would only delay the next try.
+_TIMEOUT_SECONDS = 2
+# 15 minutes: the longest catalogue task fits once, and a deployment waits at most
+# this long plus that task for a busy consumer.
+DEFAULT_MAX_PROTECTED_SECONDS = 900.0
+# How long a consumer stays unprotected and takes nothing after reaching the bound.
+# ECS decides when it looks at a task's protection; we cannot see that offline, so
+# the rest is long enough for a deployment's next pass to find the task idle and
+# short enough to cost little capacity (30 s every 15 minutes: about 3 %).
+_MAX_REST_SECONDS = 30.0
 
 
 class ScaleInProtection:
@@ -52,25 +81,49 @@ class ScaleInProtection:
         agent_uri: str | None,
         *,
         expires_minutes: int = DEFAULT_EXPIRES_MINUTES,
+        max_protected_seconds: float = DEFAULT_MAX_PROTECTED_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         low, high = _RANGE_MINUTES
         if not low <= expires_minutes <= high:
             raise ValueError(f"expires_minutes is {expires_minutes}; ECS accepts {low}..{high}")
+        if not max_protected_seconds > 0:
+            raise ValueError(f"max_protected_seconds is {max_protected_seconds}; use more than 0")
         self._url = f"{agent_uri.rstrip('/')}/task-protection/v1/state" if agent_uri else None
         self._expires_minutes = expires_minutes
+        self.max_protected_seconds = max_protected_seconds
         self._clock = clock
-        self._held_since: float | None = None
+        self._held_since: float | None = None  # the last successful hold (renewal)
+        self._protected_since: float | None = None  # the start of continuous protection
         self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ScaleInProtection:
         env = os.environ if environ is None else environ
-        return cls(env.get(AGENT_URI_ENV) or None)
+        return cls(
+            env.get(AGENT_URI_ENV) or None, max_protected_seconds=_max_protected_seconds(env)
+        )
+
+    @property
+    def rest_seconds(self) -> float:
+        """How long to stay unprotected and idle once the bound is reached."""
+        return min(_MAX_REST_SECONDS, self.max_protected_seconds / 10)
+
+    def bound_reached(self) -> bool:
+        """Whether protection has been held continuously for ``max_protected_seconds``."""
+        with self._lock:
+            since = self._protected_since
+        return since is not None and self._clock() - since >= self.max_protected_seconds
 
     @property
     def enabled(self) -> bool:
         return self._url is not None
+
+    def restart_bound(self) -> None:
+        """Count continuous protection from now (if still held)."""
+        with self._lock:
+            if self._protected_since is not None:
+                self._protected_since = self._clock()
 
     def hold(self) -> None:
         """Protect the task, renewing once half the expiry has passed."""
@@ -83,6 +136,8 @@ class ScaleInProtection:
                 return
             if self._put({"ProtectionEnabled": True, "ExpiresInMinutes": self._expires_minutes}):
                 self._held_since = now
+                if self._protected_since is None:
+                    self._protected_since = now
 
     def release(self) -> None:
         """Let ECS scale the task in again."""
@@ -90,7 +145,12 @@ class ScaleInProtection:
             return
         with self._lock:
             if self._held_since is not None and self._put({"ProtectionEnabled": False}):
-                self._held_since = None
+                self._held_since = self._protected_since = None
+
+    @property
+    def held(self) -> bool:
+        with self._lock:
+            return self._held_since is not None
 
     def _put(self, body: dict[str, object]) -> bool:
         if self._url is None:  # outside ECS: nothing to protect
@@ -127,6 +187,62 @@ class ScaleInProtection:
             f"task scale-in protection call failed: {reason}",
             extra={"protection": body, "error": reason},
         )
+
+
+def _max_protected_seconds(env: Mapping[str, str]) -> float:
+    raw = env.get(MAX_PROTECTED_SECONDS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PROTECTED_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:  # also refuses NaN
+        raise ConfigurationError(
+            f"{MAX_PROTECTED_SECONDS_ENV}={raw}: not a positive number of seconds; set it "
+            f"to the longest continuous scale-in protection (default "
+            f"{DEFAULT_MAX_PROTECTED_SECONDS:.0f}) or unset it"
+        )
+    return seconds
+
+
+class ProtectionKeeper(threading.Thread):
+    """Applies the protection the consumer wants, off its receive and settle paths.
+
+    ``want(True)`` / ``want(False)`` return at once; this thread holds (and renews) or
+    releases. A failed call is tried again after ``retry_seconds``.
+    """
+
+    def __init__(self, protection: ScaleInProtection, *, retry_seconds: float = 1.0) -> None:
+        super().__init__(name="async-task-protection", daemon=True)
+        self._protection = protection
+        self._retry = retry_seconds
+        self._wanted = False
+        self._changed = threading.Event()
+        self._closed = threading.Event()
+
+    def want(self, held: bool) -> None:
+        if held != self._wanted:
+            self._wanted = held
+            self._changed.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._changed.set()
+        self.join()
+
+    def run(self) -> None:
+        while not self._closed.is_set():
+            self._changed.clear()
+            try:
+                if self._wanted:
+                    self._protection.hold()  # renews once half the expiry has passed
+                else:
+                    self._protection.release()
+            except Exception as error:  # never let the thread die
+                logger.warning("scale-in protection failed", extra={"error": str(error)})
+            settled = self._protection.held == self._wanted
+            self._changed.wait(self._retry * (30 if settled else 1))
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:

@@ -6,9 +6,10 @@ and exits 0; exit 1 means tasks were still running at the deadline (their messag
 come back after their visibility timeout) or one ran past its maximum duration, and
 exit 2 a configuration error, found at start-up and named in one line (no queue, a
 bad handler module, a queue that cannot be read, a wrong or forbidden
-ASYNC_TASKS_TABLE or ASYNC_TASKS_DLQ_URL). Throttling or a 5xx at start-up is no
-configuration error: the checks are retried with backoff until the service answers
-(see runtime.startup), and a SIGTERM meanwhile exits 0.
+ASYNC_TASKS_TABLE or ASYNC_TASKS_DLQ_URL, an ASYNC_TASKS_MAX_PROTECTED_SECONDS that is
+not a positive number). Throttling or a 5xx at start-up is no configuration error: the
+checks are retried with backoff until the service answers (see runtime.startup), and a
+SIGTERM meanwhile exits 0.
 """
 
 from __future__ import annotations

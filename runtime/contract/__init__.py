@@ -45,6 +45,11 @@ MODULES_ENV: Final = "ASYNC_TASKS_MODULES"
 TASK_NAME_ENV: Final = "TASK_NAME"
 DLQ_URL_ENV: Final = "ASYNC_TASKS_DLQ_URL"
 
+# ECS scale-in protection's bound, in seconds (worker and poller; default 900): after
+# that long protected without a break, a consumer finishes what it holds and releases
+# protection, so deployments and scale-in can replace it (runtime.protection).
+MAX_PROTECTED_SECONDS_ENV: Final = "ASYNC_TASKS_MAX_PROTECTED_SECONDS"
+
 # The poller inside the web app's gunicorn (webapp-poller topology).
 POLLER_CONCURRENCY_ENV: Final = "ASYNC_TASKS_POLLER_CONCURRENCY"
 POLLER_DRAIN_ENV: Final = "ASYNC_TASKS_POLLER_DRAIN_SECONDS"

@@ -10,8 +10,9 @@ So the runtime keeps the budget itself: the idempotency ledger counts *failed ha
 attempts*, and the dispatcher dead-letters a task (with the last reason) once it has
 failed ``max_attempts`` times (the catalogue's ``max_receive_count``). The queue's
 ``maxReceiveCount`` becomes a backstop, for messages that never reach a handler
-attempt the ledger can count (a process that dies inside every attempt, or no
-ledger at all), and must leave room for the receives that are not failures.
+attempt the ledger can count (no ledger at all), and must leave room for the
+receives that are not failures. An attempt that ends with its process is counted
+when the next claim takes its lapsed lease over (``runtime.idempotency``).
 :func:`redrive_max_receive_count` is that one rule; the stacks and the runtime call it.
 """
 

@@ -23,9 +23,9 @@ from runtime.consumer_factory import build_consumer
 from runtime.contract.retry_budget import redrive_max_receive_count
 from runtime.dispatcher import Dispatcher, Outcome
 from runtime.envelope import encode, new_envelope
-from runtime.errors import ConfigurationError, LeaseLostError
+from runtime.errors import ConfigurationError, LeaseLostError, TaskInProgressError
 from runtime.idempotency import DynamoDBLedger
-from runtime.registry import Registry
+from runtime.registry import DEFAULT_MAX_ATTEMPTS, Registry
 from tests.runtime.helpers import (
     PROBE_MODULE,
     REPO,
@@ -201,10 +201,13 @@ def test_a_task_past_its_maximum_duration_is_abandoned_and_never_runs_twice_at_o
 
 def test_complete_after_a_lost_lease_is_an_error(dynamodb: Any, probe_env: str) -> None:
     now = [1_000_000.0]
-    ledger = DynamoDBLedger(dynamodb, probe_env, clock=lambda: now[0])
-    slow = ledger.claim("probe", "k", lease_seconds=10)
-    now[0] += 11  # the lease ran out, and another delivery claims the key
-    ledger.claim("probe", "k", lease_seconds=10)
+    slow = DynamoDBLedger(dynamodb, probe_env).claim("probe", "k", lease_seconds=10)
+    taker = DynamoDBLedger(dynamodb, probe_env, monotonic=lambda: now[0])
+    with pytest.raises(TaskInProgressError):
+        taker.claim("probe", "k", lease_seconds=10)
+    now[0] += 11  # not renewed for a lease, on the taker's clock: it takes the key over
+    taker.claim("probe", "k", lease_seconds=10)
+    ledger = DynamoDBLedger(dynamodb, probe_env)
     with pytest.raises(LeaseLostError, match="no longer held"):
         ledger.complete(slow)
     with pytest.raises(LeaseLostError):
@@ -305,16 +308,17 @@ def test_send_bulk_email_without_its_sender_is_permanent_naming_the_setting(
 # 7. Receives that are not failures ----------------------------------------------------
 
 
-def test_a_task_survives_three_deploys_mid_flight(
+def test_a_task_survives_more_deploys_mid_flight_than_its_retry_budget(
     sqs: Any, dynamodb: Any, make_queue: Callable[..., QueuePair], probe_env: str, tmp_path: Path
 ) -> None:
     # GIVEN a queue whose redrive count follows the rule for the catalogue's 3 attempts,
-    # and a 3 s task that outlasts the workers' 0.5 s drain
+    # and a 3 s task (allowed 5 failed attempts) that outlasts the workers' 0.5 s drain
     queue = make_queue(visibility_timeout=2, max_receive_count=redrive_max_receive_count(3))
     envelope_id = _send(sqs, queue, {"n": 1, "sleep": 3})
     args = ("--concurrency", "1", "--drain-seconds", "0.5", *FAST)
-    # WHEN three deploys each SIGTERM the worker while the task runs
-    for deploy in range(3):
+    # WHEN five deploys each SIGTERM the worker while the task runs: each ends the
+    # process with the task, marked interrupted, so its takeover counts no failure
+    for deploy in range(DEFAULT_MAX_ATTEMPTS):
         log = tmp_path / f"deploy-{deploy}.log"
         worker = start_worker(queue.url, log, *args)
         started = f"slow-started#{worker.pid}"
@@ -334,7 +338,7 @@ def test_a_task_survives_three_deploys_mid_flight(
     assert final.wait(30) == 0
     # THEN it ran to completion once and never reached the DLQ
     assert queue_depth(sqs, queue.dlq_url) == 0
-    assert counter(dynamodb, probe_env, f"attempts#{envelope_id}") == 4
+    assert counter(dynamodb, probe_env, f"attempts#{envelope_id}") == DEFAULT_MAX_ATTEMPTS + 1
 
 
 def test_the_retry_budget_counts_handler_attempts_and_dead_letters_with_the_reason(

@@ -9,7 +9,7 @@ import pytest
 
 from runtime.dispatcher import Dispatcher, Outcome
 from runtime.envelope import encode, new_envelope
-from runtime.errors import ConfigurationError
+from runtime.errors import ConfigurationError, TaskInProgressError
 from runtime.idempotency import DynamoDBLedger, NoLedger, ledger_from_env
 from runtime.registry import Registry
 from tests.runtime.helpers import PROBE_MODULE
@@ -89,7 +89,8 @@ def test_task_in_progress_on_another_consumer_is_retried_after_its_lease(
     DynamoDBLedger(dynamodb, probe_env).claim("probe", envelope["id"], lease_seconds=60)
     result = dispatcher.dispatch(encode(envelope), attempt=1)
     assert result.outcome is Outcome.RETRY
-    assert result.retry_after_seconds is not None and 55 < result.retry_after_seconds <= 60
+    # A first sighting of the lease: retried once a whole lease (plus 1 s slack) has passed.
+    assert result.retry_after_seconds is not None and 60 < result.retry_after_seconds <= 61
     assert counter(dynamodb, probe_env, "applications") == 0
 
 
@@ -97,11 +98,14 @@ def test_an_expired_lease_of_a_crashed_consumer_is_taken_over(
     dynamodb: Any, probe_env: str
 ) -> None:
     now = [1_000_000.0]
-    ledger = DynamoDBLedger(dynamodb, probe_env, clock=lambda: now[0])
-    crashed = ledger.claim("probe", "k", lease_seconds=10)
-    now[0] += 11  # past the 10 s lease
+    crashed = DynamoDBLedger(dynamodb, probe_env).claim("probe", "k", lease_seconds=10)
+    ledger = DynamoDBLedger(dynamodb, probe_env, monotonic=lambda: now[0])
+    with pytest.raises(TaskInProgressError):
+        ledger.claim("probe", "k", lease_seconds=10)  # first sighting of its token
+    now[0] += 10  # the token unchanged for the 10 s lease, on the taker's own clock
     taken = ledger.claim("probe", "k", lease_seconds=10)
     assert not taken.duplicate and taken.owner != crashed.owner
+    assert (taken.failures, taken.ended) == (1, 1)  # the crashed attempt counts
     ledger.complete(taken)
     assert ledger.claim("probe", "k", lease_seconds=10).duplicate
 

@@ -96,6 +96,17 @@ def _feed(sqs: Any, queue_url: str, bodies: list[str], done: threading.Event) ->
     done.set()
 
 
+def _effects(dynamodb: Any, table: str) -> int:
+    """Effect items in the table (the counters are moto updates, this is the ground truth)."""
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        Select="COUNT",
+        FilterExpression="begins_with(pk, :effect)",
+        ExpressionAttributeValues={":effect": {"S": "effect#"}},
+    )
+    return sum(page["Count"] for page in pages)
+
+
 def test_faults_never_lose_or_double_apply_a_message(
     sqs: Any,
     dynamodb: Any,
@@ -153,6 +164,8 @@ def test_faults_never_lose_or_double_apply_a_message(
             lambda: {
                 "fed": fed.is_set(),
                 "applications": counter(dynamodb, probe_env, "applications"),
+                "doubles": counter(dynamodb, probe_env, "doubles"),
+                "effects": _effects(dynamodb, probe_env),
                 "depth": queue_depth(sqs, queue.url),
                 "outcomes": Counter(
                     line["outcome"] for log in logs.values() for line in outcomes(log)
