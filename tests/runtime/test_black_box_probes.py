@@ -184,9 +184,11 @@ def test_a_lease_excludes_a_worker_whose_clock_is_120_s_off(
             if worker is not None:
                 worker.send_signal(signal.SIGTERM)
                 assert worker.wait(30) == 0
-    # THEN B never ran the key beside A: the effect happened once, B saw a duplicate
+    # THEN B never ran the key beside A: the effect happened once, and the second delivery
+    # settled as a duplicate (in B, or in A once its own task was done: both may take it)
     assert counter(dynamodb, probe_env, "applications") == 1
-    assert "duplicate" in {line["outcome"] for line in outcomes(logs["b"])}
+    settled = {line["outcome"] for name in ("a", "b") for line in outcomes(logs[name])}
+    assert "duplicate" in settled
 
 
 # 6. The heartbeat under a slow DynamoDB ------------------------------------------------
