@@ -13,6 +13,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from runtime.contract import ENDPOINT_URL_ENV, ENDPOINT_URL_OUTPUT
+from stacks.alarms import add_alarm_notifications
 from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
@@ -31,6 +32,7 @@ class PrivateEndpointsStack(Stack):
         catalogue, settings = props.catalogue, props.settings
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
+        add_alarm_notifications(self, settings)
 
         endpoints = PrivateEndpointService(
             self,

@@ -24,6 +24,8 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 # A registry host (optional), a path and an optional tag or digest; no spaces.
 _IMAGE_URI = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,12 @@ class TopologySettings:
     - ``malwareProtection``: ``true`` to add a GuardDuty Malware Protection plan on
       the uploads bucket (billed per GB scanned). Default: false.
     - ``emailSender``: the verified SES identity bulk email is sent as. Default: none;
-      email tasks then fail permanently, naming the missing setting.
+      the producer then refuses email tasks, naming the missing setting.
+    - ``alarmEmail`` and ``alarmTopicArn`` (either or both): who hears of every alarm,
+      on ALARM and on OK. Default: neither; alarms notify the stack's own topic, which
+      has no subscriber, and synth says so in one line.
+    - ``noncurrentVersionDays``: days the uploads bucket keeps overwritten or deleted
+      versions. Default: 30.
     """
 
     image: ImageSource = field(default_factory=ImageSource)
@@ -65,6 +72,9 @@ class TopologySettings:
     availability_zones: tuple[str, ...] | None = None
     malware_protection: bool = False
     email_sender: str | None = None
+    alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
+    noncurrent_version_days: int | None = None
 
     @property
     def webapp_image(self) -> str | None:
@@ -90,7 +100,7 @@ class TopologySettings:
                 private_subnet_ids=_required_list(node, "privateSubnetIds"),
             )
         sender = node.try_get_context("emailSender")
-        if sender is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(sender)):
+        if sender is not None and not _EMAIL.match(str(sender)):
             raise SettingsError(
                 f"context 'emailSender' is '{sender}'; use an email address, e.g. tasks@example.com"
             )
@@ -111,6 +121,16 @@ class TopologySettings:
             availability_zones=tuple(zones) if zones is not None and existing is None else None,
             malware_protection=_flag(node, "malwareProtection"),
             email_sender=str(sender) if sender is not None else None,
+            alarm_email=_matching(
+                node, "alarmEmail", _EMAIL, "an email address, e.g. ops@example.com"
+            ),
+            alarm_topic_arn=_matching(
+                node,
+                "alarmTopicArn",
+                _TOPIC_ARN,
+                "an SNS topic ARN, e.g. arn:aws:sns:eu-west-2:123456789012:ops-alarms",
+            ),
+            noncurrent_version_days=_positive_int(node, "noncurrentVersionDays"),
         )
 
 
@@ -222,6 +242,24 @@ def _required_list(node: Node, key: str) -> list[str]:
     if value is None:
         raise SettingsError(f"context 'vpcId' needs '{key}' too (a list or comma-separated)")
     return value
+
+
+def _matching(node: Node, key: str, pattern: re.Pattern[str], expected: str) -> str | None:
+    value = node.try_get_context(key)
+    if value is None:
+        return None
+    if not pattern.match(str(value)):
+        raise SettingsError(f"context '{key}' is '{value}'; use {expected}")
+    return str(value)
+
+
+def _positive_int(node: Node, key: str) -> int | None:
+    value = node.try_get_context(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not re.fullmatch(r"\d+", str(value)) or int(str(value)) < 1:
+        raise SettingsError(f"context '{key}' is '{value}'; use a whole number of days, 1 or more")
+    return int(str(value))
 
 
 def _flag(node: Node, key: str) -> bool:

@@ -14,7 +14,9 @@ from aws_cdk import App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from runtime.catalogue import CATALOGUE, TaskCatalogue
-from stacks.lambdas import LambdasStack
+from stacks.alarms import NOBODY_NOTIFIED
+from stacks.control_tower import control_tower_checks
+from stacks.lambdas import LambdasStack, concurrency_note
 from stacks.private_endpoints import PrivateEndpointsStack
 from stacks.settings import (
     TopologyProps,
@@ -95,12 +97,19 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     )
     if hint is not None:
         print(f"note: {hint}", file=sys.stderr)
+    if any(topology.name == "lambdas" for topology in topologies):
+        print(f"note: {concurrency_note(catalogue)}", file=sys.stderr)
+    if settings.alarm_email is None and settings.alarm_topic_arn is None:
+        print(f"note: {NOBODY_NOTIFIED}", file=sys.stderr)
     stacks = [
         topology.stack_class(
             app, topology.stack_id, TopologyProps(catalogue=catalogue, settings=settings), env=env
         )
         for topology in topologies
     ]
-    # cdk-nag 3 runs as a CDK validation plugin: findings fail synth.
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    # cdk-nag 3 and the Control Tower rules run as CDK validation plugins: findings
+    # fail synth.
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app), ServerlessChecks(app), control_tower_checks()
+    )
     return stacks

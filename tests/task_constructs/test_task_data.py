@@ -179,6 +179,37 @@ def test_buckets_and_table_survive_stack_deletion_and_replacement(plain: Synth) 
         assert resource["UpdateReplacePolicy"] == "Retain"
 
 
+def test_bucket_policies_survive_with_their_buckets(plain: Synth) -> None:
+    # "DeletionPolicy attribute": Retain keeps that resource only. A retained bucket
+    # without its policy loses the TLS-only rule and the deny on unclean uploads.
+    for bucket in (plain.data.uploads_bucket, plain.data.access_logs_bucket):
+        assert bucket.policy is not None
+        resource = plain.resource(bucket.policy)
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_uploads_lifecycle_keeps_old_versions_30_days_by_default(plain: Synth) -> None:
+    # "Lifecycle configuration elements" (S3 User Guide): NoncurrentVersionExpiration,
+    # ExpiredObjectDeleteMarker and AbortIncompleteMultipartUpload.
+    rules = plain.resource(plain.data.uploads_bucket)["Properties"]["LifecycleConfiguration"]
+    assert rules["Rules"] == [
+        {
+            "Id": "NoncurrentVersionsAndLeftovers",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+            "ExpiredObjectDeleteMarker": True,
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        }
+    ]
+
+
+def test_noncurrent_version_days_below_one_is_refused() -> None:
+    # S3 NoncurrentDays: "must be a positive integer"
+    with pytest.raises(ValueError, match=r"noncurrent_version_days is 0; .* Give 1 or more$"):
+        TaskDataProps(noncurrent_version_days=0)
+
+
 def test_uploads_bucket_is_versioned(plain: Synth) -> None:
     # "GuardDuty Malware Protection for S3": a new version of an object is scanned too; with
     # versioning each scan result belongs to one exact version.
