@@ -114,8 +114,11 @@ class TopologySettings:
                 "that bulk email calls has no VPC endpoint. Use -c network=nat, or drop "
                 "emailSender"
             )
+        image = _image(node)
+        if network == AwsApiAccess.ENDPOINTS.value:
+            _refuse_unreachable_image(image, region_from_context(node))
         return cls(
-            image=_image(node),
+            image=image,
             aws_api_access=AwsApiAccess(network),
             existing_vpc=existing,
             availability_zones=tuple(zones) if zones is not None and existing is None else None,
@@ -212,6 +215,25 @@ def _image(node: Node) -> ImageSource:
         uri=uri,
         credentials_secret_arn=str(credentials) if credentials is not None else None,
         architecture=architecture,
+    )
+
+
+def _refuse_unreachable_image(image: ImageSource, region: str) -> None:
+    """With no internet route, tasks reach only this region's ECR, through the
+    ``ecr.api`` and ``ecr.dkr`` endpoints and the S3 gateway ("Amazon ECR interface VPC
+    endpoints (AWS PrivateLink)": the endpoints serve the region they are in). Another
+    region's ECR or any other registry fails with CannotPullContainerError and the
+    deploy rolls back."""
+    if image.uri is None:
+        return
+    ecr = parse_ecr_image(image.uri)
+    if ecr is not None and ecr.region == region:
+        return
+    where = "a non-ECR registry" if ecr is None else f"ECR in {ecr.region}, not {region}"
+    raise SettingsError(
+        f"context 'webappImage' is '{image.uri}' ({where}) with 'network' 'endpoints', "
+        f"which has no internet route; copy the image to ECR in {region}, or use "
+        "-c network=nat"
     )
 
 

@@ -291,3 +291,37 @@ def test_readme_has_a_first_deploy_section() -> None:
     assert found
     for topic in ("cdk bootstrap", "AWSServiceRoleForECS", "get-account-settings", "sandbox"):
         assert topic in section.split("\n## ", 1)[0], topic
+
+
+# 5. network=endpoints pulls only from this region's ECR ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "where"),
+    [
+        (
+            "111122223333.dkr.ecr.us-east-1.amazonaws.com/team/webapp:1.4.2",
+            "ECR in us-east-1, not eu-west-2",
+        ),
+        ("registry.example.com/team/webapp:1.4.2", "a non-ECR registry"),
+        ("public.ecr.aws/team/webapp:1.4.2", "a non-ECR registry"),
+    ],
+)
+def test_endpoints_network_refuses_an_image_it_cannot_pull(image: str, where: str) -> None:
+    # "Amazon ECR interface VPC endpoints (AWS PrivateLink)": the ecr.api and ecr.dkr
+    # endpoints serve their own region's registry; with no internet route nothing else
+    # is reachable, and the task stops with CannotPullContainerError.
+    app = new_app(
+        context={
+            **cdk_json_context(),
+            "topology": "worker-service",
+            "network": "endpoints",
+            "webappImage": image,
+        }
+    )
+    with pytest.raises(SettingsError) as refused:
+        add_topologies(app)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"'webappImage' is '{image}' ({where}) with 'network' 'endpoints'" in message
+    assert message.endswith("copy the image to ECR in eu-west-2, or use -c network=nat")
