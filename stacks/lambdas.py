@@ -10,6 +10,7 @@ from constructs import Construct
 
 from runtime.catalogue import TaskCatalogue
 from runtime.contract import (
+    UNAVAILABLE_TASKS_OUTPUT,
     WEBAPP_PRODUCER_ROLE_OUTPUT,
     queue_url_env_for,
     queue_url_output_for,
@@ -95,3 +96,11 @@ class LambdasStack(Stack):
                 ),
             )
         CfnOutput(self, WEBAPP_PRODUCER_ROLE_OUTPUT, value=producer.role_arn)
+        unavailable = settings.producer_environment(catalogue)
+        for name, value in unavailable.items():
+            CfnOutput(
+                self,
+                UNAVAILABLE_TASKS_OUTPUT,
+                value=value,
+                description=f"Set as {name} in the web app: its producer refuses these tasks",
+            )

@@ -52,7 +52,13 @@ class PrivateEndpointsStack(Stack):
         endpoints.container.add_environment(ENDPOINT_URL_ENV, endpoints.endpoint_url)
         endpoints.allow_from(endpoints.service_security_group, "The endpoints")
 
-        web_app = compute.add_web_app(self, environment={ENDPOINT_URL_ENV: endpoints.endpoint_url})
+        web_app = compute.add_web_app(
+            self,
+            environment={
+                ENDPOINT_URL_ENV: endpoints.endpoint_url,
+                **settings.producer_environment(catalogue),
+            },
+        )
         endpoints.allow_from(web_app.security_group, "The web app")
 
         # Schedules and event rules reach the endpoints through the invoker Lambda.

@@ -13,6 +13,7 @@ from typing import Any
 from constructs import Node
 
 from runtime.catalogue import TaskCatalogue
+from runtime.contract import UNAVAILABLE_TASKS_ENV
 from stacks.images import FargateArchitecture, ImageSource, parse_ecr_image
 from task_constructs.task_network import AwsApiAccess, ExistingVpc
 
@@ -75,6 +76,17 @@ class TopologySettings:
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None
     noncurrent_version_days: int | None = None
+
+    def unavailable_tasks(self, catalogue: TaskCatalogue) -> tuple[str, ...]:
+        """Tasks these settings cannot run: the email tasks without ``emailSender``."""
+        if self.email_sender is not None:
+            return ()
+        return tuple(sorted(task.name for task in catalogue.values() if task.sends_email))
+
+    def producer_environment(self, catalogue: TaskCatalogue) -> dict[str, str]:
+        """What a producer needs to refuse those tasks at once (``runtime.producer``)."""
+        unavailable = self.unavailable_tasks(catalogue)
+        return {UNAVAILABLE_TASKS_ENV: ",".join(unavailable)} if unavailable else {}
 
     @property
     def webapp_image(self) -> str | None:

@@ -58,6 +58,7 @@ class WebappPollerStack(Stack):
             environment={
                 QUEUE_URL_ENV: task_queue.queue.queue_url,
                 **shared.consumer_environment,
+                **settings.producer_environment(catalogue),
                 POLLER_CONCURRENCY_ENV: str(POLLER_THREADS),
                 POLLER_DRAIN_ENV: str(POLLER_DRAIN_SECONDS),
             },

@@ -30,7 +30,13 @@ class WorkerServiceStack(Stack):
         add_alarm_notifications(self, settings)
         task_queue = add_shared_queue(self, catalogue, shared)
 
-        web_app = compute.add_web_app(self, environment={QUEUE_URL_ENV: task_queue.queue.queue_url})
+        web_app = compute.add_web_app(
+            self,
+            environment={
+                QUEUE_URL_ENV: task_queue.queue.queue_url,
+                **settings.producer_environment(catalogue),
+            },
+        )
         task_queue.grant_send(web_app.task_definition.task_role)
 
         workers = QueueWorkerService(

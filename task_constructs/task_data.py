@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from runtime.contract import BUCKET_ENV, TABLE_ENV
+from runtime.contract import BUCKET_ENV, TABLE_ENV, UPLOAD_SCANNING_ENV, UploadScanning
 from runtime.contract.storage import SCAN_STATUS_TAG, UPLOADS_PREFIX, ScanStatus
 from task_constructs.core import defaults
 from task_constructs.core.acknowledge import acknowledge, acknowledge_resource, nag_resource_text
@@ -29,8 +29,9 @@ class TaskDataProps:
     malware_protection: bool = False
     """Add a GuardDuty Malware Protection for S3 plan on the uploads bucket: every new
     object is scanned and the result published to EventBridge, where the
-    virus-scan-result task picks it up. Billed per GB scanned and per object; opt-in.
-    Default: false."""
+    virus-scan-result task picks it up; only versions found clean load. Billed per GB
+    scanned and per object; opt-in. Default: false: uploads load unscanned, and their
+    status says ``unscanned`` (``ASYNC_TASKS_UPLOAD_SCANNING=off``)."""
 
     noncurrent_version_days: int | None = None
     """Days the uploads bucket keeps a version after it is overwritten or deleted (S3
@@ -121,10 +122,17 @@ class TaskData(Construct):
 
     @property
     def environment(self) -> dict[str, str]:
-        """What task code needs to find the shared data."""
+        """What task code needs to find the shared data, and whether uploads are scanned
+        before they load (without malware protection they load unscanned, and say so)."""
+        scanning = (
+            UploadScanning.GUARDDUTY
+            if self.malware_protection_plan is not None
+            else UploadScanning.OFF
+        )
         return {
             TABLE_ENV: self.table.table_name,
             BUCKET_ENV: self.uploads_bucket.bucket_name,
+            UPLOAD_SCANNING_ENV: str(scanning),
         }
 
     def grant_task_access(self, grantee: iam.IGrantable, tasks: Iterable[str]) -> None:

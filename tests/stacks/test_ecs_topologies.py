@@ -168,7 +168,11 @@ def test_private_endpoints_web_app_reaches_the_alb_and_holds_no_queue_rights(
         if k.startswith("WebApp")
     ]
     (container,) = web[0]["Properties"]["ContainerDefinitions"]
-    assert [e["Name"] for e in container["Environment"]] == ["ASYNC_TASKS_ENDPOINT_URL"]
+    # the route, and (no emailSender by default) the tasks its producer refuses
+    assert [e["Name"] for e in container["Environment"]] == [
+        "ASYNC_TASKS_ENDPOINT_URL",
+        "ASYNC_TASKS_UNAVAILABLE_TASKS",
+    ]
     assert not any(
         a.startswith("sqs:") for a in _actions(_task_role_statements(template, "WebApp"))
     )

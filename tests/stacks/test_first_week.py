@@ -6,6 +6,7 @@ Each test names the AWS page that states the behaviour it checks.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -325,3 +326,36 @@ def test_endpoints_network_refuses_an_image_it_cannot_pull(image: str, where: st
     assert "\n" not in message
     assert f"'webappImage' is '{image}' ({where}) with 'network' 'endpoints'" in message
     assert message.endswith("copy the image to ECR in eu-west-2, or use -c network=nat")
+
+
+# 6. Every task works in the default deploy, or is refused at once -------------------
+
+
+def test_default_deploy_loads_uploads_unscanned_and_refuses_email(
+    synthesized: SynthesizedApp,
+) -> None:
+    # Every consumer learns that uploads are not scanned; every web app that its producer
+    # must refuse send-bulk-email (no emailSender): runtime.producer, property-bulk-upload.
+    for stack_id in ECS_STACKS:
+        template = synthesized.templates[stack_id]
+        for logical_id, task in task_definitions(template).items():
+            (container,) = task["Properties"]["ContainerDefinitions"]
+            env = {e["Name"]: e["Value"] for e in container["Environment"]}
+            if logical_id.startswith("WebApp"):
+                assert env["ASYNC_TASKS_UNAVAILABLE_TASKS"] == "send-bulk-email", stack_id
+            if "ASYNC_TASKS_BUCKET" in env:
+                assert env["ASYNC_TASKS_UPLOAD_SCANNING"] == "off", stack_id
+    outputs = synthesized.templates["AsyncTasks-Lambdas"]["Outputs"]
+    assert outputs["UnavailableTasks"]["Value"] == "send-bulk-email"
+
+
+@pytest.mark.slow  # a synth of its own with options on (~2 s)
+def test_malware_protection_and_a_sender_make_every_task_available() -> None:
+    templates = _synth("all", malwareProtection="true", emailSender="tasks@example.com")
+    for stack_id, template in templates.items():
+        text = json.dumps(template)
+        assert "ASYNC_TASKS_UNAVAILABLE_TASKS" not in text, stack_id
+        for unscanned in ('"ASYNC_TASKS_UPLOAD_SCANNING", "Value": "off"', '_SCANNING": "off"'):
+            assert unscanned not in text, stack_id
+        assert "guardduty" in text, stack_id
+        assert "UnavailableTasks" not in template.get("Outputs", {}), stack_id

@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 
-from runtime.contract import BUCKET_ENV, TABLE_ENV
+from runtime.contract import BUCKET_ENV, TABLE_ENV, UPLOAD_SCANNING_ENV
 from stacks.topologies import new_app
 from task_constructs.data_access import TASK_DATA_ACCESS
 from task_constructs.task_data import TaskData, TaskDataProps
@@ -350,10 +350,16 @@ def test_grant_with_object_access_includes_list_bucket_for_404s(plain: Synth) ->
 
 def test_environment_names_the_table_and_the_uploads_bucket(plain: Synth) -> None:
     # "AWS::DynamoDB::Table" and "AWS::S3::Bucket": Ref returns the table's and bucket's name.
+    # Without malware protection (the default) uploads load unscanned.
     assert plain.resolve(plain.data.environment) == {
         TABLE_ENV: {"Ref": plain.id(plain.data.table)},
         BUCKET_ENV: {"Ref": plain.id(plain.data.uploads_bucket)},
+        UPLOAD_SCANNING_ENV: "off",
     }
+
+
+def test_with_malware_protection_only_guardduty_clean_uploads_load(protected: Synth) -> None:
+    assert protected.data.environment[UPLOAD_SCANNING_ENV] == "guardduty"
 
 
 # --- GuardDuty Malware Protection for S3 -----------------------------------------
