@@ -80,8 +80,10 @@ def create_ecs_service_linked_role(properties: Mapping[str, Any]) -> None:
     """What the Custom::EcsServiceLinkedRole call does: create the role, or find it made."""
     call = json.loads(properties["Create"])
     iam = boto3.client("iam")
-    # it may exist: the handler ignores InvalidInput too
-    with contextlib.suppress(iam.exceptions.InvalidInputException):
+    # it may exist: the handler ignores those errors too (moto's is EntityAlreadyExists)
+    with contextlib.suppress(
+        iam.exceptions.InvalidInputException, iam.exceptions.EntityAlreadyExistsException
+    ):
         iam.create_service_linked_role(**call["parameters"])
 
 

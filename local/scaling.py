@@ -81,8 +81,19 @@ def rules_from_template(template: Mapping[str, Mapping[str, Any]], prefix: str) 
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         lambda r: r["Properties"]["PolicyType"] == "StepScaling",
     )["StepScalingPolicyConfiguration"]
+    # The wake-up alarm acts on the step policy; the "stalled" alarm on the same signal
+    # only notifies people.
     alarm = one(
-        "AWS::CloudWatch::Alarm", lambda r: r["Properties"].get("MetricName") == WAKE_UP_SIGNAL
+        "AWS::CloudWatch::Alarm",
+        lambda r: (
+            r["Properties"].get("MetricName") == WAKE_UP_SIGNAL
+            and any(
+                isinstance(action, dict)
+                and template.get(str(action.get("Ref")), {}).get("Type")
+                == "AWS::ApplicationAutoScaling::ScalingPolicy"
+                for action in r["Properties"].get("AlarmActions", [])
+            )
+        ),
     )
     tracked = tracking["CustomizedMetricSpecification"]["MetricName"]
     if tracked != BACKLOG_PER_TASK:

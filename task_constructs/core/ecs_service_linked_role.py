@@ -2,9 +2,11 @@
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from task_constructs.core import defaults
 from task_constructs.core.acknowledge import acknowledge
 
 ECS_SERVICE = "ecs.amazonaws.com"
@@ -39,7 +41,9 @@ def ecs_service_linked_role(scope: Construct, construct_id: str) -> cr.AwsCustom
             action="createServiceLinkedRole",
             parameters={"AWSServiceName": ECS_SERVICE},
             physical_resource_id=cr.PhysicalResourceId.of(ECS_SERVICE_LINKED_ROLE),
-            ignore_error_codes_matching="InvalidInput",
+            # IAM's API reference lists InvalidInput for a name already taken; moto (the
+            # local emulator) answers EntityAlreadyExists. Either means the role exists.
+            ignore_error_codes_matching="InvalidInput|EntityAlreadyExists",
         ),
         policy=cr.AwsCustomResourcePolicy.from_statements(
             [
@@ -52,6 +56,11 @@ def ecs_service_linked_role(scope: Construct, construct_id: str) -> cr.AwsCustom
         ),
         install_latest_aws_sdk=False,
         memory_size=128,
+        # A log group of its own, with a generated name and the project's retention,
+        # instead of CDK's /aws/lambda/<function> group kept two years.
+        log_group=logs.LogGroup(
+            scope, f"{construct_id}Logs", retention=defaults.FARGATE_LOG_RETENTION
+        ),
     )
     handler = Stack.of(scope).node.find_child(_HANDLER_ID)
     runs_in_deploys = "CDK's AwsCustomResource handler runs only inside a deploy; "

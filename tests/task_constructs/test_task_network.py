@@ -162,7 +162,7 @@ def test_cluster_waits_for_the_ecs_service_linked_role(new_vpc: Synth) -> None:
     call = json.loads(role["Properties"]["Create"])
     assert call["action"] == "createServiceLinkedRole"
     assert call["parameters"] == {"AWSServiceName": "ecs.amazonaws.com"}
-    assert call["ignoreErrorCodesMatching"] == "InvalidInput"
+    assert call["ignoreErrorCodesMatching"] == "InvalidInput|EntityAlreadyExists"
     assert "Delete" not in role["Properties"]  # other clusters use the role
     (cluster,) = new_vpc.resources("AWS::ECS::Cluster").values()
     assert role_id in cluster["DependsOn"]
