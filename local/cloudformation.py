@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.request
@@ -71,9 +72,21 @@ def restrict_default_security_group(properties: Mapping[str, Any]) -> None:
         )
 
 
+def create_ecs_service_linked_role(properties: Mapping[str, Any]) -> None:
+    """What the Custom::EcsServiceLinkedRole call does: create the role, or find it made."""
+    call = json.loads(properties["Create"])
+    iam = boto3.client("iam")
+    # it may exist: the handler ignores those errors too (moto's is EntityAlreadyExists)
+    with contextlib.suppress(
+        iam.exceptions.InvalidInputException, iam.exceptions.EntityAlreadyExistsException
+    ):
+        iam.create_service_linked_role(**call["parameters"])
+
+
 # Custom resource types the deploy tool can stand in for, by what their handler does.
 CUSTOM_RESOURCE_EMULATORS: Mapping[str, Callable[[Mapping[str, Any]], None]] = {
     "Custom::VpcRestrictDefaultSG": restrict_default_security_group,
+    "Custom::EcsServiceLinkedRole": create_ecs_service_linked_role,
 }
 
 

@@ -22,6 +22,8 @@ from runtime.contract import (
     TASK_NAME_ENV,
     TASK_QUEUE_URL_OUTPUT,
     TASK_TABLE_OUTPUT,
+    UNAVAILABLE_TASKS_ENV,
+    UNAVAILABLE_TASKS_OUTPUT,
     queue_url_env_for,
     queue_url_output_for,
 )
@@ -99,4 +101,6 @@ def producer_environment(deployment: LocalDeployment) -> dict[str, str]:
             env[queue_url_env_for(name)] = outputs[key]
     if ENDPOINT_URL_OUTPUT in outputs:
         env[ENDPOINT_URL_ENV] = outputs[ENDPOINT_URL_OUTPUT]
+    if UNAVAILABLE_TASKS_OUTPUT in outputs:
+        env[UNAVAILABLE_TASKS_ENV] = outputs[UNAVAILABLE_TASKS_OUTPUT]
     return env

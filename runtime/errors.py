@@ -167,3 +167,8 @@ class EventOnlyTaskError(TaskRuntimeError, PermissionError):
 def is_permanent(error: BaseException) -> bool:
     """Whether a failure should go straight to the DLQ instead of being retried."""
     return isinstance(error, TaskRuntimeError) and error.permanent
+
+
+class UnavailableTaskError(ConfigurationError, PermissionError):
+    """The producer refuses a task the deployed configuration cannot run (say, email
+    without a sender), instead of accepting it and dead-lettering it later."""

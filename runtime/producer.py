@@ -35,7 +35,13 @@ from botocore.exceptions import (
 
 from runtime.aws_clients import client
 from runtime.catalogue import CATALOGUE
-from runtime.contract import ENDPOINT_URL_ENV, QUEUE_URL_ENV, TASK_NAMES_ENV, queue_url_env_for
+from runtime.contract import (
+    ENDPOINT_URL_ENV,
+    QUEUE_URL_ENV,
+    TASK_NAMES_ENV,
+    UNAVAILABLE_TASKS_ENV,
+    queue_url_env_for,
+)
 from runtime.contract.payload_limits import (
     ENDPOINT_PATH,
     SHARED_QUEUE_PATH,
@@ -49,6 +55,7 @@ from runtime.errors import (
     EventOnlyTaskError,
     PartialEnqueueError,
     RoutingError,
+    UnavailableTaskError,
     UnknownTaskError,
     UnsentPayload,
 )
@@ -272,6 +279,7 @@ def _check_enqueueable(task: str, env: Mapping[str, str]) -> None:
                 "An enqueued copy would be a forged result (for example, one marking an "
                 "infected upload clean)"
             )
+        _check_available(task, env)
         return
     if task not in _declared_names(env):
         raise UnknownTaskError(
@@ -279,6 +287,22 @@ def _check_enqueueable(task: str, env: Mapping[str, str]) -> None:
             f"registered only by the consumers (their {MODULES_ENV}) is enqueued by name: "
             f"add it to {TASK_NAMES_ENV}"
         )
+
+
+def _check_available(task: str, env: Mapping[str, str]) -> None:
+    """Refuse now what the deployed configuration cannot run, rather than dead-letter it."""
+    unavailable = {name.strip() for name in env.get(UNAVAILABLE_TASKS_ENV, "").split(",")}
+    if task not in unavailable:
+        return
+    why = (
+        "it sends email and the stack was deployed without an email sender; redeploy with "
+        "-c emailSender=<a verified SES identity>"
+        if CATALOGUE[task].sends_email
+        else "the stack was deployed without what it needs"
+    )
+    raise UnavailableTaskError(
+        f"task '{task}' cannot run in this deployment ({UNAVAILABLE_TASKS_ENV}): {why}"
+    )
 
 
 def enqueue(task: str, payload: Mapping[str, Any], *, idempotency_key: str | None = None) -> str:

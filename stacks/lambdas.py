@@ -8,15 +8,34 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from runtime.catalogue import TaskCatalogue
 from runtime.contract import (
+    UNAVAILABLE_TASKS_OUTPUT,
     WEBAPP_PRODUCER_ROLE_OUTPUT,
     queue_url_env_for,
     queue_url_output_for,
 )
+from stacks.alarms import add_alarm_notifications
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
+
+
+def concurrency_note(catalogue: TaskCatalogue) -> str:
+    """One line: what the SQS event sources' caps add up to, against a new account.
+
+    A new account's Lambda concurrency quota may be as low as 10 ("Lambda quotas");
+    each capped event source may take its cap, an uncapped one up to 1,250.
+    """
+    capped = sum(task.max_concurrency or 0 for task in catalogue.values())
+    uncapped = sorted(task.name for task in catalogue.values() if task.max_concurrency is None)
+    rest = f" plus {', '.join(uncapped)} uncapped" if uncapped else ""
+    return (
+        f"the lambdas topology's SQS event sources may run {capped} functions at once{rest}; "
+        "a new account's Lambda concurrency quota may be 10: check ConcurrentExecutions "
+        "with `aws lambda get-account-settings` and ask for more before relying on them"
+    )
 
 
 class LambdasStack(Stack):
@@ -28,6 +47,7 @@ class LambdasStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         catalogue, settings = props.catalogue, props.settings
         shared = add_shared_data(self, settings)
+        add_alarm_notifications(self, settings)
         feedback = shared.email_feedback
 
         # Each function gets its own task's grants; TaskFunctions grants the sender.
@@ -76,3 +96,11 @@ class LambdasStack(Stack):
                 ),
             )
         CfnOutput(self, WEBAPP_PRODUCER_ROLE_OUTPUT, value=producer.role_arn)
+        unavailable = settings.producer_environment(catalogue)
+        for name, value in unavailable.items():
+            CfnOutput(
+                self,
+                UNAVAILABLE_TASKS_OUTPUT,
+                value=value,
+                description=f"Set as {name} in the web app: its producer refuses these tasks",
+            )

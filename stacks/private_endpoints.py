@@ -13,6 +13,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from runtime.contract import ENDPOINT_URL_ENV, ENDPOINT_URL_OUTPUT
+from stacks.alarms import add_alarm_notifications
 from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
@@ -31,6 +32,7 @@ class PrivateEndpointsStack(Stack):
         catalogue, settings = props.catalogue, props.settings
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
+        add_alarm_notifications(self, settings)
 
         endpoints = PrivateEndpointService(
             self,
@@ -50,7 +52,13 @@ class PrivateEndpointsStack(Stack):
         endpoints.container.add_environment(ENDPOINT_URL_ENV, endpoints.endpoint_url)
         endpoints.allow_from(endpoints.service_security_group, "The endpoints")
 
-        web_app = compute.add_web_app(self, environment={ENDPOINT_URL_ENV: endpoints.endpoint_url})
+        web_app = compute.add_web_app(
+            self,
+            environment={
+                ENDPOINT_URL_ENV: endpoints.endpoint_url,
+                **settings.producer_environment(catalogue),
+            },
+        )
         endpoints.allow_from(web_app.security_group, "The web app")
 
         # Schedules and event rules reach the endpoints through the invoker Lambda.

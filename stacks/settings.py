@@ -13,6 +13,7 @@ from typing import Any
 from constructs import Node
 
 from runtime.catalogue import TaskCatalogue
+from runtime.contract import UNAVAILABLE_TASKS_ENV
 from stacks.images import FargateArchitecture, ImageSource, parse_ecr_image
 from task_constructs.task_network import AwsApiAccess, ExistingVpc
 
@@ -24,6 +25,8 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 # A registry host (optional), a path and an optional tag or digest; no spaces.
 _IMAGE_URI = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,12 @@ class TopologySettings:
     - ``malwareProtection``: ``true`` to add a GuardDuty Malware Protection plan on
       the uploads bucket (billed per GB scanned). Default: false.
     - ``emailSender``: the verified SES identity bulk email is sent as. Default: none;
-      email tasks then fail permanently, naming the missing setting.
+      the producer then refuses email tasks, naming the missing setting.
+    - ``alarmEmail`` and ``alarmTopicArn`` (either or both): who hears of every alarm,
+      on ALARM and on OK. Default: neither; alarms notify the stack's own topic, which
+      has no subscriber, and synth says so in one line.
+    - ``noncurrentVersionDays``: days the uploads bucket keeps overwritten or deleted
+      versions. Default: 30.
     """
 
     image: ImageSource = field(default_factory=ImageSource)
@@ -65,6 +73,20 @@ class TopologySettings:
     availability_zones: tuple[str, ...] | None = None
     malware_protection: bool = False
     email_sender: str | None = None
+    alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
+    noncurrent_version_days: int | None = None
+
+    def unavailable_tasks(self, catalogue: TaskCatalogue) -> tuple[str, ...]:
+        """Tasks these settings cannot run: the email tasks without ``emailSender``."""
+        if self.email_sender is not None:
+            return ()
+        return tuple(sorted(task.name for task in catalogue.values() if task.sends_email))
+
+    def producer_environment(self, catalogue: TaskCatalogue) -> dict[str, str]:
+        """What a producer needs to refuse those tasks at once (``runtime.producer``)."""
+        unavailable = self.unavailable_tasks(catalogue)
+        return {UNAVAILABLE_TASKS_ENV: ",".join(unavailable)} if unavailable else {}
 
     @property
     def webapp_image(self) -> str | None:
@@ -90,7 +112,7 @@ class TopologySettings:
                 private_subnet_ids=_required_list(node, "privateSubnetIds"),
             )
         sender = node.try_get_context("emailSender")
-        if sender is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(sender)):
+        if sender is not None and not _EMAIL.match(str(sender)):
             raise SettingsError(
                 f"context 'emailSender' is '{sender}'; use an email address, e.g. tasks@example.com"
             )
@@ -104,13 +126,26 @@ class TopologySettings:
                 "that bulk email calls has no VPC endpoint. Use -c network=nat, or drop "
                 "emailSender"
             )
+        image = _image(node)
+        if network == AwsApiAccess.ENDPOINTS.value:
+            _refuse_unreachable_image(image, region_from_context(node))
         return cls(
-            image=_image(node),
+            image=image,
             aws_api_access=AwsApiAccess(network),
             existing_vpc=existing,
             availability_zones=tuple(zones) if zones is not None and existing is None else None,
             malware_protection=_flag(node, "malwareProtection"),
             email_sender=str(sender) if sender is not None else None,
+            alarm_email=_matching(
+                node, "alarmEmail", _EMAIL, "an email address, e.g. ops@example.com"
+            ),
+            alarm_topic_arn=_matching(
+                node,
+                "alarmTopicArn",
+                _TOPIC_ARN,
+                "an SNS topic ARN, e.g. arn:aws:sns:eu-west-2:123456789012:ops-alarms",
+            ),
+            noncurrent_version_days=_positive_int(node, "noncurrentVersionDays"),
         )
 
 
@@ -195,6 +230,25 @@ def _image(node: Node) -> ImageSource:
     )
 
 
+def _refuse_unreachable_image(image: ImageSource, region: str) -> None:
+    """With no internet route, tasks reach only this region's ECR, through the
+    ``ecr.api`` and ``ecr.dkr`` endpoints and the S3 gateway ("Amazon ECR interface VPC
+    endpoints (AWS PrivateLink)": the endpoints serve the region they are in). Another
+    region's ECR or any other registry fails with CannotPullContainerError and the
+    deploy rolls back."""
+    if image.uri is None:
+        return
+    ecr = parse_ecr_image(image.uri)
+    if ecr is not None and ecr.region == region:
+        return
+    where = "a non-ECR registry" if ecr is None else f"ECR in {ecr.region}, not {region}"
+    raise SettingsError(
+        f"context 'webappImage' is '{image.uri}' ({where}) with 'network' 'endpoints', "
+        f"which has no internet route; copy the image to ECR in {region}, or use "
+        "-c network=nat"
+    )
+
+
 def _choice(node: Node, key: str, valid: list[str], default: str) -> str:
     value = str(node.try_get_context(key) or default)
     if value not in valid:
@@ -222,6 +276,24 @@ def _required_list(node: Node, key: str) -> list[str]:
     if value is None:
         raise SettingsError(f"context 'vpcId' needs '{key}' too (a list or comma-separated)")
     return value
+
+
+def _matching(node: Node, key: str, pattern: re.Pattern[str], expected: str) -> str | None:
+    value = node.try_get_context(key)
+    if value is None:
+        return None
+    if not pattern.match(str(value)):
+        raise SettingsError(f"context '{key}' is '{value}'; use {expected}")
+    return str(value)
+
+
+def _positive_int(node: Node, key: str) -> int | None:
+    value = node.try_get_context(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not re.fullmatch(r"\d+", str(value)) or int(str(value)) < 1:
+        raise SettingsError(f"context '{key}' is '{value}'; use a whole number of days, 1 or more")
+    return int(str(value))
 
 
 def _flag(node: Node, key: str) -> bool:

@@ -57,7 +57,14 @@ class SharedData:
 def add_shared_data(stack: Stack, settings: TopologySettings) -> SharedData:
     """Add ``Data`` (and ``EmailFeedback`` when an email sender is set) to ``stack``,
     with the table and bucket names as outputs."""
-    data = TaskData(stack, "Data", TaskDataProps(malware_protection=settings.malware_protection))
+    data = TaskData(
+        stack,
+        "Data",
+        TaskDataProps(
+            malware_protection=settings.malware_protection,
+            noncurrent_version_days=settings.noncurrent_version_days,
+        ),
+    )
     feedback = EmailFeedback(stack, "EmailFeedback") if settings.email_sender is not None else None
     CfnOutput(stack, TASK_TABLE_OUTPUT, value=data.table.table_name)
     CfnOutput(stack, UPLOADS_BUCKET_OUTPUT, value=data.uploads_bucket.bucket_name)

@@ -17,7 +17,9 @@ from runtime.catalogue import CATALOGUE, TaskCatalogue
 from runtime.contract import METADATA_KEY
 from runtime.contract import topology as identities
 from runtime.contract.topology import TOPOLOGY_DETAIL, ConsumerKind, TopologyIdentity
-from stacks.lambdas import LambdasStack
+from stacks.alarms import NOBODY_NOTIFIED
+from stacks.control_tower import control_tower_checks
+from stacks.lambdas import LambdasStack, concurrency_note
 from stacks.private_endpoints import PrivateEndpointsStack
 from stacks.settings import (
     TopologyProps,
@@ -117,6 +119,10 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     )
     if hint is not None:
         print(f"note: {hint}", file=sys.stderr)
+    if any(topology.name == "lambdas" for topology in topologies):
+        print(f"note: {concurrency_note(catalogue)}", file=sys.stderr)
+    if settings.alarm_email is None and settings.alarm_topic_arn is None:
+        print(f"note: {NOBODY_NOTIFIED}", file=sys.stderr)
     stacks = [
         topology.stack_class(
             app, topology.stack_id, TopologyProps(catalogue=catalogue, settings=settings), env=env
@@ -125,6 +131,9 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     ]
     for stack, topology in zip(stacks, topologies, strict=True):
         stamp_identity(stack, topology.identity)
-    # cdk-nag 3 runs as a CDK validation plugin: findings fail synth.
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    # cdk-nag 3 and the Control Tower rules run as CDK validation plugins: findings
+    # fail synth.
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app), ServerlessChecks(app), control_tower_checks()
+    )
     return stacks

@@ -19,6 +19,7 @@ from runtime.contract import (
     QUEUE_URL_ENV,
     WEBAPP_APP,
 )
+from stacks.alarms import add_alarm_notifications
 from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
@@ -49,6 +50,7 @@ class WebappPollerStack(Stack):
         catalogue, settings = props.catalogue, props.settings
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
+        add_alarm_notifications(self, settings)
         task_queue = add_shared_queue(self, catalogue, shared)
 
         web_app = compute.add_web_app(
@@ -56,6 +58,7 @@ class WebappPollerStack(Stack):
             environment={
                 QUEUE_URL_ENV: task_queue.queue.queue_url,
                 **shared.consumer_environment,
+                **settings.producer_environment(catalogue),
                 POLLER_CONCURRENCY_ENV: str(POLLER_THREADS),
                 POLLER_DRAIN_ENV: str(POLLER_DRAIN_SECONDS),
             },

@@ -11,6 +11,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from runtime.contract import QUEUE_URL_ENV
+from stacks.alarms import add_alarm_notifications
 from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
@@ -26,9 +27,16 @@ class WorkerServiceStack(Stack):
         catalogue, settings = props.catalogue, props.settings
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
+        add_alarm_notifications(self, settings)
         task_queue = add_shared_queue(self, catalogue, shared)
 
-        web_app = compute.add_web_app(self, environment={QUEUE_URL_ENV: task_queue.queue.queue_url})
+        web_app = compute.add_web_app(
+            self,
+            environment={
+                QUEUE_URL_ENV: task_queue.queue.queue_url,
+                **settings.producer_environment(catalogue),
+            },
+        )
         task_queue.grant_send(web_app.task_definition.task_role)
 
         workers = QueueWorkerService(

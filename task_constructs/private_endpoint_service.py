@@ -282,7 +282,9 @@ class PrivateEndpointService(Construct):
             ),
         )
         mark_role(function, ResourceRole.INVOKER)
-        self.invoker_dead_letter_queue = delivery_dead_letter_queue(namespace, "FailedInvocations")
+        self.invoker_dead_letter_queue = delivery_dead_letter_queue(
+            namespace, "FailedInvocations", "The invoker Lambda (after its retries)"
+        )
         function.configure_async_invoke(
             retry_attempts=2,
             max_event_age=Duration.hours(1),

@@ -159,7 +159,8 @@ class QueueWorkerService(Construct):
     a rule running it every minute), ``Scaling`` (the scalable target with the
     ``BacklogTracking`` target-tracking policy) and ``WakeFromZero`` (a step policy and
     its alarm). Monthly cost while idle: the metric Lambda's 43,800 runs, five custom
-    metrics and the CloudWatch alarms (two from target tracking, one wake-up).
+    metrics and the CloudWatch alarms (two from target tracking, the wake-up and its
+    stalled alarm).
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: QueueWorkerServiceProps) -> None:
@@ -332,17 +333,37 @@ class QueueWorkerService(Construct):
             metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
         )
         action.add_adjustment(adjustment=1, lower_bound=0)
+        wake_up_signal = cloudwatch.Metric(
+            namespace=props.metric_namespace,
+            metric_name=WAKE_UP_SIGNAL,
+            dimensions_map=dimensions,
+            statistic="Maximum",
+            period=_METRIC_PERIOD,
+        )
+        # The wake-up is one alarm period, one scaling step and a task start; if
+        # messages still wait with no task after this, tasks fail to start (image pull,
+        # quota, subnet) and someone must look. Its own alarm: the step-scaling alarm
+        # above fires on every wake-up and notifies nobody.
+        stalled_minutes = int(defaults.WAKE_UP_DEADLINE.to_minutes())
+        cloudwatch.Alarm(
+            wake,
+            "Stalled",
+            alarm_description=(
+                f"Messages have waited {stalled_minutes} minutes with no worker task running "
+                "or starting; check the service's stopped tasks for why none starts."
+            ),
+            metric=wake_up_signal,
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=stalled_minutes,
+            datapoints_to_alarm=stalled_minutes,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         cloudwatch.Alarm(
             wake,
             "Alarm",
             alarm_description="Messages are waiting and no worker task is running or starting",
-            metric=cloudwatch.Metric(
-                namespace=props.metric_namespace,
-                metric_name=WAKE_UP_SIGNAL,
-                dimensions_map=dimensions,
-                statistic="Maximum",
-                period=_METRIC_PERIOD,
-            ),
+            metric=wake_up_signal,
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,

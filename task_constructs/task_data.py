@@ -12,9 +12,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from runtime.contract import BUCKET_ENV, TABLE_ENV
+from runtime.contract import BUCKET_ENV, TABLE_ENV, UPLOAD_SCANNING_ENV, UploadScanning
 from runtime.contract.storage import SCAN_STATUS_TAG, UPLOADS_PREFIX, ScanStatus
+from task_constructs.core import defaults
 from task_constructs.core.acknowledge import acknowledge, acknowledge_resource, nag_resource_text
+from task_constructs.core.defaults import given
 from task_constructs.data_access import LEDGER_ACTIONS, LEDGER_PK_PREFIX, access_for
 
 GUARDDUTY_PLAN_PRINCIPAL = "malware-protection-plan.guardduty.amazonaws.com"
@@ -27,14 +29,30 @@ class TaskDataProps:
     malware_protection: bool = False
     """Add a GuardDuty Malware Protection for S3 plan on the uploads bucket: every new
     object is scanned and the result published to EventBridge, where the
-    virus-scan-result task picks it up. Billed per GB scanned and per object; opt-in.
-    Default: false."""
+    virus-scan-result task picks it up; only versions found clean load. Billed per GB
+    scanned and per object; opt-in. Default: false: uploads load unscanned, and their
+    status says ``unscanned`` (``ASYNC_TASKS_UPLOAD_SCANNING=off``)."""
+
+    noncurrent_version_days: int | None = None
+    """Days the uploads bucket keeps a version after it is overwritten or deleted (S3
+    ``NoncurrentVersionExpiration``). Default: 30 days. Expired delete markers are
+    removed and incomplete multipart uploads aborted after 7 days either way."""
+
+    def __post_init__(self) -> None:
+        days = self.noncurrent_version_days
+        if days is not None and days < 1:
+            raise ValueError(
+                f"TaskDataProps: noncurrent_version_days is {days}; S3 expires noncurrent "
+                "versions after 1 day at the soonest. Give 1 or more"
+            )
 
 
 class TaskData(Construct):
     """The uploads bucket, its access-log bucket and the task table.
 
-    All three are retained on stack deletion: they hold users' data.
+    All three are retained on stack deletion, and so are the buckets' policies: they hold
+    users' data, and without its policy a retained bucket loses the TLS-only rule and the
+    deny on infected uploads.
     """
 
     def __init__(
@@ -68,6 +86,16 @@ class TaskData(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="uploads/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="NoncurrentVersionsAndLeftovers",
+                    noncurrent_version_expiration=Duration.days(
+                        given(props.noncurrent_version_days, defaults.NONCURRENT_VERSION_DAYS)
+                    ),
+                    expired_object_delete_marker=True,
+                    abort_incomplete_multipart_upload_after=defaults.INCOMPLETE_UPLOAD_DAYS,
+                )
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
         # A classic table (AWS::DynamoDB::Table): the local emulator deploys it, and a
@@ -87,13 +115,24 @@ class TaskData(Construct):
         self.malware_protection_plan: guardduty.CfnMalwareProtectionPlan | None = (
             self._malware_protection() if props.malware_protection else None
         )
+        # CDK leaves a bucket's policy deletable even when the bucket is retained.
+        for bucket in (self.access_logs_bucket, self.uploads_bucket):
+            if bucket.policy is not None:
+                bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
 
     @property
     def environment(self) -> dict[str, str]:
-        """What task code needs to find the shared data."""
+        """What task code needs to find the shared data, and whether uploads are scanned
+        before they load (without malware protection they load unscanned, and say so)."""
+        scanning = (
+            UploadScanning.GUARDDUTY
+            if self.malware_protection_plan is not None
+            else UploadScanning.OFF
+        )
         return {
             TABLE_ENV: self.table.table_name,
             BUCKET_ENV: self.uploads_bucket.bucket_name,
+            UPLOAD_SCANNING_ENV: str(scanning),
         }
 
     def grant_task_access(self, grantee: iam.IGrantable, tasks: Iterable[str]) -> None:

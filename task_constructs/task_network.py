@@ -2,7 +2,10 @@
 
 How tasks reach AWS APIs is a choice with a monthly price, so it is a prop:
 - ``nat`` (default): one NAT gateway (~$36.50/month + $0.05/GB in eu-west-2); tasks
-  can also reach SES and any other public AWS endpoint;
+  can also reach SES and any other public AWS endpoint. S3 and DynamoDB traffic takes
+  their gateway endpoints (free), not the NAT: upload reads, ledger calls and the image
+  layers, which ECR serves from S3 ("Amazon ECR interface VPC endpoints
+  (AWS PrivateLink)": "Amazon ECR uses Amazon S3 to store your image layers");
 - ``endpoints``: no internet route at all; gateway endpoints for S3 and DynamoDB (free)
   and interface endpoints in both AZs for what the tasks call: ECR (api and dkr) and
   the S3 gateway to pull the image, CloudWatch Logs for the awslogs driver, SQS, and
@@ -24,6 +27,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from task_constructs.core.acknowledge import acknowledge_resource
+from task_constructs.core.ecs_service_linked_role import ecs_service_linked_role
 
 
 class AwsApiAccess(Enum):
@@ -102,20 +106,27 @@ class TaskNetwork(Construct):
             isolated = self._new_vpc(nat_gateways=0, private=ec2.SubnetType.PRIVATE_ISOLATED)
             self.vpc = isolated
             self.task_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-            self._add_endpoints(isolated)
+            self._add_interface_endpoints(isolated)
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
             vpc=self.vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
+        self.cluster.node.add_dependency(ecs_service_linked_role(self, "EcsServiceLinkedRole"))
 
     def _new_vpc(self, *, nat_gateways: int, private: ec2.SubnetType) -> ec2.Vpc:
         subnets = [ec2.SubnetConfiguration(name="Tasks", subnet_type=private, cidr_mask=22)]
         if nat_gateways:
             subnets.insert(
                 0,
-                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC),
+                # Only the NAT gateway lives here, with its own Elastic IP: nothing
+                # launched in it needs a public IP (Control Tower CT.EC2.PR.11).
+                ec2.SubnetConfiguration(
+                    name="Public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    map_public_ip_on_launch=False,
+                ),
             )
         vpc = ec2.Vpc(
             self,
@@ -132,11 +143,16 @@ class TaskNetwork(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
+        # Gateway endpoints cost nothing and keep the tasks' S3 and DynamoDB traffic
+        # off the NAT gateway.
+        tasks = [ec2.SubnetSelection(subnet_type=private)]
+        vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=tasks)
+        vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=tasks
+        )
         return vpc
 
-    def _add_endpoints(self, vpc: ec2.Vpc) -> None:
-        vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
-        vpc.add_gateway_endpoint("DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
+    def _add_interface_endpoints(self, vpc: ec2.Vpc) -> None:
         for name, service in _INTERFACE_ENDPOINTS.items():
             endpoint = vpc.add_interface_endpoint(name, service=service, subnets=self.task_subnets)
             for group in endpoint.connections.security_groups:

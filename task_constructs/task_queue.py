@@ -18,6 +18,7 @@ from runtime.contract.payload_limits import SQS_MESSAGE_BYTES
 from runtime.contract.retry_budget import redrive_max_receive_count
 from task_constructs.core import defaults
 from task_constructs.core.acknowledge import acknowledge_resource
+from task_constructs.core.dead_letter_alarm import not_empty_alarm
 from task_constructs.core.defaults import given
 from task_constructs.core.validation import fail_if_any, fail_props, seconds
 
@@ -75,9 +76,9 @@ class TaskQueueProps:
     SSE-SQS, encryption at rest with keys SQS manages, at no charge."""
 
     removal_policy: RemovalPolicy | None = None
-    """What happens to both queues when they leave the stack. RETAIN keeps them, and
-    the messages in them, e.g. across a topology switch. Default: DESTROY, the CDK
-    default for queues."""
+    """What happens to both queues, and their policies, when they leave the stack.
+    RETAIN keeps them, and the messages in them, e.g. across a topology switch.
+    Default: DESTROY, the CDK default for queues."""
 
     alarms_enabled: bool = True
     """Create the DLQ-not-empty and oldest-message-age alarms ($0.10 per alarm per
@@ -194,6 +195,15 @@ class TaskQueue(Construct):
             ),
         )
 
+        if props.removal_policy is not None:
+            # CDK leaves a queue's policy (TLS-only) deletable even when the queue is
+            # retained; a retained queue keeps it.
+            given_dlq = props.dead_letter_queue is not None
+            for created in (self.queue, *(() if given_dlq else (self.dead_letter_queue,))):
+                policy = created.node.try_find_child("Policy")
+                if isinstance(policy, sqs.QueuePolicy):
+                    policy.apply_removal_policy(props.removal_policy)
+
         self.dead_letter_alarm: cloudwatch.IAlarm | None = None
         self.oldest_message_alarm: cloudwatch.IAlarm | None = None
         if props.alarms_enabled:
@@ -213,20 +223,11 @@ class TaskQueue(Construct):
         return self.queue.grant_consume_messages(grantee)
 
     def _create_alarms(self, props: TaskQueueProps) -> None:
-        dlq_alarm = cloudwatch.Alarm(
+        dlq_alarm = not_empty_alarm(
             self,
             "DeadLetterQueueNotEmpty",
-            alarm_description=(
-                f"Tasks {_names(self.tasks)} have dead-lettered messages; inspect and "
-                "redrive the DLQ."
-            ),
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=defaults.ALARM_PERIOD, statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letter_queue,
+            f"Tasks {_names(self.tasks)} have dead-lettered messages; inspect and redrive the DLQ.",
         )
         threshold = given(props.oldest_message_age_threshold, defaults.OLDEST_MESSAGE_AGE_THRESHOLD)
         age_alarm = cloudwatch.Alarm(

@@ -67,7 +67,11 @@ class TaskTriggers(Construct):
             task for task in props.catalogue.values() if task.schedules or task.event_triggers
         ]
         self.dead_letter_queue: sqs.IQueue | None = (
-            delivery_dead_letter_queue(self, "DeliveryDeadLetterQueue") if triggered else None
+            delivery_dead_letter_queue(
+                self, "DeliveryDeadLetterQueue", "EventBridge Scheduler or EventBridge"
+            )
+            if triggered
+            else None
         )
         for task in triggered:
             namespace = Construct(self, task.name)

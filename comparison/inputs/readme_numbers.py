@@ -144,10 +144,26 @@ def _network(nat: StackTemplate, endpoints: StackTemplate, prices: PriceTable) -
 def _queues(lambdas: StackTemplate, prices: PriceTable) -> dict[str, str]:
     """Each TaskQueue's alarms and retention: the lambdas stack has one per task function."""
     task_functions = lambdas.with_role(ResourceRole.TASK)
+    function_ids = {f.logical_id for f in task_functions}
+    work_queues = {
+        ref_target(m.properties.get("EventSourceArn"))
+        for m in lambdas.of_type("AWS::Lambda::EventSourceMapping")
+        if ref_target(m.properties.get("FunctionName")) in function_ids
+    }
+    dead_letter_queues = {
+        ref_target(q.properties["RedrivePolicy"].get("deadLetterTargetArn"))
+        for q in lambdas.of_type("AWS::SQS::Queue")
+        if q.logical_id in work_queues and "RedrivePolicy" in q.properties
+    }
+    # The TaskQueues' own alarms: on a task's queue or its DLQ (not, e.g., the delivery DLQ).
+    task_queue_ids = (work_queues | dead_letter_queues) - {None}
     sqs_alarms = [
         r.properties
         for r in lambdas.of_type("AWS::CloudWatch::Alarm")
         if r.properties.get("Namespace") == "AWS/SQS"
+        and any(
+            ref_target(d.get("Value")) in task_queue_ids for d in r.properties.get("Dimensions", [])
+        )
     ]
     if not task_functions or len(sqs_alarms) % len(task_functions):
         raise ReadmeNumbersError(

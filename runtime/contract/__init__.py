@@ -75,6 +75,13 @@ DEFAULT_EMAIL_CHUNK_SIZE: Final = 500
 
 # property-bulk-upload.
 UPLOAD_CHUNK_ROWS_ENV: Final = "ASYNC_TASKS_UPLOAD_CHUNK_ROWS"
+# Whether uploads are scanned before loading: "guardduty" (malwareProtection on: only
+# uploads GuardDuty tagged clean load) or "off" (the default deploy: an upload loads
+# unscanned and its status says "unscanned"). Unset means "guardduty", the strict rule.
+UPLOAD_SCANNING_ENV: Final = "ASYNC_TASKS_UPLOAD_SCANNING"
+# Tasks this deployment cannot run (comma-separated); the producer refuses them, e.g.
+# the email tasks when no emailSender was set at deploy.
+UNAVAILABLE_TASKS_ENV: Final = "ASYNC_TASKS_UNAVAILABLE_TASKS"
 UPLOAD_MAX_BYTES_ENV: Final = "ASYNC_TASKS_UPLOAD_MAX_BYTES"
 
 # The backlog metric Lambda (worker-service topology).
@@ -103,6 +110,8 @@ TASK_QUEUE_URL_OUTPUT: Final = "TaskQueueUrl"
 TASK_DLQ_URL_OUTPUT: Final = "TaskDeadLetterQueueUrl"
 ENDPOINT_URL_OUTPUT: Final = "EndpointUrl"
 WEBAPP_PRODUCER_ROLE_OUTPUT: Final = "WebAppProducerRoleArn"
+# lambdas: what to set as UNAVAILABLE_TASKS_ENV in the web app (only when some are).
+UNAVAILABLE_TASKS_OUTPUT: Final = "UnavailableTasks"
 
 
 def pascal_case(task_name: str) -> str:
@@ -122,6 +131,13 @@ METADATA_KEY: Final = "AsyncTasks"
 # Details: the poller threads of an ECS service, the task of a task Lambda.
 POLLER_THREADS_DETAIL: Final = "pollerThreads"
 TASK_DETAIL: Final = "task"
+
+
+class UploadScanning(enum.StrEnum):
+    """The values of ``UPLOAD_SCANNING_ENV``."""
+
+    GUARDDUTY = "guardduty"
+    OFF = "off"
 
 
 class ResourceRole(enum.StrEnum):

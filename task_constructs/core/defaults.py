@@ -20,6 +20,11 @@ LAMBDA_VISIBILITY_MULTIPLIER = 6
 OLDEST_MESSAGE_AGE_THRESHOLD = Duration.minutes(30)
 ALARM_PERIOD = Duration.minutes(1)
 
+# The uploads bucket: how long an overwritten or deleted version stays (billed), and
+# when S3 aborts a multipart upload nobody completed (its parts are billed too).
+NONCURRENT_VERSION_DAYS = 30
+INCOMPLETE_UPLOAD_DAYS = Duration.days(7)
+
 # EventBridge Scheduler and rule delivery: retry a few times within an hour, then DLQ.
 DELIVERY_RETRY_ATTEMPTS = 3
 DELIVERY_MAX_EVENT_AGE = Duration.hours(1)
@@ -36,9 +41,17 @@ POWERTOOLS_LAYER_VERSION = 27
 # QueueWorkerService: how long a message may wait before work starts.
 ACCEPTABLE_LATENCY = Duration.seconds(DEFAULT_ACCEPTABLE_LATENCY_SECONDS)
 FARGATE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# The image's numeric user (container/Dockerfile, USER 10001); the task definition
+# names it too, so ECS and Control Tower's CT.ECS.PR.3 see a non-root user.
+CONTAINER_USER = "10001"
+# The one writable path on the containers' read-only root filesystem.
+SCRATCH_VOLUME = "scratch"
+SCRATCH_PATH = "/tmp"
 # Scale out quickly on backlog; scale in slowly, so a burst's tail keeps its workers.
 WORKER_SCALE_IN_COOLDOWN = Duration.minutes(5)
 WORKER_SCALE_OUT_COOLDOWN = Duration.minutes(1)
+# Messages waiting with no worker task this long means the wake-up failed.
+WAKE_UP_DEADLINE = Duration.minutes(10)
 # Endpoint requests are short (202 Accepted); the work runs after the response.
 ENDPOINT_DEREGISTRATION_DELAY = Duration.seconds(15)
 

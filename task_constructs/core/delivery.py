@@ -59,7 +59,9 @@ def resolve_delivery(scope: Construct, props: DeliveryProps) -> ResolvedDelivery
         dead_letter_queue=(
             props.dead_letter_queue
             if props.dead_letter_queue is not None
-            else delivery_dead_letter_queue(scope, "DeliveryDeadLetterQueue")
+            else delivery_dead_letter_queue(
+                scope, "DeliveryDeadLetterQueue", "EventBridge Scheduler or EventBridge"
+            )
         ),
         retry_attempts=given(props.retry_attempts, defaults.DELIVERY_RETRY_ATTEMPTS),
     )

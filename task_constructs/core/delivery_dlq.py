@@ -6,10 +6,12 @@ from constructs import Construct
 from runtime.contract.payload_limits import SQS_MESSAGE_BYTES
 from task_constructs.core import defaults
 from task_constructs.core.acknowledge import acknowledge_resource
+from task_constructs.core.dead_letter_alarm import not_empty_alarm
 
 
-def delivery_dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
-    """An encrypted, TLS-only queue that keeps undelivered envelopes 14 days."""
+def delivery_dead_letter_queue(scope: Construct, construct_id: str, sender: str) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps undelivered envelopes 14 days, and its
+    ``NotEmpty`` alarm; ``sender`` names who failed to deliver, for the alarm's text."""
     queue = sqs.Queue(
         scope,
         construct_id,
@@ -25,4 +27,11 @@ def delivery_dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue
     )
     acknowledge_resource(queue, "AwsSolutions-SQS3", reason)
     acknowledge_resource(queue, "Serverless-SQSRedrivePolicy", reason)
+    not_empty_alarm(
+        queue,
+        "NotEmpty",
+        queue,
+        f"{sender} could not deliver task envelopes; they wait in this queue for 14 days. "
+        "Inspect the error attributes and resend them.",
+    )
     return queue

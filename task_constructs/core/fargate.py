@@ -54,6 +54,11 @@ def fargate_task_definition(
     container = task_definition.add_container(
         settings.container_name,
         image=settings.image,
+        # Control Tower CT.ECS.PR.3, PR.6 and PR.7: a non-root user, a read-only root
+        # filesystem and a memory hard limit (the task's whole memory: one container).
+        user=defaults.CONTAINER_USER,
+        readonly_root_filesystem=True,
+        memory_limit_mib=settings.memory_mib,
         command=list(settings.command) if settings.command is not None else None,
         environment=dict(settings.environment),
         stop_timeout=settings.stop_timeout,
@@ -65,6 +70,7 @@ def fargate_task_definition(
             else None
         ),
     )
+    _add_scratch(task_definition, container)
     execution_role = task_definition.execution_role
     pull_policy = (
         execution_role.node.try_find_child("DefaultPolicy") if execution_role is not None else None
@@ -82,6 +88,22 @@ def fargate_task_definition(
         "The environment holds resource names and URLs only; no secret is passed.",
     )
     return task_definition, container
+
+
+def _add_scratch(task_definition: ecs.TaskDefinition, container: ecs.ContainerDefinition) -> None:
+    """``/tmp`` writable on the read-only root filesystem: a bind mount on the task's
+    ephemeral storage (Fargate 1.4.0+), for gunicorn's worker heartbeat files and
+    Python's ``tempfile``. "Use bind mounts with Amazon ECS": the mount starts root-owned
+    0755 unless the image's Dockerfile declares the path; container/Dockerfile declares
+    ``VOLUME /tmp`` with mode 1777 (not checked on a live task)."""
+    task_definition.add_volume(name=defaults.SCRATCH_VOLUME)
+    container.add_mount_points(
+        ecs.MountPoint(
+            source_volume=defaults.SCRATCH_VOLUME,
+            container_path=defaults.SCRATCH_PATH,
+            read_only=False,
+        )
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

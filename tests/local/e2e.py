@@ -15,7 +15,9 @@ from runtime.producer import Producer
 from tests.local import helpers
 
 RECIPIENT = "ada@example.com"
-# property-bulk-upload is enqueued by the virus-scan-result handler, not by the test.
+# Without malware protection the web app enqueues property-bulk-upload for a plain
+# upload; with it, GuardDuty's tag and event reach virus-scan-result, which enqueues the
+# load. Together the two runs cover every task type.
 COVERED_TASKS = {
     "virus-scan-result",
     "property-bulk-upload",
@@ -32,16 +34,29 @@ def run_every_task_type(
     bucket: str,
     dlq_urls: list[str],
     settle: Callable[[], None],
+    malware_protection: bool = False,
 ) -> None:
-    """Scan result -> bulk upload -> report, one email campaign and one poison message."""
+    """Upload -> bulk upload -> report, one email campaign and one poison message.
+
+    Without ``malware_protection`` (the default deploy) the CSV is put as the web app
+    puts it and the load enqueued through the producer; nothing marks it clean. With
+    it, GuardDuty's tag and scan-result event start the load through virus-scan-result.
+    """
     producer = Producer(environ=producer_env)
     helpers.create_email_template()
-    version = helpers.upload_clean_candidate(bucket)
-    helpers.deliver_event(
-        producer_env,
-        "virus-scan-result",
-        helpers.scan_result_event(bucket, helpers.PROPERTY_KEY, version),
-    )
+    if malware_protection:
+        version = helpers.upload_clean_candidate(bucket)
+        helpers.deliver_event(
+            producer_env,
+            "virus-scan-result",
+            helpers.scan_result_event(bucket, helpers.PROPERTY_KEY, version),
+        )
+    else:
+        version = helpers.put_upload(bucket)
+        producer.enqueue(
+            "property-bulk-upload",
+            {"bucket": bucket, "key": helpers.PROPERTY_KEY, "version_id": version},
+        )
     producer.enqueue(
         "send-bulk-email",
         {"template": helpers.EMAIL_TEMPLATE, "recipients": [RECIPIENT]},
@@ -50,10 +65,12 @@ def run_every_task_type(
     poison_id = producer.enqueue("generate-report", {"period": "not-a-period"})
     settle()
 
-    # The clean scan queued the load (the handler enqueued it); the load ran.
+    # The load ran: queued by the clean scan's handler, or by the web app unscanned.
     upload = helpers.table_item(table, f"upload#{helpers.PROPERTY_KEY}", f"version#{version}")
     assert upload is not None
     assert upload["status"] == "processed", upload
+    scanned = "NO_THREATS_FOUND" if malware_protection else "NOT_SCANNED"
+    assert upload["scan_status"] == scanned, upload
     assert (upload["rows_loaded"], upload["rows_rejected"]) == (2, 1)
     assert helpers.table_item(table, "property#100", "record") is not None
     assert helpers.table_item(table, "property#101", "record") is not None

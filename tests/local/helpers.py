@@ -47,6 +47,12 @@ def scanned_upload(bucket: str, key: str, body: bytes, status: str) -> str:
     return version
 
 
+def put_upload(bucket: str, key: str = PROPERTY_KEY) -> str:
+    """The property CSV put as the web app puts it, untagged; returns its version id."""
+    response = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=PROPERTY_CSV.encode())
+    return str(response.get("VersionId", "null"))
+
+
 def upload_clean_candidate(bucket: str, key: str = PROPERTY_KEY) -> str:
     """The property CSV, scanned clean; returns its version id."""
     return scanned_upload(bucket, key, PROPERTY_CSV.encode(), "NO_THREATS_FOUND")

@@ -46,6 +46,27 @@ def bucket_policy(template: Template, logical_id: str) -> None:
     assert template[_target(properties["Bucket"])]["Type"] == "AWS::S3::Bucket"
 
 
+def topic_policy(template: Template, logical_id: str) -> None:
+    """The alarm topic refuses publishes over plain HTTP (SNS enforce_ssl)."""
+    properties = template[logical_id]["Properties"]
+    assert any(
+        s["Effect"] == "Deny" and s.get("Condition") == _TLS_ONLY and s["Principal"] == "*"
+        for s in properties["PolicyDocument"]["Statement"]
+    ), logical_id
+    for topic in properties["Topics"]:
+        assert template[_target(topic)]["Type"] == "AWS::SNS::Topic"
+
+
+def _notifies_a_topic(template: Template, properties: Mapping[str, Any]) -> bool:
+    """ALARM and OK both go to the stack's alarm topic (AlarmNotifications)."""
+    actions = properties.get("AlarmActions", [])
+    return (
+        bool(actions)
+        and properties.get("OKActions") == actions
+        and all(template[_target(a)]["Type"] == "AWS::SNS::Topic" for a in actions)
+    )
+
+
 def alarm(template: Template, logical_id: str) -> None:
     properties = template[logical_id]["Properties"]
     dimensions = {d["Name"]: d["Value"] for d in properties["Dimensions"]}
@@ -59,21 +80,36 @@ def alarm(template: Template, logical_id: str) -> None:
             else ("ApproximateAgeOfOldestMessage", 1800)
         )
         assert (properties["MetricName"], properties["Threshold"]) == expected, logical_id
+        assert _notifies_a_topic(template, properties), logical_id
     else:
-        # The worker service's wake-from-zero signal, published by the backlog Lambda.
+        # The worker service's wake-from-zero signal, published by the backlog Lambda:
+        # the wake-up step scaling, or the alarm when it stays up (the wake-up failed).
         assert (properties["Namespace"], properties["MetricName"]) == ("AsyncTasks", "WakeUpSignal")
         assert set(dimensions) == {"ClusterName", "ServiceName"}
         actions = [template[_target(a)]["Type"] for a in properties["AlarmActions"]]
-        assert actions == ["AWS::ApplicationAutoScaling::ScalingPolicy"]
+        if actions != ["AWS::ApplicationAutoScaling::ScalingPolicy"]:
+            assert _notifies_a_topic(template, properties), logical_id
+            assert properties["EvaluationPeriods"] > 1, logical_id
     assert properties["ComparisonOperator"] == "GreaterThanThreshold"
 
 
 def _dead_letter_queues(template: Template) -> set[str]:
-    return {
+    """Queues' redrive targets, and where Scheduler, EventBridge and the invoker's async
+    invocations put what they could not deliver."""
+    found = {
         _target(r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
         for r in template.values()
         if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r.get("Properties", {})
     }
+    for resource in template.values():
+        properties = resource.get("Properties", {})
+        targets = [properties.get("Target", {}), *properties.get("Targets", [])]
+        for target in targets:
+            if "DeadLetterConfig" in target:
+                found.add(_target(target["DeadLetterConfig"]["Arn"]))
+        if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+            found.add(_target(properties["DestinationConfig"]["OnFailure"]["Destination"]))
+    return found
 
 
 def schedule(template: Template, logical_id: str) -> None:
@@ -166,6 +202,7 @@ def ses_event_destination(template: Template, logical_id: str) -> None:
 CHECKS: Mapping[str, Check] = {
     "AWS::SQS::QueuePolicy": queue_policy,
     "AWS::S3::BucketPolicy": bucket_policy,
+    "AWS::SNS::TopicPolicy": topic_policy,
     "AWS::CloudWatch::Alarm": alarm,
     "AWS::Scheduler::Schedule": schedule,
     "AWS::ApplicationAutoScaling::ScalableTarget": scalable_target,

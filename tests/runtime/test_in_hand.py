@@ -50,9 +50,12 @@ def test_settling_waits_for_a_visibility_extension_in_flight() -> None:
     entry = in_hand.add(_message(1), deadline=time.monotonic())
     (pinned,) = in_hand.pin_due(time.monotonic() + 1)
     moved = threading.Event()
-    mover = threading.Thread(
-        target=lambda: in_hand.change(entry, EntryState.SETTLING) and moved.set()
-    )
+
+    def move() -> None:
+        if in_hand.change(entry, EntryState.SETTLING):
+            moved.set()
+
+    mover = threading.Thread(target=move)
     mover.start()
     assert not moved.wait(0.2)  # the extension's call is still in flight
     in_hand.unpin([pinned], extended={0}, deadline=time.monotonic() + 30)

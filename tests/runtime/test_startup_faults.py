@@ -71,7 +71,7 @@ THROTTLED_START = (
 
 def _client_error(code: str, status: int) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},  # type: ignore[typeddict-item]
         "GetItem",
     )
 
@@ -287,7 +287,8 @@ def test_start_poller_still_raises_denied_access_in_the_callers_thread(
         response = AWSResponse("https://injected", 400, {}, None)  # type: ignore[arg-type]
         return response, {"Error": {"Code": "AccessDeniedException", "Message": "injected"}}
 
-    denied.meta.events.register("before-call.dynamodb.GetItem", deny)
+    # botocore uses a before-call handler's return value as the response
+    denied.meta.events.register("before-call.dynamodb.GetItem", deny)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=rf"ASYNC_TASKS_TABLE={probe_env}.*AccessDenied"):
         start_poller(make_queue().url, dynamodb=denied)
 

@@ -73,7 +73,9 @@ def test_network_is_two_azs_with_one_nat_gateway_by_default(
         k for k in _of_type(template, "AWS::EC2::Subnet") if k.startswith("NetworkVpcTasksSubnet")
     ]
     assert len(private) == 2
-    assert not _of_type(template, "AWS::EC2::VPCEndpoint")
+    # the free gateway endpoints only: S3 and DynamoDB traffic skips the NAT
+    endpoints = _of_type(template, "AWS::EC2::VPCEndpoint").values()
+    assert [e["Properties"]["VpcEndpointType"] for e in endpoints] == ["Gateway"] * 2
 
 
 @pytest.mark.slow  # a synth of its own with an option on (0.5-1 s)
@@ -166,7 +168,11 @@ def test_private_endpoints_web_app_reaches_the_alb_and_holds_no_queue_rights(
         if k.startswith("WebApp")
     ]
     (container,) = web[0]["Properties"]["ContainerDefinitions"]
-    assert [e["Name"] for e in container["Environment"]] == ["ASYNC_TASKS_ENDPOINT_URL"]
+    # the route, and (no emailSender by default) the tasks its producer refuses
+    assert [e["Name"] for e in container["Environment"]] == [
+        "ASYNC_TASKS_ENDPOINT_URL",
+        "ASYNC_TASKS_UNAVAILABLE_TASKS",
+    ]
     assert not any(
         a.startswith("sqs:") for a in _actions(_task_role_statements(template, "WebApp"))
     )
@@ -226,6 +232,10 @@ def test_switching_webapp_poller_and_worker_service_keeps_stateful_resources(
         assert resource["DeletionPolicy"] == "Retain", logical_id
 
 
+# The logical-id prefix of the one Lambda CDK shares between a stack's AwsCustomResources.
+AWS_CUSTOM_RESOURCE_HANDLER = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
 def test_every_service_and_function_marks_its_role_for_the_cost_model(
     synthesized: SynthesizedApp,
 ) -> None:
@@ -233,7 +243,7 @@ def test_every_service_and_function_marks_its_role_for_the_cost_model(
     for stack_id, template in synthesized.templates.items():
         for kind in ("AWS::ECS::Service", "AWS::Lambda::Function"):
             for logical_id, resource in _of_type(template, kind).items():
-                if logical_id.startswith("Custom"):
+                if logical_id.startswith(("Custom", AWS_CUSTOM_RESOURCE_HANDLER)):
                     continue  # CDK's own custom-resource providers
                 role = resource.get("Metadata", {}).get("AsyncTasks", {}).get("role")
                 roles.setdefault(stack_id, []).append(role)

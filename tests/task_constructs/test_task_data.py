@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 
-from runtime.contract import BUCKET_ENV, TABLE_ENV
+from runtime.contract import BUCKET_ENV, TABLE_ENV, UPLOAD_SCANNING_ENV
 from stacks.topologies import new_app
 from task_constructs.data_access import TASK_DATA_ACCESS
 from task_constructs.task_data import TaskData, TaskDataProps
@@ -179,6 +179,37 @@ def test_buckets_and_table_survive_stack_deletion_and_replacement(plain: Synth) 
         assert resource["UpdateReplacePolicy"] == "Retain"
 
 
+def test_bucket_policies_survive_with_their_buckets(plain: Synth) -> None:
+    # "DeletionPolicy attribute": Retain keeps that resource only. A retained bucket
+    # without its policy loses the TLS-only rule and the deny on unclean uploads.
+    for bucket in (plain.data.uploads_bucket, plain.data.access_logs_bucket):
+        assert bucket.policy is not None
+        resource = plain.resource(bucket.policy)
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_uploads_lifecycle_keeps_old_versions_30_days_by_default(plain: Synth) -> None:
+    # "Lifecycle configuration elements" (S3 User Guide): NoncurrentVersionExpiration,
+    # ExpiredObjectDeleteMarker and AbortIncompleteMultipartUpload.
+    rules = plain.resource(plain.data.uploads_bucket)["Properties"]["LifecycleConfiguration"]
+    assert rules["Rules"] == [
+        {
+            "Id": "NoncurrentVersionsAndLeftovers",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+            "ExpiredObjectDeleteMarker": True,
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        }
+    ]
+
+
+def test_noncurrent_version_days_below_one_is_refused() -> None:
+    # S3 NoncurrentDays: "must be a positive integer"
+    with pytest.raises(ValueError, match=r"noncurrent_version_days is 0; .* Give 1 or more$"):
+        TaskDataProps(noncurrent_version_days=0)
+
+
 def test_uploads_bucket_is_versioned(plain: Synth) -> None:
     # "GuardDuty Malware Protection for S3": a new version of an object is scanned too; with
     # versioning each scan result belongs to one exact version.
@@ -319,10 +350,16 @@ def test_grant_with_object_access_includes_list_bucket_for_404s(plain: Synth) ->
 
 def test_environment_names_the_table_and_the_uploads_bucket(plain: Synth) -> None:
     # "AWS::DynamoDB::Table" and "AWS::S3::Bucket": Ref returns the table's and bucket's name.
+    # Without malware protection (the default) uploads load unscanned.
     assert plain.resolve(plain.data.environment) == {
         TABLE_ENV: {"Ref": plain.id(plain.data.table)},
         BUCKET_ENV: {"Ref": plain.id(plain.data.uploads_bucket)},
+        UPLOAD_SCANNING_ENV: "off",
     }
+
+
+def test_with_malware_protection_only_guardduty_clean_uploads_load(protected: Synth) -> None:
+    assert protected.data.environment[UPLOAD_SCANNING_ENV] == "guardduty"
 
 
 # --- GuardDuty Malware Protection for S3 -----------------------------------------

@@ -5,6 +5,7 @@ Each test names the AWS documentation page that says why the setting matters.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,21 @@ def test_default_security_group_is_stripped_of_its_rules(new_vpc: Synth) -> None
     }
 
 
+def test_cluster_waits_for_the_ecs_service_linked_role(new_vpc: Synth) -> None:
+    # "CreateCluster" (ECS API reference) and "Using service-linked roles for Amazon ECS":
+    # in a new account the role may not exist yet, and CreateCluster fails with "Unable
+    # to assume the service linked role". The custom resource creates it first and takes
+    # "already exists" (InvalidInput) as success.
+    (role_id, role), *_ = new_vpc.resources("Custom::EcsServiceLinkedRole").items()
+    call = json.loads(role["Properties"]["Create"])
+    assert call["action"] == "createServiceLinkedRole"
+    assert call["parameters"] == {"AWSServiceName": "ecs.amazonaws.com"}
+    assert call["ignoreErrorCodesMatching"] == "InvalidInput|EntityAlreadyExists"
+    assert "Delete" not in role["Properties"]  # other clusters use the role
+    (cluster,) = new_vpc.resources("AWS::ECS::Cluster").values()
+    assert role_id in cluster["DependsOn"]
+
+
 def test_cluster_has_container_insights(new_vpc: Synth) -> None:
     # "AWS::ECS::Cluster ClusterSettings": containerInsights "enabled" turns on Container
     # Insights for the cluster's services and tasks.
@@ -173,7 +189,15 @@ def test_nat_default_has_one_nat_gateway_in_a_public_subnet(nat: Synth) -> None:
     subnet_tags = nat.resources("AWS::EC2::Subnet")[public_subnet]["Properties"]["Tags"]
     assert {"Key": "aws-cdk:subnet-type", "Value": "Public"} in subnet_tags
     nat.template.resource_count_is("AWS::EC2::InternetGateway", 1)
-    nat.template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+    assert _interface_endpoints(nat) == []
+
+
+def test_nat_public_subnets_assign_no_public_ip(nat: Synth) -> None:
+    # "Modify the public IPv4 addressing attribute for your subnet" (VPC User Guide) and
+    # AWS Control Tower's CT.EC2.PR.11: only the NAT gateway lives there, with its own
+    # Elastic IP, so nothing launched in the subnet gets a public IP.
+    subnets = nat.resources("AWS::EC2::Subnet").values()
+    assert [subnet["Properties"]["MapPublicIpOnLaunch"] for subnet in subnets] == [False] * 4
 
 
 def test_nat_task_subnets_route_internet_traffic_to_the_nat_gateway(nat: Synth) -> None:
@@ -207,17 +231,20 @@ def test_endpoints_leave_tasks_without_any_internet_route(endpoints: Synth) -> N
     "suffix",
     ["s3", "dynamodb"],
 )
-def test_endpoints_add_a_gateway_endpoint_on_the_task_route_tables(
-    endpoints: Synth, suffix: str
+def test_either_vpc_has_a_gateway_endpoint_on_the_task_route_tables(
+    new_vpc: Synth, suffix: str
 ) -> None:
     # "Gateway endpoints for Amazon S3" and "Gateway endpoints for Amazon DynamoDB": the
-    # endpoint adds a prefix-list route to each route table it is associated with.
-    endpoints.template.has_resource_properties(
+    # endpoint adds a prefix-list route to each route table it is associated with, and
+    # gateway endpoints have no charge. With a NAT too, S3 (uploads and the image
+    # layers, which ECR serves from S3: "Amazon ECR interface VPC endpoints (AWS
+    # PrivateLink)") and DynamoDB traffic then skips the NAT's per-GB processing.
+    new_vpc.template.has_resource_properties(
         "AWS::EC2::VPCEndpoint",
         {
             "ServiceName": _service_name(suffix),
             "VpcEndpointType": "Gateway",
-            "RouteTableIds": endpoints.task_route_table_refs(),
+            "RouteTableIds": new_vpc.task_route_table_refs(),
         },
     )
 
@@ -291,7 +318,9 @@ def test_new_vpc_uses_the_zones_given(stack: Stack) -> None:
 def test_existing_vpc_is_used_as_is(stack: Stack) -> None:
     # "Amazon ECS task networking options for the Fargate launch type": tasks get ENIs in the
     # subnets given; the existing VPC's own routing decides how they reach AWS APIs, so no
-    # VPC, gateway, endpoint or flow log is created even with ENDPOINTS asked for.
+    # VPC, gateway, endpoint or flow log is created even with ENDPOINTS asked for; only the
+    # cluster and the custom resource (its handler, role and log group) that creates the
+    # ECS service-linked role before it.
     network = TaskNetwork(
         stack,
         "Net",
@@ -310,7 +339,14 @@ def test_existing_vpc_is_used_as_is(stack: Stack) -> None:
     kinds = {
         resource["Type"] for resource in Template.from_stack(stack).to_json()["Resources"].values()
     }
-    assert kinds == {"AWS::ECS::Cluster"}
+    assert kinds == {
+        "AWS::ECS::Cluster",
+        "Custom::EcsServiceLinkedRole",
+        "AWS::Lambda::Function",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::Logs::LogGroup",
+    }
 
 
 def test_existing_vpc_needs_one_subnet_per_zone() -> None:

@@ -27,6 +27,8 @@ from typing import Any
 
 from runtime.contract import UPLOAD_CHUNK_ROWS_ENV as CHUNK_ROWS_ENV
 from runtime.contract import UPLOAD_MAX_BYTES_ENV as MAX_BYTES_ENV
+from runtime.contract import UPLOAD_SCANNING_ENV as SCANNING_ENV
+from runtime.contract import UploadScanning
 from runtime.errors import ConfigurationError, PayloadValidationError
 from runtime.tasks.uploads.model import UploadRef, upload_digest
 
@@ -54,6 +56,8 @@ FIRST_DATA_ROW = 2
 class UploadSettings:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     max_bytes: int = DEFAULT_MAX_BYTES
+    scanning: UploadScanning = UploadScanning.GUARDDUTY
+    """Default (and when the variable is unset): only GuardDuty-clean uploads load."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> UploadSettings:
@@ -61,6 +65,7 @@ class UploadSettings:
         return cls(
             chunk_rows=_positive_int(env, CHUNK_ROWS_ENV, DEFAULT_CHUNK_ROWS),
             max_bytes=_positive_int(env, MAX_BYTES_ENV, DEFAULT_MAX_BYTES),
+            scanning=_scanning(env),
         )
 
 
@@ -145,6 +150,15 @@ def _checkpoint(start_row: Any, chunk: Any, problems: list[str]) -> Checkpoint |
         started_at=chunk["started_at"],
         **{name: chunk[name] for name in counts},
     )
+
+
+def _scanning(env: Mapping[str, str]) -> UploadScanning:
+    raw = env.get(SCANNING_ENV, UploadScanning.GUARDDUTY.value)
+    try:
+        return UploadScanning(raw)
+    except ValueError:
+        valid = ", ".join(value.value for value in UploadScanning)
+        raise ConfigurationError(f"{SCANNING_ENV} is '{raw}'; use one of {valid}") from None
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

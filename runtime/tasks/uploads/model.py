@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 __all__ = [
+    "NOT_SCANNED",
     "PROPERTY_TYPES",
     "PropertyRecord",
     "UploadRef",
@@ -47,6 +48,10 @@ __all__ = [
 ]
 
 
+# An upload's ``scan_status`` when no scan ran (malware protection off); it outlives the
+# status, which moves on to processing and processed.
+NOT_SCANNED = "NOT_SCANNED"
+
 PROPERTY_TYPES = ("detached", "semi-detached", "terraced", "flat", "bungalow", "other")
 
 # UK postcodes (outward code, one space, inward code), plus the Girobank special case.
@@ -57,10 +62,13 @@ _POSTCODE = re.compile(
 
 
 class UploadStatus(enum.StrEnum):
-    """An upload's life: scanned, then (property CSVs) processed."""
+    """An upload's life: scanned (or, with scanning off, unscanned), then (property
+    CSVs) processed."""
 
     SCANNING = "scanning"
     CLEAN = "clean"
+    # Loaded without a malware scan: the deployment has malwareProtection off.
+    UNSCANNED = "unscanned"
     INFECTED = "infected"
     NEEDS_ATTENTION = "needs-attention"
     PROCESSING = "processing"

@@ -6,6 +6,10 @@ valid rows by UPRN in batches of 25, and then either enqueues the next chunk or,
 the end of the file, writes ``results/<key>.json`` and marks the upload ``processed``.
 See ``_upload_chunks`` for the payload and checkpoint.
 
+Which uploads load depends on ``ASYNC_TASKS_UPLOAD_SCANNING``: with malware protection
+on (``guardduty``), only versions GuardDuty tagged clean; with it off (``off``, the
+default deploy), any version no scan judged, whose status becomes ``unscanned``.
+
 A file that cannot be read as a property CSV (empty, wrong header, not UTF-8,
 malformed, too large, gone) gets a result object and the upload status ``failed``
 with the reason, and then a :class:`PermanentTaskError`, so the message goes to the
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from botocore.exceptions import ClientError
 
 from runtime.context import TaskContext
+from runtime.contract import UploadScanning
 from runtime.errors import PermanentTaskError
 from runtime.log import logger
 from runtime.tasks.data import table_from_env, utc_now
@@ -43,6 +48,7 @@ from runtime.tasks.uploads.chunks import (
 from runtime.tasks.uploads.csv_rows import CsvReadError, Record, RecordReader
 from runtime.tasks.uploads.csv_schema import HeaderError, Rejected, RowChecker, parse_header
 from runtime.tasks.uploads.model import (
+    NOT_SCANNED,
     UploadRef,
     UploadStatus,
     get_upload,
@@ -59,12 +65,16 @@ if TYPE_CHECKING:
 __all__ = ["UploadFailedError", "UploadServices", "handle", "load_chunk", "validate_payload"]
 
 Enqueue = Callable[..., str]
-# Only objects GuardDuty found clean are loaded (the later statuses allow a re-run).
-_LOADABLE = {
-    UploadStatus.CLEAN,
-    UploadStatus.PROCESSING,
-    UploadStatus.PROCESSED,
-    UploadStatus.FAILED,
+# The later statuses allow a re-run.
+_ONCE_STARTED = {UploadStatus.PROCESSING, UploadStatus.PROCESSED, UploadStatus.FAILED}
+# With scanning on, only objects GuardDuty found clean are loaded. With scanning off, an
+# upload nobody scanned is loaded and marked "unscanned"; one a scan judged (infected,
+# needs-attention, or still scanning from when the plan was on) is not.
+_LOADABLE: Mapping[UploadScanning, frozenset[UploadStatus | None]] = {
+    UploadScanning.GUARDDUTY: frozenset({UploadStatus.CLEAN, *_ONCE_STARTED}),
+    UploadScanning.OFF: frozenset(
+        {None, UploadStatus.UNSCANNED, UploadStatus.CLEAN, *_ONCE_STARTED}
+    ),
 }
 _READ_CHUNK_BYTES = 256 * 1024
 _OBJECT_GONE = {"NoSuchKey", "NoSuchVersion", "404", "PreconditionFailed", "InvalidRange"}
@@ -105,7 +115,7 @@ def handle(payload: Mapping[str, Any], context: TaskContext) -> None:
 
 def load_chunk(upload: UploadRef, checkpoint: Checkpoint | None, services: UploadServices) -> bool:
     """Load one chunk; True when the file is finished, False when a continuation is queued."""
-    _require_clean_scan(services.table, upload)
+    _require_loadable(services.table, upload, services.settings.scanning)
     try:
         if checkpoint is None:
             checkpoint, records = _start(upload, services)
@@ -123,13 +133,23 @@ def load_chunk(upload: UploadRef, checkpoint: Checkpoint | None, services: Uploa
         _fail(upload, checkpoint, reason, services, earlier_chunks=_parts_before(checkpoint))
 
 
-def _require_clean_scan(table: Table, upload: UploadRef) -> None:
+def _require_loadable(table: Table, upload: UploadRef, scanning: UploadScanning) -> None:
     item = get_upload(table, upload)
     status = None if item is None else item.get("status")
-    if status not in _LOADABLE:
+    if status not in _LOADABLE[scanning]:
+        rule = (
+            "only uploads GuardDuty marked clean are loaded (malware protection is on)"
+            if scanning is UploadScanning.GUARDDUTY
+            else "an upload a malware scan judged is loaded only if it was found clean"
+        )
         raise UploadFailedError(
             f"s3://{upload.bucket}/{upload.key} (version {upload.version_id}) has upload "
-            f"status {status!r}; only uploads GuardDuty marked clean are loaded"
+            f"status {status!r}; {rule}"
+        )
+    if status is None:
+        # Say so where the upload's status is read: nothing scanned this version.
+        put_upload_status(
+            table, upload, UploadStatus.UNSCANNED, scan_status=NOT_SCANNED, only_from=[None]
         )
 
 

@@ -49,7 +49,7 @@ def sender(aws: None, task_table: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A verified sender and the template, on in-process moto; returns the task table."""
     ses = boto3.client("ses")
     ses.verify_email_identity(EmailAddress=SENDER)
-    ses.create_template(Template=TEMPLATE)
+    ses.create_template(Template=TEMPLATE)  # type: ignore[arg-type]  # a plain dict
     monkeypatch.setenv("ASYNC_TASKS_EMAIL_SENDER", SENDER)
     # Fast, so retries are not timed by the rate (the rate has its own test)
     monkeypatch.setenv(EMAIL_MAX_PER_SECOND_ENV, "1000")
@@ -75,7 +75,8 @@ def ses_answers() -> Iterator[Callable[[str, str, int], list[int]]]:
             response = AWSResponse("https://injected", 400, {}, None)  # type: ignore[arg-type]
             return response, {"Error": {"Code": code, "Message": message}}
 
-        handler_ses.meta.events.register(_SEND_EVENT, inject)
+        # botocore uses a before-call handler's return value as the response
+        handler_ses.meta.events.register(_SEND_EVENT, inject)  # type: ignore[arg-type]
         hooks.append(inject)
         return answered
 
@@ -116,7 +117,7 @@ def test_processes_sending_at_once_keep_together_to_the_one_account_rate(
     # GIVEN an account rate of 4 recipients a second and three processes with 8 each
     ses = boto3.client("ses")
     ses.verify_email_identity(EmailAddress=SENDER)
-    ses.create_template(Template=TEMPLATE)
+    ses.create_template(Template=TEMPLATE)  # type: ignore[arg-type]  # a plain dict
     rate, per_process, processes = 4.0, 8, 3
     env = worker_env(
         {
@@ -143,7 +144,7 @@ def test_processes_sending_at_once_keep_together_to_the_one_account_rate(
         )
         for i in range(processes)
     ]
-    calls = []
+    calls: list[Any] = []
     for sender in senders:
         out, _ = sender.communicate(timeout=120)
         assert sender.returncode == 0

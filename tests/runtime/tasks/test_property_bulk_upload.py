@@ -183,6 +183,52 @@ def test_upload_not_scanned_clean_is_refused(
     assert "only uploads GuardDuty marked clean are loaded" in result.reason
 
 
+def test_with_scanning_off_an_upload_nobody_scanned_loads_and_says_unscanned(
+    s3_client: Any,
+    task_table: Any,
+    start: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a deployment without malware protection, and an upload no scan judged
+    monkeypatch.setenv("ASYNC_TASKS_UPLOAD_SCANNING", "off")
+    body = HEADER + "100,1 High St,,,Leeds,LS1 1AA,flat,50,1990\n"
+    version = s3_client.put_object(Bucket=BUCKET, Key=KEY, Body=body.encode())["VersionId"]
+    upload = UploadRef(BUCKET, KEY, version)
+
+    # WHEN the web app's enqueued load runs
+    result = start(upload)
+
+    # THEN it loads, and the upload says no scan ran
+    assert result.outcome is Outcome.SUCCEEDED, result.reason
+    item = upload_item(task_table, upload)
+    assert (item["status"], item["scan_status"], item["rows_loaded"]) == (
+        "processed",
+        "NOT_SCANNED",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    "status", [UploadStatus.INFECTED, UploadStatus.NEEDS_ATTENTION, UploadStatus.SCANNING]
+)
+def test_with_scanning_off_an_upload_a_scan_judged_is_still_refused(
+    status: UploadStatus,
+    s3_client: Any,
+    task_table: Any,
+    start: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASYNC_TASKS_UPLOAD_SCANNING", "off")
+    version = s3_client.put_object(Bucket=BUCKET, Key=KEY, Body=HEADER.encode())["VersionId"]
+    upload = UploadRef(BUCKET, KEY, version)
+    put_upload_status(task_table, upload, status)
+
+    result = start(upload)
+
+    assert result.outcome is Outcome.DEAD_LETTER
+    assert "a malware scan judged is loaded only if it was found clean" in result.reason
+
+
 def test_payload_without_bucket_or_with_half_a_checkpoint_is_dead_lettered(
     dispatch: Callable[..., Any], envelope_body: Callable[..., str]
 ) -> None:
