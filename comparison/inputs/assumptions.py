@@ -59,6 +59,10 @@ class Assumptions:
     api_overhead_bytes_per_task: float = 8_000.0
     """SQS receive and delete, DynamoDB ledger calls and TLS overhead per task, besides payload."""
     bytes_per_idle_receive: float = 1_000.0
+    ecr_api_kib_per_pull: float = 64.0
+    """ECR API traffic of one image pull (an auth token, the manifest, the layers' download
+    URLs) when the layers themselves come through an S3 endpoint: an estimate, not
+    measured here (no image is built offline)."""
     alb_new_connections_per_lcu_second: float = 25.0
     alb_processed_bytes_per_lcu_hour: float = 1e9
 

@@ -45,6 +45,9 @@ class NetworkModel:
     """Interface endpoints only: gateway endpoints (S3, DynamoDB) are free."""
     pulls_through_endpoints: bool
     """ECR (``ecr.dkr``) and S3, where ECR keeps image layers, both have endpoints."""
+    layers_through_s3_endpoint: bool = False
+    """S3 has an endpoint (a free gateway one with ``network=nat``): image layers, which
+    ECR serves from S3, bypass the NAT gateway; the ECR API calls still pass it."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ def network_model(resources: Sequence[ResourceModel]) -> NetworkModel:
         elastic_ips=tuple(r.logical_id for r in resources if r.type == "AWS::EC2::EIP"),
         interface_endpoints=tuple(e for e in endpoints if e.interface),
         pulls_through_endpoints=_reaches(endpoints, "ecr.dkr") and _reaches(endpoints, "s3"),
+        layers_through_s3_endpoint=_reaches(endpoints, "s3"),
     )
 
 

@@ -78,6 +78,23 @@ def test_image_pulls_go_through_the_nat_on_every_task_start(workload) -> None:
     assert usage_of(usages, "nat.gb") == pytest.approx(2 * 730 / 24 * 120 * 1_048_576 / 1e9)
 
 
+def test_with_an_s3_gateway_only_the_ecr_api_calls_pass_the_nat(workload, assumptions) -> None:
+    """"Amazon ECR interface VPC endpoints (AWS PrivateLink)": ECR serves image layers
+    from Amazon S3, so the S3 gateway endpoint (free, network=nat) carries them; the ECR
+    API calls still pass the NAT gateway."""
+    stack = _networked(
+        S3=resource(
+            "AWS::EC2::VPCEndpoint",
+            {"VpcEndpointType": "Gateway", "ServiceName": "com.amazonaws.eu-west-2.s3"},
+        ),
+    )
+    usages = extracted(stack, workload.scaled(0), runs={"Worker": day_run(starts=2)})
+    # 2 starts a day x 730/24 days x 64 KiB of ECR API calls, not the 120 MiB image
+    expected = 2 * 730 / 24 * assumptions.ecr_api_kib_per_pull * 1024 / 1e9
+    assert usage_of(usages, "nat.gb") == pytest.approx(expected)
+    assert expected < 0.001 * (2 * 730 / 24 * 120 * 1_048_576 / 1e9)
+
+
 def test_no_image_pull_traffic_when_ecr_and_s3_have_endpoints(workload) -> None:
     join = {"Fn::Join": ["", ["com.amazonaws.", ref("AWS::Region"), ".ecr.dkr"]]}
     stack = _networked(

@@ -66,11 +66,18 @@ def vpc_traffic_gb(context: UsageContext) -> float:
 
 
 def image_pull_gb(context: UsageContext) -> float:
-    """Every Fargate task start pulls the image: through the NAT gateway, unless ECR and S3
-    (where ECR keeps the layers) are reached through endpoints."""
-    if context.model.network.pulls_through_endpoints:
+    """NAT gateway bytes of the image pulls: every Fargate task start pulls the image.
+
+    ECR serves image layers from S3 ("Amazon ECR interface VPC endpoints (AWS
+    PrivateLink)": the layers are downloaded from Amazon S3), so with an S3 endpoint (the
+    free gateway one with ``network=nat``) only the ECR API calls pass the NAT gateway;
+    with ``ecr.dkr`` and ``ecr.api`` endpoints too, nothing does."""
+    network = context.model.network
+    if network.pulls_through_endpoints:
         return 0.0
     starts = sum(context.extra_starts(c) for c in context.routing.consumers)
+    if network.layers_through_s3_endpoint:
+        return starts * context.assumptions.ecr_api_kib_per_pull * 1024 / _GB
     return starts * context.workload.image_mib * _MIB / _GB
 
 
@@ -91,6 +98,11 @@ def network_usage(context: UsageContext) -> list[Usage]:
         ]
     pulls = image_pull_gb(context)
     if nats and pulls:
-        note = f"image pulls: {context.workload.image_mib:g} MiB per task start"
+        note = (
+            f"image pulls: ECR API calls, {context.assumptions.ecr_api_kib_per_pull:g} KiB per "
+            "task start (the layers come through the S3 gateway endpoint)"
+            if network.layers_through_s3_endpoint
+            else f"image pulls: {context.workload.image_mib:g} MiB per task start"
+        )
         usages += [Usage("nat.gb", pulls / len(nats), n, note) for n in nats]
     return usages
