@@ -79,7 +79,7 @@ def test_image_pulls_go_through_the_nat_on_every_task_start(workload) -> None:
 
 
 def test_with_an_s3_gateway_only_the_ecr_api_calls_pass_the_nat(workload, assumptions) -> None:
-    """"Amazon ECR interface VPC endpoints (AWS PrivateLink)": ECR serves image layers
+    """ECR serves image layers ("Amazon ECR interface VPC endpoints (AWS PrivateLink)")
     from Amazon S3, so the S3 gateway endpoint (free, network=nat) carries them; the ECR
     API calls still pass the NAT gateway."""
     stack = _networked(
