@@ -14,6 +14,7 @@ from local.cloudformation import delete_stack
 from local.deploy import deploy
 from local.emulator import MotoServer, aws_env
 from local.runtime_env import container_environment
+from runtime.contract import EMAIL_MAX_PER_SECOND_ENV
 from runtime.producer import Producer
 from tests.local import helpers
 
@@ -73,6 +74,9 @@ def test_switching_webapp_poller_to_worker_service_processes_each_queued_task_on
     created = {logical_id: new.stack.physical_id(logical_id) for logical_id in retained}
     worker_env = switch.adopt(container_environment(new, "Workers"), created, retained)
     assert worker_env["ASYNC_TASKS_QUEUE_URL"] == queue_url
+    # moto's SES answers GetSendQuota with the sandbox's 1 a second, which would pace 100
+    # emails past the wait below; the switch, not the account's rate, is under test here.
+    worker_env[EMAIL_MAX_PER_SECOND_ENV] = "100"
 
     with helpers.worker_process(queue_url, worker_env):
         helpers.wait_until(lambda: helpers.queue_depth(queue_url) == 0, 90, "the queued tasks")
