@@ -238,14 +238,23 @@ class Evaluator:
     ``chosen``?", simulating ``chosen`` first: when it is no longer eligible the answer
     is yes without simulating the others. When it is, only the options whose cost with
     no tasks (their floor) is below ``chosen``'s cost are simulated: no volume or
-    duration makes an option cheaper than what it bills idle.
+    duration makes an option cheaper than what it bills idle. A decision simulates the
+    options by rising floor and skips those whose floor is above the cheapest eligible
+    cost found, but never the option :meth:`keep` names (today's choice, by which the
+    search explains each flip); its ``ranked`` lists only the options it simulated.
+    ``prune=False`` simulates every option every time (the tests' reference).
     """
 
-    def __init__(self, models: Sequence[TopologyModel], scenario: Scenario) -> None:
+    def __init__(
+        self, models: Sequence[TopologyModel], scenario: Scenario, *, prune: bool = True
+    ) -> None:
         """``scenario``'s prices and assumptions price and simulate every workload asked
         about (its own workload is not used)."""
         self._models = tuple(models)
         self._scenario = scenario
+        self._prune = prune
+        self._anchor: str | None = None
+        """The option every decision judges, pruned or not (:meth:`keep`)."""
         self._verdicts: dict[tuple[str, Workload], Verdict] = {}
         """Per (stack, workload): :meth:`differs` and the full decision share them."""
         self._floors: dict[tuple[str, Network, str], float] = {}
@@ -273,7 +282,24 @@ class Evaluator:
         )
 
     def __call__(self, workload: Workload) -> Decision:
-        return rank([self._verdict(t, workload) for t in self._models], workload)
+        if not self._prune:
+            return rank([self._verdict(t, workload) for t in self._models], workload)
+        verdicts: list[Verdict] = []
+        best = math.inf
+        for model in sorted(self._models, key=lambda m: (self._floor(m, workload), m.label)):
+            anchored = model.label == self._anchor
+            if not anchored and self._floor(model, workload) * _FLOOR_MARGIN >= best:
+                continue
+            verdict = self._verdict(model, workload)
+            verdicts.append(verdict)
+            if verdict.eligible and verdict.cost is not None:
+                best = min(best, verdict.cost)
+        return rank(verdicts, workload)
+
+    def keep(self, label: str | None) -> None:
+        """Judge ``label`` in every decision: the search explains each flip by what
+        happened to today's choice."""
+        self._anchor = label
 
     def _floor(self, model: TopologyModel, workload: Workload) -> float:
         """The option's monthly cost with no tasks, in the workload's network and region."""
@@ -286,7 +312,7 @@ class Evaluator:
 
     def differs(self, workload: Workload, chosen: str | None) -> bool:
         first = next((t for t in self._models if t.label == chosen), None)
-        if first is None:
+        if first is None or not self._prune:
             return self(workload).chosen != chosen
         kept = self._verdict(first, workload)
         if not kept.eligible or kept.cost is None:
@@ -372,6 +398,9 @@ def what_would_change(
 ) -> WhatWouldChange:
     """Search volume, durations and the network choice, one at a time, for a flip."""
     today = evaluate(workload)
+    keep = getattr(evaluate, "keep", None)
+    if keep is not None:
+        keep(today.chosen)
     down, up = _grid(*volume_range, _VOLUME_STEPS_PER_DECADE, 10.0)
     volume = Sensitivity(
         input="volume",

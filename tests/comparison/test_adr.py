@@ -15,6 +15,7 @@ from comparison.build import Report
 from comparison.cost.estimate import Comparison, compare
 from comparison.decide.decision import (
     Decision,
+    Evaluator,
     Verdict,
     decide,
     evaluator,
@@ -291,8 +292,9 @@ def test_the_contract_names_each_of_the_seeds_options_verbatim() -> None:
 def test_the_pruned_search_finds_what_the_full_one_finds(
     workload: Workload, real_models, london, assumptions, max_wait: float | None
 ) -> None:  # type: ignore[no-untyped-def]
-    """The search skips options whose idle cost is above the current choice's cost; with
-    every option simulated at every probe it finds the same flips."""
+    """The search skips options whose idle cost is above the current choice's cost, in
+    its probes and in its decisions; with every option simulated every time it finds the
+    same flips."""
     if max_wait is not None:
         workload = replace(
             workload,
@@ -309,8 +311,8 @@ def test_the_pruned_search_finds_what_the_full_one_finds(
             models, Scenario(workload=workload, prices=london, assumptions=coarse, free_tier=False)
         ),
     )
-    full_evaluator = evaluator(
-        models, Scenario(workload=workload, prices=london, assumptions=coarse, free_tier=False)
+    full_evaluator = Evaluator(
+        models, Scenario(workload=workload, prices=london, assumptions=coarse), prune=False
     )
     full = what_would_change(workload, lambda w: full_evaluator(w))
     assert pruned == full
