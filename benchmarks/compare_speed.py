@@ -28,13 +28,15 @@ def timed(checkout: Path, cdk_out: Path, extra: tuple[str, ...]) -> float:
     """Seconds for one ``python -m comparison`` run of ``checkout``'s code."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     start = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "comparison", "--cdk-out", str(cdk_out), *extra],
         cwd=checkout,
         env=env,
         capture_output=True,
-        check=True,
+        text=True,
     )
+    if done.returncode:
+        raise SystemExit(f"{checkout}: exit {done.returncode}\n{done.stderr}")
     return time.perf_counter() - start
 
 

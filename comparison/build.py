@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from comparison.cost.estimate import Comparison, Sweep, compare
 from comparison.decide.decision import (
@@ -107,7 +107,9 @@ def build_report(
         # The search is independent of the report's own simulation: run it beside it, on
         # the second core, so asking for it costs little wall time.
         pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-        pending = pool.submit(_search, models, scenario)
+        # The pool pickles its arguments in a thread of its own while this process goes
+        # on filling the scenario's memo: hand it a scenario with a memo of its own.
+        pending = pool.submit(_search, models, replace(scenario, memo={}))
         pool.shutdown(wait=False)
     say("simulating the topologies")
     comparison = compare(models, scenario)

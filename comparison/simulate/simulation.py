@@ -233,14 +233,20 @@ def simulate_lambda(
     waits: list[float] = []
     cold = peak = 0
     days: dict[int, list[int]] = {}  # day -> [runs, cold starts]
+    poll, keep_warm = assumptions.lambda_poll_delay_seconds, assumptions.lambda_keep_warm_seconds
     for arrived, duration, _, delay in arrivals:
         today = days.setdefault(int(arrived // DAY_SECONDS), [0, 0])
         today[0] += 1
-        ready = arrived + assumptions.lambda_poll_delay_seconds
+        ready = arrived + poll
+        # Environments freed earlier come off the heap in time order, after those already
+        # idle (arrivals are sorted), so ``idle`` stays sorted: the oldest expire first.
         while busy and busy[0] <= ready:
             idle.append(heapq.heappop(busy))
-        idle.sort()
-        idle = [t for t in idle if ready - t <= assumptions.lambda_keep_warm_seconds]
+        expired = 0
+        while expired < len(idle) and ready - idle[expired] > keep_warm:
+            expired += 1
+        if expired:
+            del idle[:expired]
         if idle:
             idle.pop()  # the most recently used environment is the warm one reused
             start = ready
@@ -439,12 +445,16 @@ def _dispatch(
     if not waiting:  # most steps of a quiet day: nothing to hand out
         return 0
     held = 0
-    free = [
-        (max(free_at, task.ready_at), index, slot)
-        for index, task in enumerate(fleet)
-        for slot, free_at in enumerate(task.slots)
-        if max(free_at, task.ready_at) < end
-    ]
+    # Each thread's (time it can start, task, slot), for threads free before ``end``: a
+    # started task's thread is free when its run ends (the hot loop of the simulation).
+    free = []
+    for index, task in enumerate(fleet):
+        ready = task.ready_at
+        if ready >= end:
+            continue
+        for slot, free_at in enumerate(task.slots):
+            if free_at < end:
+                free.append((free_at if free_at > ready else ready, index, slot))
     heapq.heapify(free)
     while free and waiting:
         available, index, slot = heapq.heappop(free)
