@@ -308,13 +308,18 @@ def simulate_fleet(
     scales = params.metric is not ScalingMetric.NONE or bool(params.step_rules)
     # (start, end) of the runs that may overlap the current CPU metric period.
     worked: list[tuple[float, float]] | None = [] if params.metric is ScalingMetric.CPU else None
+    floor = max(params.starting_count, 0)  # the count the fleet idles at
     step = -1
     while step + 1 < last_step or (waiting and step + 1 < drain_end):
         step += 1
         now, end = step * dt, (step + 1) * dt
         while changes and changes[0][0] <= now:
             desired = changes.popleft()[1]
-        launched = _reconcile(fleet, desired, now, threads, assumptions.fargate_start_seconds)
+        launched = (  # a call only when the count must change: most steps it need not
+            _reconcile(fleet, desired, now, threads, assumptions.fargate_start_seconds)
+            if desired != len(fleet)
+            else 0
+        )
         starts += launched
         today = daily[min(int(now // DAY_SECONDS), len(daily) - 1)]
         today[1] += launched
@@ -346,7 +351,7 @@ def simulate_fleet(
         today[0] += len(fleet) * dt
         peak = max(peak, len(fleet))
         timeline.append(len(fleet))
-        if not waiting and not changes and _quiet(fleet, desired, params, end):
+        if not waiting and not changes and _quiet(fleet, desired, floor, end):
             # Nothing changes until the next arrival: account for the idle steps at once.
             upto = (
                 int(arrivals[next_arrival][0] // dt) if next_arrival < len(arrivals) else last_step
@@ -399,9 +404,9 @@ def _multiples(first: int, stop: int, every: float) -> int:
     return (stop - 1) // k - (first - 1) // k
 
 
-def _quiet(fleet: list[_Task], desired: int, params: ScalingParams, at: float) -> bool:
-    """Idle at its floor: every task up and free, nothing to scale in or out."""
-    return desired == len(fleet) == max(params.starting_count, 0) and all(
+def _quiet(fleet: list[_Task], desired: int, floor: int, at: float) -> bool:
+    """Idle at its ``floor``: every task up and free, nothing to scale in or out."""
+    return desired == len(fleet) == floor and all(
         t.ready_at <= at and all(f <= at for f in t.slots) for t in fleet
     )
 
