@@ -256,7 +256,7 @@ def _check_pair(section: object, where: str) -> None:
     if (cpu is None) != (memory is None):
         missing = "memoryMiB" if memory is None else "cpu"
         raise SizingError(f"sizing '{where}' sets one of cpu and memoryMiB; add '{missing}' too")
-    if cpu is not None and not is_valid_size(cpu, memory):
+    if cpu is not None and memory is not None and not is_valid_size(cpu, memory):
         offered = memory_choices(cpu)
         raise SizingError(
             f"sizing '{where}' asks for {cpu} CPU units with {memory} MiB, which Fargate does "
