@@ -21,6 +21,7 @@ __all__ = [
     "CPU_UNITS_PER_VCPU",
     "FARGATE_CPU_UNITS",
     "MAX_TASK_MEMORY_MIB",
+    "WEB_APP_MIN_OWN_MIB",
     "TaskSize",
     "cheapest_size",
     "is_valid_size",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 CPU_UNITS_PER_VCPU: Final = 1024
+# What a web app container keeps for itself when it also runs poller threads: at least
+# Fargate's smallest task memory (the stacks' rule; the comparison reserves the
+# workload's own web app memory instead).
+WEB_APP_MIN_OWN_MIB: Final = 512
 
 # CPU units -> (lowest MiB, highest MiB, step MiB).
 _MEMORY_RANGES: Final[dict[int, tuple[int, int, int]]] = {

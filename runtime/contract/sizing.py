@@ -8,6 +8,7 @@ an absent one keeps the stack's default. Keys are camelCase, as CDK context keys
     {
       "description": "sized for workload.toml by `compare --sizing-dir`",
       "chosen": "worker-service",
+      "taskMemoryMiB": {"generate-report": 1024, "virus-scan-result": 256},
       "lambdas": {"tasks": {"generate-report": {"maxConcurrency": 4, "memoryMiB": 1024}}},
       "worker-service": {"maxTasks": 12, "cpu": 1024, "memoryMiB": 4096,
                          "workerThreads": 4, "acceptableLatencySeconds": 300,
@@ -125,6 +126,9 @@ class Sizing:
     worker_service: WorkerServiceSizing | None = None
     webapp_poller: WebappPollerSizing | None = None
     private_endpoints: PrivateEndpointsSizing | None = None
+    task_memory_mib: Mapping[str, int] = field(default_factory=dict)
+    """Memory one run of each task needs (default: the catalogue's memory_mib): every
+    topology's Lambda MemorySize and the memory an ECS container holds per thread."""
     description: str | None = None
     chosen: str | None = None
     """The option a comparison chose, when it wrote this file (informational)."""
@@ -277,7 +281,7 @@ def parse_sizing(data: object) -> Sizing:
     """The sizing a JSON document describes; :class:`SizingError` on the first bad value."""
     if not isinstance(data, Mapping):
         raise SizingError(f"sizing is {json.dumps(data)[:60]}; use a JSON object of topologies")
-    allowed = [*_TOPOLOGY_SECTIONS, "description", "chosen"]
+    allowed = [*_TOPOLOGY_SECTIONS, "taskMemoryMiB", "description", "chosen"]
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise SizingError(f"sizing '{unknown[0]}' is not a topology; use {', '.join(allowed)}")
@@ -291,6 +295,8 @@ def parse_sizing(data: object) -> Sizing:
         raise SizingError(
             f"sizing 'chosen' is '{values['chosen']}'; use one of {', '.join(_TOPOLOGY_SECTIONS)}"
         )
+    if "taskMemoryMiB" in data:
+        values["task_memory_mib"] = _task_memory(data["taskMemoryMiB"])
     if "lambdas" in data:
         values["lambdas"] = _lambdas(data["lambdas"])
     sections: dict[str, type] = {
@@ -302,6 +308,16 @@ def parse_sizing(data: object) -> Sizing:
         if key in data:
             values[_TOPOLOGY_SECTIONS[key]] = _section(kind, data[key], key)
     return Sizing(**values)
+
+
+def _task_memory(data: object) -> dict[str, int]:
+    if not isinstance(data, Mapping):
+        raise SizingError(
+            f"sizing 'taskMemoryMiB' is {json.dumps(data)[:60]}; use an object of task: MiB"
+        )
+    return {
+        str(name): _LAMBDA_MEMORY(f"taskMemoryMiB.{name}", value) for name, value in data.items()
+    }
 
 
 def _lambdas(data: object) -> LambdasSizing:
@@ -367,6 +383,8 @@ def sizing_document(sizing: Sizing) -> dict[str, Any]:
         document["description"] = sizing.description
     if sizing.chosen is not None:
         document["chosen"] = sizing.chosen
+    if sizing.task_memory_mib:
+        document["taskMemoryMiB"] = dict(sorted(sizing.task_memory_mib.items()))
     for key, name in _TOPOLOGY_SECTIONS.items():
         section = getattr(sizing, name)
         if section is None:
