@@ -41,6 +41,7 @@ __all__ = [
     "LAMBDA_MEMORY_RANGE",
     "MAX_SERVICE_TASKS",
     "MAX_THREADS",
+    "TOPOLOGY_KEYS",
     "LambdasSizing",
     "PrivateEndpointsSizing",
     "Sizing",
@@ -51,6 +52,7 @@ __all__ = [
     "WorkerServiceSizing",
     "load_sizing",
     "parse_sizing",
+    "section_document",
     "sizing_document",
 ]
 
@@ -163,6 +165,8 @@ _KEYS: Final[Mapping[type, Mapping[str, str]]] = MappingProxyType(
         },
     }
 )
+TOPOLOGY_KEYS: Final = ("lambdas", "worker-service", "webapp-poller", "private-endpoints")
+"""The document's topology sections: the topologies' names (``-c topology=``)."""
 _TOPOLOGY_SECTIONS: Final = {
     "lambdas": "lambdas",
     "worker-service": "worker_service",
@@ -184,12 +188,11 @@ def _whole(low: int, high: int, what: str) -> Callable[[str, object], int]:
 
 
 def _cpu(key: str, value: object) -> int:
-    if isinstance(value, bool) or value not in FARGATE_CPU_UNITS:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in FARGATE_CPU_UNITS:
         raise SizingError(
             f"sizing '{key}' is {json.dumps(value)}; use Fargate CPU units, one of "
             f"{', '.join(str(c) for c in FARGATE_CPU_UNITS)}"
         )
-    assert isinstance(value, int)
     return value
 
 
@@ -362,15 +365,24 @@ def load_sizing(source: object) -> Sizing:
     return parse_sizing(data)
 
 
-def _section_document(section: object) -> dict[str, Any]:
+def section_document(section: object) -> dict[str, Any]:
+    """The JSON object of one topology's section (what the document holds under its name)."""
+    if isinstance(section, LambdasSizing):
+        return {
+            "tasks": {
+                task: section_document(value) for task, value in sorted(section.tasks.items())
+            }
+        }
     keys = _KEYS[type(section)]
     document: dict[str, Any] = {}
     for key, name in keys.items():
         value = getattr(section, name)
         if isinstance(value, WebAppSizing):
-            inner = _section_document(value)
+            inner = section_document(value)
             if inner:
                 document[key] = inner
+        elif isinstance(value, float) and value.is_integer():
+            document[key] = int(value)
         elif value is not None:
             document[key] = value
     return document
@@ -389,12 +401,5 @@ def sizing_document(sizing: Sizing) -> dict[str, Any]:
         section = getattr(sizing, name)
         if section is None:
             continue
-        if isinstance(section, LambdasSizing):
-            document[key] = {
-                "tasks": {
-                    task: _section_document(value) for task, value in sorted(section.tasks.items())
-                }
-            }
-        else:
-            document[key] = _section_document(section)
+        document[key] = section_document(section)
     return document
