@@ -21,7 +21,7 @@ from comparison.build import build_report, size_options
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.prices import known_regions, load_price_table
 from comparison.inputs.scenario import Scenario
-from comparison.inputs.templates import load_templates
+from comparison.inputs.templates import StackTemplate, load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, load_workload
 from comparison.model.topology import topology_models
 
@@ -38,6 +38,24 @@ def best_of(runs: int, action: Callable[[], object]) -> float:
     return min(times)
 
 
+def time_workload(name: str, path: Path, goal: float, templates: list[StackTemplate]) -> str:
+    """One row: the sizing, plain and sized-report times for the workload at ``path``."""
+    workload = load_workload(path, known_regions=known_regions())
+    models = topology_models(templates, workload, DEFAULT_ASSUMPTIONS)
+    table = load_price_table(workload.region)
+
+    def scenario() -> Scenario:  # a new one per run: its memo starts empty
+        return Scenario(workload=workload, prices=table, assumptions=DEFAULT_ASSUMPTIONS)
+
+    sizing = best_of(2, lambda: size_options(models, scenario()))
+    plain = best_of(2, lambda: build_report(models, scenario(), size=False))
+    sized = best_of(2, lambda: build_report(models, scenario()))
+    return (
+        f"{name:<9} {workload.volume_per_month:>12,.0f} {sizing:>9.1f} {goal:>7.0f} "
+        f"{sizing / goal:>6.2f} {plain:>8.1f} {sized:>15.1f}"
+    )
+
+
 def main() -> None:
     cdk_out = Path(sys.argv[1] if len(sys.argv) > 1 else "cdk.out")
     templates = load_templates(cdk_out)
@@ -46,20 +64,7 @@ def main() -> None:
         f"{'plain s':>8} {'sized report s':>15}"
     )
     for name, (path, goal) in GOALS.items():
-        workload = load_workload(path, known_regions=known_regions())
-        models = topology_models(templates, workload, DEFAULT_ASSUMPTIONS)
-        table = load_price_table(workload.region)
-
-        def scenario() -> Scenario:  # a new one per run: its memo starts empty
-            return Scenario(workload=workload, prices=table, assumptions=DEFAULT_ASSUMPTIONS)
-
-        sizing = best_of(2, lambda: size_options(models, scenario()))
-        plain = best_of(2, lambda: build_report(models, scenario(), size=False))
-        sized = best_of(2, lambda: build_report(models, scenario()))
-        print(
-            f"{name:<9} {workload.volume_per_month:>12,.0f} {sizing:>9.1f} {goal:>7.0f} "
-            f"{sizing / goal:>6.2f} {plain:>8.1f} {sized:>15.1f}"
-        )
+        print(time_workload(name, path, goal, templates), flush=True)
 
 
 if __name__ == "__main__":

@@ -168,6 +168,7 @@ def build_report(
     sweep: bool = False,
     changes: bool = False,
     size: bool = True,
+    reference_models: Sequence[TopologyModel] | None = None,
     sizing_dir: str = DEFAULT_SIZING_DIR,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
@@ -175,7 +176,8 @@ def build_report(
     sized options and the templates as synthesized, decide once, and add the sweep and
     the search for what would change the decision when asked. The sweep and the search
     hold each option at its sizing (what would be deployed); an option no sizing meets
-    keeps its template's settings there."""
+    keeps its template's settings there. ``reference_models`` are the settings shipped,
+    reported as the reference (default: ``models``), for a report from sized templates."""
     say = progress or (lambda _message: None)
     shipped = tuple(models)
     sized: tuple[SizedOption, ...] = ()
@@ -194,7 +196,7 @@ def build_report(
         pool.shutdown(wait=False)
     say("simulating the topologies")
     comparison = compare(models, scenario)
-    reference = compare(shipped, scenario) if size else None
+    reference = compare(reference_models or shipped, scenario) if size else None
     if sweep:
         comparison = with_sweep(comparison, models, scenario, progress=progress)
     search = None

@@ -81,6 +81,13 @@ def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespa
         "this directory (`npx cdk synth -c sizing=<file>` synthesizes one)",
     )
     parser.add_argument(
+        "--reference-cdk-out",
+        type=Path,
+        help="cloud assembly of the settings shipped, reported beside the sized options as "
+        "the reference (default: --cdk-out); e.g. --cdk-out cdk.out/sized "
+        "--reference-cdk-out cdk.out reports from the sized templates",
+    )
+    parser.add_argument(
         "--as-synthesized",
         action="store_true",
         help="compare the templates as they are, without sizing each option first",
@@ -138,6 +145,11 @@ def run(args: argparse.Namespace) -> dict[Path | None, str]:
             )
     table = load_price_table(workload.region)
     models = topology_models(load_templates(args.cdk_out), workload, DEFAULT_ASSUMPTIONS)
+    reference = (
+        topology_models(load_templates(args.reference_cdk_out), workload, DEFAULT_ASSUMPTIONS)
+        if args.reference_cdk_out is not None
+        else None
+    )
     wanted = [FORMATS[args.format], *(FORMATS[name] for name, _ in args.also)]
     progress = Progress()
     scenario = Scenario(
@@ -150,6 +162,7 @@ def run(args: argparse.Namespace) -> dict[Path | None, str]:
         sweep=args.sweep or any(f.sweep for f in wanted),
         changes=any(f.changes for f in wanted),
         size=not args.as_synthesized,
+        reference_models=reference,
         sizing_dir=str(sizing_dir),
         progress=progress,
     )
