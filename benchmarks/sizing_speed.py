@@ -12,6 +12,7 @@ benchmark, not a test: timings depend on the machine.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -59,6 +60,8 @@ def time_workload(name: str, path: Path, goal: float, templates: list[StackTempl
 def main() -> None:
     cdk_out = Path(sys.argv[1] if len(sys.argv) > 1 else "cdk.out")
     templates = load_templates(cdk_out)
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"{os.cpu_count()} cores, load average {load} (other work slows every figure)")
     print(
         f"{'workload':<9} {'tasks/month':>12} {'sizing s':>9} {'goal s':>7} {'ratio':>6} "
         f"{'plain s':>8} {'sized report s':>15}"
