@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-import time
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,12 +31,7 @@ GOALS = {"shipped": (DEFAULT_WORKLOAD_PATH, 10.0), "busy": (BUSY, 30.0)}
 
 
 def best_of(runs: int, action: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return min(timeit.repeat(action, number=1, repeat=runs))
 
 
 def time_workload(name: str, path: Path, goal: float, templates: list[StackTemplate]) -> str:
