@@ -411,11 +411,12 @@ def test_the_search_run_beside_the_report_is_the_search_run_in_line(
     synthesized, real_models, workload, london, assumptions
 ) -> None:  # type: ignore[no-untyped-def]
     """The CLI forks the search onto the second core (its process has no other thread);
-    the answer is the one the same search gives in line, in this process."""
+    the answer is the one the same search gives in line, in this process (both on the
+    templates as synthesized, which the in-line search is given)."""
     from comparison import build
     from comparison.render.json_report import _changes
 
-    result = _compare("--cdk-out", str(synthesized.outdir), "--format", "json")
+    result = _compare("--cdk-out", str(synthesized.outdir), "--format", "json", "--as-synthesized")
     assert result.returncode == 0, result.stderr
     forked = json.loads(result.stdout)["what_would_change"]
     models = list(real_models.values())
