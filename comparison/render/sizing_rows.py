@@ -82,7 +82,7 @@ class Difference:
     """(option, what the ADR says of it), in the margin's order of contenders."""
 
 
-def reading(topology: TopologyReport | None, decision: Decision | None) -> Reading | None:
+def _reading(topology: TopologyReport | None, decision: Decision | None) -> Reading | None:
     """``topology``'s cost and worst p95 wait, and why ``decision`` ruled it out."""
     if topology is None:
         return None
@@ -93,7 +93,7 @@ def reading(topology: TopologyReport | None, decision: Decision | None) -> Readi
         cost=topology.monthly_total,
         worst_task=worst.task if worst is not None and coping else None,
         worst_p95_seconds=worst.wait_p95 if worst is not None and coping else None,
-        not_eligible=verdict.why_not or None if verdict is not None else None,
+        not_eligible=(verdict.why_not or None) if verdict is not None else None,
     )
 
 
@@ -116,12 +116,12 @@ def sized_rows(report: Report) -> tuple[SizedRow, ...]:
                 sized_as=describe_sizing(sizing) if sizing is not None else None,
                 sized_document=section_document(sizing) if sizing is not None else None,
                 cannot_meet=option.binding,
-                sized=reading(_topology(report.comparison, option.label), report.decision)
+                sized=_reading(_topology(report.comparison, option.label), report.decision)
                 if option.meets
                 else None,
                 shipped_as=describe_sizing(stated) if stated is not None else None,
                 shipped_document=section_document(stated) if stated is not None else None,
-                shipped=reading(
+                shipped=_reading(
                     _topology(report.reference, option.label), report.reference_decision
                 ),
             )
@@ -130,8 +130,8 @@ def sized_rows(report: Report) -> tuple[SizedRow, ...]:
 
 
 def chosen_sizing(report: Report) -> str | None:
-    """ "worker-service: up to 12 tasks of ..." for the chosen option; None when nothing is
-    chosen or the report was not sized."""
+    """The chosen option's sizing in a line ("worker-service: up to 12 tasks of ..."); None
+    when nothing is chosen or the report was not sized."""
     chosen = report.decision.chosen
     option = report.sized(chosen) if chosen is not None else None
     if option is None or option.sizing is None:
@@ -172,6 +172,5 @@ __all__ = [
     "chosen_sizing",
     "differences",
     "margin_sentence",
-    "reading",
     "sized_rows",
 ]
