@@ -133,7 +133,8 @@ class Margin:
         )
         if self.decides:
             return (
-                f"The lead of ${self.lead:,.2f} a month is above ${self.threshold:,.2f} ({rule})."
+                f"Cost decides: the lead of ${self.lead:,.2f} a month is above "
+                f"${self.threshold:,.2f} ({rule})."
             )
         return (
             f"Cost does not decide: the lead of ${self.lead:,.2f} a month is within "

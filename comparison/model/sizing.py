@@ -275,29 +275,50 @@ def _size(cpu: int | None, memory_mib: int | None) -> str:
     return TaskSize(cpu, memory_mib).describe()
 
 
+def _count(value: float | None, noun: str, unset: str) -> str:
+    """ "1 thread", "8 threads", or ``unset`` when the sizing leaves it to the default."""
+    if value is None:
+        return unset
+    return f"{value:g} {noun}{'' if value == 1 else 's'}"
+
+
+def _function(task: str, sizing: TaskFunctionSizing) -> str:
+    cap = (
+        f"up to {sizing.max_concurrency} at once"
+        if sizing.max_concurrency is not None
+        else "no concurrency cap"
+    )
+    memory = f"{sizing.memory_mib} MB" if sizing.memory_mib is not None else "the default memory"
+    return f"{task} {cap}, {memory}"
+
+
 def describe_sizing(sizing: TopologySizing) -> str:
-    """One line, e.g. "up to 12 tasks of 1 vCPU / 4 GiB, 4 threads each"."""
+    """One line, e.g. "up to 12 tasks of 1 vCPU / 4 GiB, 4 threads each"; a field the
+    sizing leaves unset (the template's or the catalogue's default) is said so."""
     match sizing:
         case LambdasSizing():
-            return "; ".join(
-                f"{task} up to {s.max_concurrency} at once, {s.memory_mib} MB"
-                for task, s in sorted(sizing.tasks.items())
-            )
+            return "; ".join(_function(task, s) for task, s in sorted(sizing.tasks.items()))
         case WorkerServiceSizing():
+            latency = sizing.acceptable_latency_seconds
             return (
-                f"up to {sizing.max_tasks} tasks of {_size(sizing.cpu, sizing.memory_mib)}, "
-                f"{sizing.worker_threads} threads each, scaling out past "
-                f"{sizing.acceptable_latency_seconds:g} s of backlog"
+                f"up to {_count(sizing.max_tasks, 'task', 'the default tasks')} of "
+                f"{_size(sizing.cpu, sizing.memory_mib)}, "
+                f"{_count(sizing.worker_threads, 'thread', 'the default threads')} each, "
+                "scaling out past "
+                + (f"{latency:g} s of backlog" if latency is not None else "the default backlog")
             )
         case WebappPollerSizing():
             web = sizing.web_app
             return (
-                f"{sizing.poller_threads} poller threads in each web app task of "
-                f"{_size(web.cpu, web.memory_mib)}, up to {web.max_tasks} tasks"
+                f"{_count(sizing.poller_threads, 'poller thread', 'the default poller threads')} "
+                f"in each web app task of {_size(web.cpu, web.memory_mib)}, up to "
+                f"{_count(web.max_tasks, 'task', 'the default tasks')}"
             )
         case PrivateEndpointsSizing():
+            low = "the default" if sizing.min_tasks is None else f"{sizing.min_tasks}"
             return (
-                f"{sizing.min_tasks} to {sizing.max_tasks} tasks of "
-                f"{_size(sizing.cpu, sizing.memory_mib)}, {sizing.request_concurrency} "
-                "requests at once each"
+                f"{low} to {_count(sizing.max_tasks, 'task', 'the default tasks')} of "
+                f"{_size(sizing.cpu, sizing.memory_mib)}, "
+                f"{_count(sizing.request_concurrency, 'request', 'the default requests')} "
+                "at once each"
             )

@@ -30,9 +30,24 @@ def test_table_shows_every_topology_and_the_line_items(cdk_out: Path, capsys) ->
 
 
 def test_json_carries_costs_latency_and_qualities(cdk_out: Path, tmp_path: Path) -> None:
+    """The templates as synthesized (the settings shipped), compared without sizing."""
     output = tmp_path / "report.json"
-    assert main(["--cdk-out", str(cdk_out), "--format", "json", "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "--cdk-out",
+                str(cdk_out),
+                "--format",
+                "json",
+                "--output",
+                str(output),
+                "--as-synthesized",
+            ]
+        )
+        == 0
+    )
     data = json.loads(output.read_text())
+    assert data["sizing"] is None, "--as-synthesized sizes no option"
     lambdas = next(t for t in data["topologies"] if t["label"] == "lambdas")
     assert lambdas["cost"]["total"] > 0
     assert lambdas["latency"]["p95_seconds"] >= lambdas["latency"]["p50_seconds"]
