@@ -49,6 +49,7 @@ from runtime.contract.sizing import (
     section_document,
 )
 from stacks.settings import SettingsError, TopologySettings
+from stacks.sizing import lambdas_catalogue, resized_catalogue
 from stacks.topologies import TOPOLOGIES, add_topologies, new_app
 from tests.conftest import PROJECT_ROOT, SynthesizedApp, cdk_json_context
 
@@ -323,6 +324,20 @@ def test_a_section_for_a_topology_not_synthesized_is_ignored(
     assert list(lambdas_only) == ["lambdas"]
 
 
+def test_the_lambdas_section_wins_over_task_memory_and_keeps_what_it_leaves_out() -> None:
+    sizing = parse_sizing(
+        {
+            "taskMemoryMiB": {"generate-report": 2048},
+            "lambdas": {"tasks": {"generate-report": {"memoryMiB": 512}}},
+        }
+    )
+    report = lambdas_catalogue(resized_catalogue(CATALOGUE, sizing), sizing.lambdas)[
+        "generate-report"
+    ]
+    assert report.memory_mib == 512
+    assert report.max_concurrency == CATALOGUE["generate-report"].max_concurrency
+
+
 def _settings(sizing: object) -> TopologySettings:
     return TopologySettings.from_context(new_app(context={"sizing": sizing}).node)
 
@@ -364,6 +379,12 @@ def test_a_file_that_is_not_json_is_refused_with_where(tmp_path: Path) -> None:
     path.write_text('{"lambdas": }')
     message = _refusal(str(path))
     assert "broken.json is not JSON" in message and "line 1 column 13" in message
+
+
+def test_a_file_that_is_not_text_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "sizing.json"
+    path.write_bytes(b"\xff\xfe{}")
+    assert "cannot be read (it is not UTF-8 text)" in _refusal(str(path))
 
 
 def test_an_unknown_key_is_refused_naming_the_valid_ones() -> None:
