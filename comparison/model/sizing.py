@@ -10,9 +10,11 @@ shipped), and :func:`describe_sizing` says it in a line.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import replace
 
+from comparison.inputs.workload import Workload
 from comparison.model.resources import FunctionModel, ResourceModel, ServiceModel
 from comparison.model.routing import Consumer, ConsumerKind
 from comparison.model.scaling import ScalingReading
@@ -20,7 +22,7 @@ from comparison.model.topology import TopologyModel
 from runtime.catalogue import CATALOGUE
 from runtime.contract import ResourceRole
 from runtime.contract.backlog import DEFAULT_ACCEPTABLE_LATENCY_SECONDS, target_backlog_per_task
-from runtime.contract.fargate import CPU_UNITS_PER_VCPU, TaskSize
+from runtime.contract.fargate import CPU_UNITS_PER_VCPU, TaskSize, cheapest_size, memory_for_runs
 from runtime.contract.sizing import (
     LambdasSizing,
     PrivateEndpointsSizing,
@@ -38,6 +40,40 @@ def processing_seconds() -> float:
     the catalogue's expected durations over the shared queue's tasks, as
     ``task_constructs.queue_worker_service`` computes it at synth."""
     return statistics.fmean(task.expected_duration_seconds for task in CATALOGUE.values())
+
+
+def largest_run_memory(workload: Workload) -> int:
+    """The memory each of a container's threads must hold: the largest among the
+    catalogue's tasks (a shared-queue worker, poller or endpoint may be handed any of
+    them), at the workload's ``memory_mib`` where it names the task, as the sizing file's
+    ``taskMemoryMiB`` resizes the catalogue the stacks check against."""
+    memory = {name: task.memory_mib for name, task in CATALOGUE.items()}
+    memory |= {task.name: task.memory_mib for task in workload.tasks}
+    return max(memory.values())
+
+
+def poller_web_app_size(
+    workload: Workload, threads: int, at_least: TaskSize | None = None
+) -> TaskSize:
+    """The web app's Fargate size once each task runs ``threads`` poller threads: the
+    cheapest valid size holding its own memory (the workload's ``[webapp]``) plus
+    ``threads`` x the largest run, with at least its vCPU and at least ``at_least`` (a
+    template's size). The sizing search sizes the web app by it and the cost model
+    prices a template's web app by it, so neither prices a web app too small for its
+    pollers. Fargate's usual price ratio picks between sizes (``cheapest_size``)."""
+    web = workload.webapp
+    own = round(web.memory_gib * 1024)
+    needed = memory_for_runs(threads, largest_run_memory(workload), reserved_mib=own)
+    size = cheapest_size(
+        min_memory_mib=max(needed, at_least.memory_mib if at_least else 0),
+        min_cpu=max(math.ceil(web.vcpu * CPU_UNITS_PER_VCPU), at_least.cpu if at_least else 0),
+    )
+    if size is None:
+        raise ValueError(
+            f"no Fargate size holds the web app's {web.memory_gib:g} GiB plus {threads} "
+            "poller threads' runs; use fewer poller threads"
+        )
+    return size
 
 
 def service_size(service: ServiceModel) -> TaskSize:

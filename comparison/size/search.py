@@ -38,6 +38,8 @@ from comparison.model.routing import Consumer, ConsumerKind
 from comparison.model.sizing import (
     TopologySizing,
     apply_sizing,
+    largest_run_memory,
+    poller_web_app_size,
     stated_sizing,
 )
 from comparison.model.topology import TopologyModel
@@ -309,21 +311,6 @@ def _fargate_prices(scenario: Scenario, model: TopologyModel) -> tuple[float, fl
     )
 
 
-def _web_app_size(workload: Workload, extra_mib: int, prices: tuple[float, float]) -> TaskSize:
-    web = workload.webapp
-    size = cheapest_size(
-        min_memory_mib=web.memory_gib * 1024 + extra_mib,
-        min_cpu=math.ceil(web.vcpu * 1024),
-        vcpu_price=prices[0],
-        gb_price=prices[1],
-    )
-    if size is None:
-        raise ValueError(
-            f"no Fargate size holds the web app's {web.memory_gib:g} GiB plus {extra_mib} MiB"
-        )
-    return size
-
-
 def _web_app_section(size: TaskSize, workload: Workload, max_tasks: int) -> WebAppSizing:
     tasks = workload.webapp.tasks
     return WebAppSizing(
@@ -341,7 +328,7 @@ def _shapes(
     model: TopologyModel, consumer: Consumer, scenario: Scenario, prices: tuple[float, float]
 ) -> list[_Shape]:
     workload = scenario.workload
-    memory = max((workload.task(n).memory_mib for n in consumer.tasks), default=128)
+    memory = largest_run_memory(workload)
     latencies: list[float | None] = [None]
     if consumer.kind is ConsumerKind.WORKER:
         top = workload.acceptable_latency_seconds
@@ -349,7 +336,7 @@ def _shapes(
     shapes = []
     for threads in THREAD_CHOICES:
         if consumer.kind is ConsumerKind.WEBAPP:
-            size = _web_app_size(workload, threads * memory, prices)
+            size = poller_web_app_size(workload, threads)
         else:
             found = cheapest_size(
                 min_memory_mib=threads * memory, vcpu_price=prices[0], gb_price=prices[1]
@@ -442,7 +429,7 @@ def size_fleet(model: TopologyModel, scenario: Scenario) -> SizedOption:
     if binding:
         return cannot(binding)
     prices = _fargate_prices(scenario, model)
-    web = _web_app_size(workload, 0, prices)
+    web = poller_web_app_size(workload, 0)
     kind = consumer.kind
     web_max = (
         stated.web_app.max_tasks

@@ -23,7 +23,7 @@ from comparison.inputs.prices import known_regions, load_price_table
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.templates import load_templates
 from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, load_workload
-from comparison.model.sizing import stated_sizing
+from comparison.model.sizing import describe_sizing, stated_sizing
 from comparison.model.topology import topology_models
 from comparison.size.files import ALL_OPTIONS_FILE, option_file
 from tests.conftest import PROJECT_ROOT, SynthesizedApp, cdk_json_context
@@ -170,3 +170,22 @@ def test_the_cdk_cli_synthesizes_the_chosen_sizing_file(loop: Loop, tmp_path: Pa
     option = loop.sized.sized(chosen)
     assert option is not None
     assert stated_sizing(model) == option.sizing
+
+
+@pytest.mark.parametrize("loop", ["busy"], indirect=True)
+def test_the_readme_quotes_the_busy_workloads_decision(loop: Loop) -> None:
+    # The shipped workload's figures: tests/comparison/test_readme_figures.py.
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    paragraph = readme[readme.index("For a busy workload") :][:700]
+    chosen = loop.sized.decision.chosen
+    option = loop.sized.sized(chosen or "")
+    assert option is not None and option.sizing is not None
+    cost = loop.sized.decision.verdict(option.label).cost
+    assert cost is not None
+    assert f"{loop.sized.comparison.workload.volume_per_month:,.0f} tasks" in paragraph
+    assert f"The recommendation is {chosen} at ${cost:,.2f} a month" in paragraph
+    assert describe_sizing(option.sizing) in paragraph
+    for unmet in (o for o in loop.sized.sizing if not o.meets):
+        assert f"{unmet.label} cannot meet: {unmet.binding}" in paragraph
+    assert loop.sized.reference_decision is not None
+    assert loop.sized.reference_decision.chosen is None, "as shipped, no option keeps up"

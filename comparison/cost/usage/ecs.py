@@ -14,6 +14,7 @@ from comparison.inputs.assumptions import HOURS_PER_MONTH
 from comparison.model.resources import ServiceModel
 from comparison.model.routing import ConsumerKind
 from comparison.model.scaling import scaling_params
+from comparison.model.sizing import poller_web_app_size, service_size
 from comparison.simulate.simulation import ConsumerRun
 
 
@@ -47,19 +48,24 @@ def _web_app_extra_hours(service: ServiceModel, context: UsageContext) -> tuple[
 def _web_app_usage(service: ServiceModel, context: UsageContext) -> tuple[float, float, str]:
     """(vCPU-hours, GB-hours, note) the pollers add to the web app: its extra tasks at its
     size, and the growth of its own tasks from the baseline's size (the workload's
-    ``[webapp]``) to the template's. A template smaller than the baseline is a stand-in
-    for the web app as it runs, which is priced at the baseline's size."""
+    ``[webapp]``) to that size. The size is the template's, grown to hold the web app's
+    own memory plus its poller threads' runs (``poller_web_app_size``): a template
+    smaller than that is a stand-in for the web app as it would have to run."""
     web = context.workload.webapp
     extra, own = _web_app_extra_hours(service, context)
-    vcpu, memory_gb = max(service.vcpu, web.vcpu), max(service.memory_gb, web.memory_gib)
-    grown_vcpu, grown_gb = vcpu - web.vcpu, memory_gb - web.memory_gib
+    consumer = context.consumer(service.logical_id)
+    threads = consumer.threads_per_unit if consumer is not None else 0
+    size = poller_web_app_size(context.workload, threads, at_least=service_size(service))
+    vcpu, memory_gb = size.vcpu, size.memory_gb
+    grown_vcpu, grown_gb = max(0.0, vcpu - web.vcpu), max(0.0, memory_gb - web.memory_gib)
     note = (
         f"{extra:,.0f} extra task-hours x {vcpu:g} vCPU / {memory_gb:g} GB ({service.architecture})"
     )
     if own and (grown_vcpu or grown_gb):
         note += (
             f", and its {own:,.0f} own task-hours grown by {grown_vcpu:g} vCPU / {grown_gb:g} GB "
-            f"from the baseline's {web.vcpu:g} vCPU / {web.memory_gib:g} GB"
+            f"from the baseline's {web.vcpu:g} vCPU / {web.memory_gib:g} GB to hold "
+            f"{threads} poller thread{'s' if threads != 1 else ''}"
         )
     return extra * vcpu + own * grown_vcpu, extra * memory_gb + own * grown_gb, note
 
