@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from comparison.build import build_report
+from comparison.build import Report, build_report
 from comparison.errors import ComparisonError
 from comparison.inputs.assumptions import DEFAULT_ASSUMPTIONS
 from comparison.inputs.prices import known_regions, load_price_table
@@ -19,6 +20,7 @@ from comparison.inputs.workload import DEFAULT_WORKLOAD_PATH, Network, load_work
 from comparison.model.topology import topology_models
 from comparison.progress import Progress
 from comparison.render import FORMATS
+from comparison.size.files import DEFAULT_SIZING_DIR
 
 PROG = "compare"
 """The console script; ``python -m comparison`` is the same command."""
@@ -64,6 +66,33 @@ def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespa
     )
     parser.add_argument("--output", type=Path, help="write here instead of standard output")
     parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="FORMAT=PATH",
+        type=_also,
+        help="also write the same report in FORMAT to PATH (repeatable): one run, one "
+        "decision, several formats",
+    )
+    parser.add_argument(
+        "--sizing-dir",
+        type=Path,
+        help="write each sized option's sizing file, and sizing.json with all of them, to "
+        "this directory (`npx cdk synth -c sizing=<file>` synthesizes one)",
+    )
+    parser.add_argument(
+        "--reference-cdk-out",
+        type=Path,
+        help="cloud assembly of the settings shipped, reported beside the sized options as "
+        "the reference (default: --cdk-out); e.g. --cdk-out cdk.out/sized "
+        "--reference-cdk-out cdk.out reports from the sized templates",
+    )
+    parser.add_argument(
+        "--as-synthesized",
+        action="store_true",
+        help="compare the templates as they are, without sizing each option first",
+    )
+    parser.add_argument(
         "--sweep",
         action="store_true",
         help="vary volume from 1e2 to 1e7 tasks/month and find cross-overs",
@@ -82,7 +111,17 @@ def parse_args(argv: Sequence[str] | None, prog: str = PROG) -> argparse.Namespa
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> str:
+def _also(value: str) -> tuple[str, Path]:
+    name, _, path = value.partition("=")
+    if name not in FORMATS or not path:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not FORMAT=PATH with FORMAT one of {', '.join(FORMATS)}"
+        )
+    return name, Path(path)
+
+
+def run(args: argparse.Namespace) -> dict[Path | None, str]:
+    """The rendered report per destination (None: standard output)."""
     regions = known_regions()
     workload = load_workload(args.workload, known_regions=regions)
     if args.region:
@@ -106,20 +145,40 @@ def run(args: argparse.Namespace) -> str:
             )
     table = load_price_table(workload.region)
     models = topology_models(load_templates(args.cdk_out), workload, DEFAULT_ASSUMPTIONS)
-    chosen = FORMATS[args.format]
+    reference = (
+        topology_models(load_templates(args.reference_cdk_out), workload, DEFAULT_ASSUMPTIONS)
+        if args.reference_cdk_out is not None
+        else None
+    )
+    wanted = [FORMATS[args.format], *(FORMATS[name] for name, _ in args.also)]
     progress = Progress()
     scenario = Scenario(
         workload=workload, prices=table, assumptions=DEFAULT_ASSUMPTIONS, free_tier=args.free_tier
     )
+    sizing_dir = args.sizing_dir or Path(DEFAULT_SIZING_DIR)
     report = build_report(
         models,
         scenario,
-        sweep=args.sweep or chosen.sweep,
-        changes=chosen.changes,
+        sweep=args.sweep or any(f.sweep for f in wanted),
+        changes=any(f.changes for f in wanted),
+        size=not args.as_synthesized,
+        reference_models=reference,
+        sizing_dir=str(sizing_dir),
         progress=progress,
     )
     progress.done()
-    return chosen.render(report)
+    if args.sizing_dir is not None:
+        write_sizing(args.sizing_dir, report)
+    rendered: dict[Path | None, str] = {args.output: wanted[0].render(report)}
+    for (_name, path), chosen in zip(args.also, wanted[1:], strict=True):
+        rendered[path] = chosen.render(report)
+    return rendered
+
+
+def write_sizing(directory: Path, report: Report) -> None:
+    for name, document in report.sizing_files().items():
+        write_output(directory / name, json.dumps(document, indent=2) + "\n", flag="--sizing-dir")
+    print(f"{PROG}: wrote the sizing files to {directory}/", file=sys.stderr)
 
 
 def check_output(path: Path) -> None:
@@ -133,32 +192,34 @@ def check_output(path: Path) -> None:
         raise ComparisonError(f"--output {path}: the file is not writable")
 
 
-def write_output(path: Path, text: str) -> None:
+def write_output(path: Path, text: str, flag: str = "--output") -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     except OSError as error:
         raise ComparisonError(
-            f"--output {path}: cannot write it ({error.strerror or error})"
+            f"{flag} {path}: cannot write it ({error.strerror or error})"
         ) from error
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = parse_args(argv, prog)
     try:
-        if args.output:
-            check_output(args.output)
+        for path in (args.output, *(path for _, path in args.also)):
+            if path is not None:
+                check_output(path)
         rendered = run(args)
-        if args.output:
-            write_output(args.output, rendered)
+        for path, text in rendered.items():
+            if path is not None:
+                write_output(path, text)
+                print(f"{prog}: wrote {path}", file=sys.stderr)
     except ComparisonError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
     if args.output:
-        print(f"{prog}: wrote {args.output}", file=sys.stderr)
         return 0
     try:
-        sys.stdout.write(rendered)
+        sys.stdout.write(rendered[None])
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader closed the pipe (`compare --format json | head`): end quietly, and keep

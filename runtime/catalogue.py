@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 LAMBDA_MAX_DURATION_SECONDS = 15 * 60
-# Lambda's memory range; the ECS topologies size containers from the same number.
+# Lambda's memory range, which bounds memory_mib: the memory one run of a task needs.
 MEMORY_MIN_MIB = 128
 MEMORY_MAX_MIB = 10_240
 # SQS allows 1..1000 receives before redrive.
@@ -99,6 +99,10 @@ class TaskType:
     Durations are in seconds. ``max_duration_seconds`` is the hard limit: the Lambda
     timeout and the basis of queue visibility timeouts. ``expected_duration_seconds``
     is the typical run time used for scaling targets and the cost model.
+    ``memory_mib`` is the memory one run needs: the task's Lambda ``MemorySize``, and
+    what an ECS container holds for each run it works on at once (``stacks/sizing.py``
+    refuses a container that cannot hold its threads times the largest task's memory).
+    The sizing file's ``taskMemoryMiB`` overrides it at synth.
     ``handler`` is the dotted path ``package.module:function`` that runs the task.
     ``max_receive_count`` is the retry budget: failed handler attempts before the
     runtime dead-letters the task with its last reason (``runtime/contract/retry_budget.py``);

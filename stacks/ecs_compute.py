@@ -10,6 +10,7 @@ from aws_cdk import aws_ecs as ecs
 
 from stacks.images import runtime_image
 from stacks.settings import TopologySettings
+from stacks.sizing import WebAppSize
 from task_constructs.task_network import TaskNetwork, TaskNetworkProps
 from task_constructs.web_app import WebApp, WebAppProps
 
@@ -27,10 +28,11 @@ class EcsCompute:
         stack: Stack,
         *,
         environment: Mapping[str, str],
+        size: WebAppSize,
         command: Sequence[str] | None = None,
         poller_threads: int = 0,
     ) -> WebApp:
-        """The web app service, ``WebApp``, in the task subnets."""
+        """The web app service, ``WebApp``, in the task subnets, at ``size``."""
         return WebApp(
             stack,
             "WebApp",
@@ -41,6 +43,10 @@ class EcsCompute:
                 environment=environment,
                 command=command,
                 poller_threads=poller_threads,
+                min_capacity=size.min_tasks,
+                max_capacity=size.max_tasks,
+                cpu=size.cpu,
+                memory_mib=size.memory_mib,
                 cpu_architecture=self.cpu_architecture,
             ),
         )

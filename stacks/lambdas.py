@@ -18,6 +18,7 @@ from runtime.contract import (
 from stacks.alarms import add_alarm_notifications
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
+from stacks.sizing import lambdas_catalogue
 from task_constructs.task_functions import TaskFunctions, TaskFunctionsProps
 from task_constructs.task_triggers import TaskTriggers, TaskTriggersProps
 
@@ -45,7 +46,8 @@ class LambdasStack(Stack):
         self, scope: Construct, construct_id: str, props: TopologyProps, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        catalogue, settings = props.catalogue, props.settings
+        settings = props.settings
+        catalogue = lambdas_catalogue(props.catalogue, settings.sizing.lambdas)
         shared = add_shared_data(self, settings)
         add_alarm_notifications(self, settings)
         feedback = shared.email_feedback

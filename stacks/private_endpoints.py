@@ -17,6 +17,7 @@ from stacks.alarms import add_alarm_notifications
 from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
+from stacks.sizing import endpoints_sizes
 from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
     PrivateEndpointServiceProps,
@@ -33,6 +34,7 @@ class PrivateEndpointsStack(Stack):
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
         add_alarm_notifications(self, settings)
+        endpoints_size, web_app_size = endpoints_sizes(settings.sizing, catalogue)
 
         endpoints = PrivateEndpointService(
             self,
@@ -45,6 +47,11 @@ class PrivateEndpointsStack(Stack):
                 access_logs_bucket=shared.data.access_logs_bucket,
                 cpu_architecture=compute.cpu_architecture,
                 invoker=True,
+                min_capacity=endpoints_size.min_tasks,
+                max_capacity=endpoints_size.max_tasks,
+                cpu=endpoints_size.cpu,
+                memory_mib=endpoints_size.memory_mib,
+                request_concurrency=endpoints_size.request_concurrency,
             ),
         )
         shared.grant_consumer(endpoints.task_definition.task_role, catalogue)
@@ -58,6 +65,7 @@ class PrivateEndpointsStack(Stack):
                 ENDPOINT_URL_ENV: endpoints.endpoint_url,
                 **settings.producer_environment(catalogue),
             },
+            size=web_app_size,
         )
         endpoints.allow_from(web_app.security_group, "The web app")
 

@@ -14,6 +14,7 @@ from constructs import Node
 
 from runtime.catalogue import TaskCatalogue
 from runtime.contract import UNAVAILABLE_TASKS_ENV
+from runtime.contract.sizing import Sizing, SizingError, load_sizing
 from stacks.images import FargateArchitecture, ImageSource, parse_ecr_image
 from task_constructs.task_network import AwsApiAccess, ExistingVpc
 
@@ -65,6 +66,11 @@ class TopologySettings:
       has no subscriber, and synth says so in one line.
     - ``noncurrentVersionDays``: days the uploads bucket keeps overwritten or deleted
       versions. Default: 30.
+    - ``sizing``: each topology's capacity and sizes (``runtime/contract/sizing.py``):
+      the path of a JSON file (relative to where ``cdk synth`` runs), inline JSON, or
+      an object in ``cdk.json``. A section for a topology not synthesized is ignored;
+      an absent field keeps the stack default (``stacks/sizing.py``). Default: none,
+      every topology at its defaults.
     """
 
     image: ImageSource = field(default_factory=ImageSource)
@@ -76,6 +82,7 @@ class TopologySettings:
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None
     noncurrent_version_days: int | None = None
+    sizing: Sizing = field(default_factory=Sizing)
 
     def unavailable_tasks(self, catalogue: TaskCatalogue) -> tuple[str, ...]:
         """Tasks these settings cannot run: the email tasks without ``emailSender``."""
@@ -146,6 +153,7 @@ class TopologySettings:
                 "an SNS topic ARN, e.g. arn:aws:sns:eu-west-2:123456789012:ops-alarms",
             ),
             noncurrent_version_days=_positive_int(node, "noncurrentVersionDays"),
+            sizing=_sizing(node),
         )
 
 
@@ -247,6 +255,23 @@ def _refuse_unreachable_image(image: ImageSource, region: str) -> None:
         f"which has no internet route; copy the image to ECR in {region}, or use "
         "-c network=nat"
     )
+
+
+def _sizing(node: Node) -> Sizing:
+    """The sizing context: one line for a bad file, bad JSON or a bad value."""
+    source: Any = node.try_get_context("sizing")
+    if source is None:
+        return Sizing()
+    try:
+        return load_sizing(source)
+    except SizingError as error:
+        message = str(error)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        message = f"context 'sizing' is '{source}', which cannot be read ({reason}); fix the file"
+    if message.startswith("context 'sizing'"):
+        raise SettingsError(message)
+    raise SettingsError(f"context 'sizing': {message}")
 
 
 def _choice(node: Node, key: str, valid: list[str], default: str) -> str:

@@ -28,6 +28,7 @@ from stacks.settings import (
     offline_synth_hint,
     region_from_context,
 )
+from stacks.sizing import lambdas_catalogue, resized_catalogue
 from stacks.webapp_poller import WebappPollerStack
 from stacks.worker_service import WorkerServiceStack
 
@@ -109,18 +110,22 @@ def add_topologies(app: App, catalogue: TaskCatalogue = CATALOGUE) -> list[Stack
     """Add the selected topology stacks and the policy checks to ``app``.
 
     Context: ``topology`` (default webapp-poller), ``account`` (default: none, an
-    environment-agnostic stack) and ``region`` (default eu-west-2).
+    environment-agnostic stack), ``region`` (default eu-west-2) and the rest of
+    :class:`TopologySettings`. The stacks are built from ``catalogue`` with the
+    sizing's ``taskMemoryMiB``.
     """
     topologies = selected_topologies(app.node.try_get_context("topology"))
     env = Environment(account=account_from_context(app.node), region=region_from_context(app.node))
     settings = TopologySettings.from_context(app.node)
+    catalogue = resized_catalogue(catalogue, settings.sizing)
     hint = offline_synth_hint(
         app.node, needs_vpc=any(t.identity.kind is not ConsumerKind.LAMBDA for t in topologies)
     )
     if hint is not None:
         print(f"note: {hint}", file=sys.stderr)
     if any(topology.name == "lambdas" for topology in topologies):
-        print(f"note: {concurrency_note(catalogue)}", file=sys.stderr)
+        lambdas = lambdas_catalogue(catalogue, settings.sizing.lambdas)
+        print(f"note: {concurrency_note(lambdas)}", file=sys.stderr)
     if settings.alarm_email is None and settings.alarm_topic_arn is None:
         print(f"note: {NOBODY_NOTIFIED}", file=sys.stderr)
     stacks = [

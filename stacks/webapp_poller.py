@@ -24,9 +24,9 @@ from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
 from stacks.shared_queue import add_shared_queue
+from stacks.sizing import webapp_poller_sizes
 from task_constructs.web_app import WEBAPP_PORT
 
-POLLER_THREADS = 2
 POLLER_DRAIN_SECONDS = 50
 _POLLING_WEBAPP_COMMAND = (
     "gunicorn",
@@ -52,6 +52,7 @@ class WebappPollerStack(Stack):
         shared = add_shared_data(self, settings)
         add_alarm_notifications(self, settings)
         task_queue = add_shared_queue(self, catalogue, shared)
+        poller_threads, web_app_size = webapp_poller_sizes(settings.sizing, catalogue)
 
         web_app = compute.add_web_app(
             self,
@@ -59,11 +60,12 @@ class WebappPollerStack(Stack):
                 QUEUE_URL_ENV: task_queue.queue.queue_url,
                 **shared.consumer_environment,
                 **settings.producer_environment(catalogue),
-                POLLER_CONCURRENCY_ENV: str(POLLER_THREADS),
+                POLLER_CONCURRENCY_ENV: str(poller_threads),
                 POLLER_DRAIN_ENV: str(POLLER_DRAIN_SECONDS),
             },
+            size=web_app_size,
             command=_POLLING_WEBAPP_COMMAND,
-            poller_threads=POLLER_THREADS,
+            poller_threads=poller_threads,
         )
         role = web_app.task_definition.task_role
         task_queue.grant_send(role)

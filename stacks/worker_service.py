@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from constructs import Construct
 
 from runtime.contract import QUEUE_URL_ENV
@@ -16,6 +16,7 @@ from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
 from stacks.shared_queue import add_shared_queue
+from stacks.sizing import worker_service_sizes
 from task_constructs.queue_worker_service import QueueWorkerService, QueueWorkerServiceProps
 
 
@@ -29,6 +30,7 @@ class WorkerServiceStack(Stack):
         shared = add_shared_data(self, settings)
         add_alarm_notifications(self, settings)
         task_queue = add_shared_queue(self, catalogue, shared)
+        workers_size, web_app_size = worker_service_sizes(settings.sizing, catalogue)
 
         web_app = compute.add_web_app(
             self,
@@ -36,6 +38,7 @@ class WorkerServiceStack(Stack):
                 QUEUE_URL_ENV: task_queue.queue.queue_url,
                 **settings.producer_environment(catalogue),
             },
+            size=web_app_size,
         )
         task_queue.grant_send(web_app.task_definition.task_role)
 
@@ -49,6 +52,11 @@ class WorkerServiceStack(Stack):
                 vpc_subnets=compute.network.task_subnets,
                 environment=shared.consumer_environment,
                 cpu_architecture=compute.cpu_architecture,
+                max_capacity=workers_size.max_tasks,
+                cpu=workers_size.cpu,
+                memory_mib=workers_size.memory_mib,
+                worker_concurrency=workers_size.threads,
+                acceptable_latency=Duration.seconds(workers_size.acceptable_latency_seconds),
             ),
         )
         role = workers.task_definition.task_role

@@ -22,7 +22,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from runtime.contract import ENDPOINTS_APP, INVOKER_ENDPOINT_URL_ENV, INVOKER_HANDLER, ResourceRole
+from runtime.contract import (
+    ENDPOINT_CONCURRENCY_ENV,
+    ENDPOINTS_APP,
+    INVOKER_ENDPOINT_URL_ENV,
+    INVOKER_HANDLER,
+    ResourceRole,
+)
 from task_constructs.core import defaults
 from task_constructs.core.acknowledge import acknowledge_resource
 from task_constructs.core.defaults import given
@@ -48,16 +54,28 @@ _NO_OTHER_EGRESS = {
     "FromPort": 252,
     "ToPort": 86,
 }
-_ENDPOINT_COMMAND = (
-    "gunicorn",
-    "--bind",
-    f"0.0.0.0:{ENDPOINT_PORT}",
-    "--workers",
-    "2",
-    "--graceful-timeout",
-    "100",
-    ENDPOINTS_APP,
-)
+
+
+def endpoint_processes(request_concurrency: int) -> tuple[int, int]:
+    """(gunicorn worker processes, pool threads in each) for ``request_concurrency``
+    task runs per container: each process has its own pool (``runtime.web._runner``).
+    Two processes when the runs split evenly, so one still answers requests and health
+    checks while the other's pool holds the GIL; else one."""
+    processes = 2 if request_concurrency % 2 == 0 else 1
+    return processes, request_concurrency // processes
+
+
+def _endpoint_command(processes: int) -> list[str]:
+    return [
+        "gunicorn",
+        "--bind",
+        f"0.0.0.0:{ENDPOINT_PORT}",
+        "--workers",
+        str(processes),
+        "--graceful-timeout",
+        "100",
+        ENDPOINTS_APP,
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,11 +103,18 @@ class PrivateEndpointServiceProps:
     cpu_target_percent: int = 60
     """Average CPU the service scales to hold. Default: 60 %."""
 
+    request_concurrency: int = 4
+    """Task runs one task holds at once: its gunicorn worker processes times each one's
+    pool threads (``ASYNC_TASKS_ENDPOINT_CONCURRENCY``), two processes when the number
+    is even, else one (:func:`endpoint_processes`). Stated as the service's ``workers``
+    metadata. Give ``memory_mib`` room for this many runs of the largest task.
+    Default: 4 (two processes of two threads)."""
+
     cpu: int = 512
     """Task CPU units. Default: 512 (0.5 vCPU)."""
 
-    memory_mib: int = 1024
-    """Task memory. Default: 1024 MiB."""
+    memory_mib: int = 4096
+    """Task memory. Default: 4096 MiB, four concurrent runs of 1 GiB."""
 
     cpu_architecture: ecs.CpuArchitecture | None = None
     """CPU architecture of the task definition; the image must match it.
@@ -120,6 +145,8 @@ class PrivateEndpointServiceProps:
             violations.append(
                 f"max_capacity ({self.max_capacity}) is below min_capacity ({self.min_capacity})"
             )
+        if self.request_concurrency < 1:
+            violations.append(f"request_concurrency is {self.request_concurrency}; use 1 or more")
         if not 10 <= self.cpu_target_percent <= 90:
             violations.append(f"cpu_target_percent is {self.cpu_target_percent}; use 10..90")
         fail_props("PrivateEndpointServiceProps", violations)
@@ -141,6 +168,7 @@ class PrivateEndpointService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         vpc = props.cluster.vpc
+        processes, threads = endpoint_processes(props.request_concurrency)
         self.task_definition, self.container = fargate_task_definition(
             self,
             FargateSettings(
@@ -148,8 +176,8 @@ class PrivateEndpointService(Construct):
                 cpu=props.cpu,
                 memory_mib=props.memory_mib,
                 container_name="endpoints",
-                command=_ENDPOINT_COMMAND,
-                environment=props.environment,
+                command=_endpoint_command(processes),
+                environment={**props.environment, ENDPOINT_CONCURRENCY_ENV: str(threads)},
                 container_port=ENDPOINT_PORT,
                 stop_timeout=Duration.seconds(120),
                 log_retention=props.log_retention,
@@ -178,7 +206,7 @@ class PrivateEndpointService(Construct):
                 cpu_target_percent=props.cpu_target_percent,
             ),
         )
-        mark_role(self.service, ResourceRole.ENDPOINT)
+        mark_role(self.service, ResourceRole.ENDPOINT, endpoint_workers=props.request_concurrency)
 
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,

@@ -102,8 +102,9 @@ class QueueWorkerServiceProps:
     cpu: int = 512
     """Task CPU units. Default: 512 (0.5 vCPU)."""
 
-    memory_mib: int = 1024
-    """Task memory. Default: 1024 MiB."""
+    memory_mib: int = 4096
+    """Task memory; give it room for ``worker_concurrency`` runs of the largest task.
+    Default: 4096 MiB, four concurrent runs of 1 GiB."""
 
     cpu_architecture: ecs.CpuArchitecture | None = None
     """CPU architecture of the task definition; the image must match it.

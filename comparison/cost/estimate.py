@@ -123,8 +123,10 @@ def monthly_cost(
     *,
     probe: bool = True,
     simulate_overloaded: bool = True,
+    spread: bool = True,
 ) -> tuple[CostBreakdown, LatencySummary | None, Routing]:
-    """One topology's monthly cost under the scenario, and its simulated latency."""
+    """One topology's monthly cost under the scenario, and its simulated latency;
+    ``spread`` off skips pricing each simulated day (the sizing search's trials)."""
     runs, latency = run_consumers(
         model, scenario, probe=probe, simulate_overloaded=simulate_overloaded
     )
@@ -132,6 +134,8 @@ def monthly_cost(
     context = UsageContext(model, scenario.workload, scenario.assumptions, runs, baselines)
     table, free_tier = scenario.prices, scenario.free_tier
     cost = price_usage(extract_usage(context), table, free_tier=free_tier)
+    if not spread:
+        return cost, latency, model.routing
     return replace(cost, spread=_spread(context, table, free_tier)), latency, model.routing
 
 

@@ -15,7 +15,7 @@ task's duration (x0.25..x4) and the network choice.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from comparison.cost.estimate import Comparison, TopologyReport, monthly_cost
@@ -63,25 +63,37 @@ class Verdict:
     complete: bool
     keeps_up: bool
     too_long: tuple[str, ...]
-    """Tasks the workload runs for longer than the timeout of the Lambda function that
-    runs them (at most 15 minutes)."""
+    """Tasks the workload runs for as long as the timeout of the Lambda function that
+    runs them, or longer (at most 15 minutes)."""
     misses: tuple[Miss, ...]
+    cannot_meet: str | None = None
+    """The limit that binds when no sizing of the option meets the workload."""
+    spread: float = 0.0
+    """The cost's 95 % half-width in dollars (the simulated days' variation)."""
 
     @property
     def eligible(self) -> bool:
-        return self.complete and self.keeps_up and not self.too_long and not self.misses
+        return (
+            self.cannot_meet is None
+            and self.complete
+            and self.keeps_up
+            and not self.too_long
+            and not self.misses
+        )
 
     @property
     def why_not(self) -> str:
         """Why the option is not eligible ('' when it is)."""
+        if self.cannot_meet is not None:
+            return f"cannot meet the workload at any size: {self.cannot_meet}"
         if not self.complete:
             return "incomplete: nothing processes some tasks"
         if not self.keeps_up:
             return "cannot keep up with the volume"
         if self.too_long:
             return (
-                f"{', '.join(self.too_long)} run longer than the timeout of the Lambda "
-                "function that runs them"
+                f"{', '.join(self.too_long)} run as long as the timeout of the Lambda "
+                "function that runs them, or longer"
             )
         if self.misses:
             return "misses the latency target: " + "; ".join(
@@ -89,6 +101,51 @@ class Verdict:
                 for m in self.misses
             )
         return ""
+
+
+# A lead under either of these does not decide on cost (issue: a $2.65 lead is noise).
+MARGIN_DOLLARS = 5.0
+MARGIN_SHARE = 0.10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Margin:
+    """How far ahead the chosen option is, and whether cost decides."""
+
+    lead: float
+    """The runner-up's monthly cost less the chosen option's."""
+    threshold: float
+    """The lead cost must exceed to decide: the larger of $5, 10 % of the runner-up's
+    cost and the two costs' spreads added."""
+    contenders: tuple[str, ...]
+    """The chosen option and every eligible option within the threshold of it."""
+
+    @property
+    def decides(self) -> bool:
+        return self.lead > self.threshold
+
+    @property
+    def reason(self) -> str:
+        """Why cost does or does not decide, in a sentence."""
+        rule = (
+            f"the larger of ${MARGIN_DOLLARS:g} a month, {MARGIN_SHARE:.0%} of the runner-up's "
+            "cost and the costs' spreads"
+        )
+        if self.decides:
+            return (
+                f"Cost decides: the lead of ${self.lead:,.2f} a month is above "
+                f"${self.threshold:,.2f} ({rule})."
+            )
+        return (
+            f"Cost does not decide: the lead of ${self.lead:,.2f} a month is within "
+            f"${self.threshold:,.2f} ({rule}). Decide between {', '.join(self.contenders)} on "
+            "the ADR's other grounds: retries, loss on restart, load on the web app and code "
+            "changes."
+        )
+
+
+def _threshold(chosen: Verdict, other: Verdict) -> float:
+    return max(MARGIN_DOLLARS, MARGIN_SHARE * (other.cost or 0.0), chosen.spread + other.spread)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +169,32 @@ class Decision:
         eligible = [v for v in self.ranked if v.eligible]
         return eligible[1] if len(eligible) > 1 else None
 
+    @property
+    def margin(self) -> Margin | None:
+        """The chosen option's lead over the runner-up; None without both."""
+        chosen, runner = self.chosen_verdict, self.runner_up
+        if chosen is None or runner is None or chosen.cost is None or runner.cost is None:
+            return None
+        contenders = [chosen.label] + [
+            v.label
+            for v in self.ranked
+            if v.eligible
+            and v is not chosen
+            and v.cost is not None
+            and v.cost - chosen.cost <= _threshold(chosen, v)
+        ]
+        return Margin(
+            lead=runner.cost - chosen.cost,
+            threshold=_threshold(chosen, runner),
+            contenders=tuple(contenders),
+        )
+
+    @property
+    def cost_decides(self) -> bool:
+        """False when the chosen option's lead is too small to choose on cost."""
+        margin = self.margin
+        return margin is None or margin.decides
+
 
 def time_limits(model: TopologyModel) -> dict[str, float]:
     """Per task run by a Lambda function, the longest run it allows: the function's
@@ -132,11 +215,14 @@ def judge(
     idle: float,
     latency: LatencySummary | None,
     workload: Workload,
+    cannot_meet: str | None = None,
+    spread: float = 0.0,
 ) -> Verdict:
     """One option against the workload: the decision's one rule, used by the report, the
-    sweep and the search for what would change it."""
+    sizing search, the sweep and the search for what would change it. ``cannot_meet`` is
+    the sizing search's binding limit, ``spread`` the cost's relative half-width."""
     keeps_up = latency is None or latency.keeps_up
-    too_long = tuple(t.name for t in workload.longer_than(time_limits(model)))
+    too_long = tuple(t.name for t in workload.reaching(time_limits(model)))
     waits = {t.task: t.wait_p95 for t in latency.per_task} if latency else {}
     misses = tuple(
         Miss(task=t.name, p95_seconds=waits[t.name], target_seconds=t.max_wait_seconds)
@@ -151,6 +237,8 @@ def judge(
         keeps_up=keeps_up,
         too_long=too_long,
         misses=misses if keeps_up else (),
+        cannot_meet=cannot_meet,
+        spread=cost * spread if keeps_up else 0.0,
     )
 
 
@@ -168,8 +256,10 @@ def rank(verdicts: Sequence[Verdict], workload: Workload) -> Decision:
     return Decision(chosen=chosen, ranked=ranked, targets=targets)
 
 
-def decide(comparison: Comparison) -> Decision:
-    """The recommendation for the comparison's workload."""
+def decide(comparison: Comparison, cannot_meet: Mapping[str, str] | None = None) -> Decision:
+    """The recommendation for the comparison's workload; ``cannot_meet`` names, per option
+    the sizing search could not size, the limit that binds."""
+    bindings = cannot_meet or {}
     return rank(
         [
             judge(
@@ -179,6 +269,8 @@ def decide(comparison: Comparison) -> Decision:
                 idle=t.idle.total,
                 latency=t.latency,
                 workload=comparison.workload,
+                cannot_meet=bindings.get(t.label),
+                spread=t.cost.spread,
             )
             for t in comparison.topologies
         ],

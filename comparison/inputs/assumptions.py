@@ -79,6 +79,16 @@ class Assumptions:
     recipients_per_email_task: int = DEFAULT_EMAIL_CHUNK_SIZE
     """Recipients one send-bulk-email run sends: the runtime's chunk size."""
 
+    # Sizing (comparison/size): the limits the search sizes within, and its headroom.
+    lambda_account_concurrency: int = 1000
+    """The account's Lambda concurrency in the region, shared by every function: 1,000 is
+    the documented default quota, but a new account may start with as few as 10 ("Lambda
+    quotas"); check ConcurrentExecutions with `aws lambda get-account-settings`."""
+    sizing_headroom: float = 2.0
+    """Capacity ceilings (Lambda caps, maximum tasks) are this multiple of what the
+    workload needs: a ceiling costs nothing until it is used, and it leaves room for a
+    busier day than the simulated ones."""
+
     # Simulation.
     step_seconds: float = 10.0
     seed: int = 33

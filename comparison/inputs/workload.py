@@ -137,6 +137,15 @@ class Workload:
             if task.name in limits and task.duration_seconds > limits[task.name]
         )
 
+    def reaching(self, limits: Mapping[str, float]) -> tuple[TaskLoad, ...]:
+        """The running tasks whose duration reaches their limit in ``limits``: a run as
+        long as a Lambda timeout is cut off as often as not, so it cannot run there."""
+        return tuple(
+            task
+            for task in self.active_tasks
+            if task.name in limits and task.duration_seconds >= limits[task.name]
+        )
+
     def with_region(self, region: str) -> Workload:
         return replace(self, region=region)
 

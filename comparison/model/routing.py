@@ -18,7 +18,13 @@ from comparison.model.resources import (
     dead_letter_queue_ids,
     event_source_mappings,
 )
-from runtime.contract import POLLER_THREADS_DETAIL, TASK_DETAIL, TASK_NAME_ENV, ResourceRole
+from runtime.contract import (
+    ENDPOINT_WORKERS_DETAIL,
+    POLLER_THREADS_DETAIL,
+    TASK_DETAIL,
+    TASK_NAME_ENV,
+    ResourceRole,
+)
 from runtime.contract.topology import ConsumerKind as ConsumerKind  # the contract's, re-exported
 
 # Keyed by role name: ``Resource.role`` is the metadata's string.
@@ -175,7 +181,7 @@ def _service_consumer(
         return None
     if kind is ConsumerKind.ENDPOINT:
         queues: list[str] = []
-        threads = service.meta("workers")
+        threads = service.meta(ENDPOINT_WORKERS_DETAIL)
     else:
         queues = service_queue_ids(template, service) or [
             q

@@ -61,7 +61,7 @@ FORMATS: dict[str, Format] = {
             name="csv",
             module="comparison.render.csv_report",
             function="render_csv",
-            help="the line items per resource, with each option's verdict",
+            help="the line items per resource, with each option's verdict and sizing",
         ),
         Format(
             name="html",

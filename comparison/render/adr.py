@@ -24,6 +24,14 @@ from comparison.decide.decision import (
 from comparison.decide.sweep import capacity_limit
 from comparison.model.routing import ConsumerKind
 from comparison.render.adr_seed import Seed, SeedOption, parse_seed
+from comparison.render.sizing_rows import (
+    SHIPPED,
+    Reading,
+    chosen_sizing,
+    differences,
+    margin_sentence,
+    sized_rows,
+)
 from comparison.render.svg import sig
 from comparison.render.tables import duration_flip_text, flip_text, money, seconds
 from runtime.contract.topology import TOPOLOGIES
@@ -207,7 +215,8 @@ def _considered(comparison: Comparison, seed: Seed, decision: Decision) -> str:
             lines.append(f"* {title}")
             continue
         verdict = decision.verdict(t.label)
-        note = "" if verdict.eligible or not verdict.keeps_up else f"; {verdict.why_not}"
+        said = verdict.eligible or (not verdict.keeps_up and verdict.cannot_meet is None)
+        note = "" if said else f"; {verdict.why_not}"
         lines.append(f"* {title} (`{t.label}`): {_per_month(t)}{note}")
     return "\n".join(lines)
 
@@ -246,6 +255,83 @@ def revisit_lines(report: Report) -> list[str]:
     return lines
 
 
+def _reading(found: Reading | None) -> str:
+    if found is None:
+        return "not compared"
+    if found.cost is None:
+        return "cannot keep up"
+    wait = (
+        f", the worst p95 wait {seconds(found.worst_p95_seconds)} for {found.worst_task}"
+        if found.worst_p95_seconds is not None
+        else ""
+    )
+    return f"{money(found.cost)}/month{wait}" + (
+        f"; not eligible: {found.not_eligible}" if found.not_eligible else ""
+    )
+
+
+def sizing_lines(report: Report) -> list[str]:
+    """Each option's sizing for this workload beside the settings shipped ([] when the
+    templates were compared as synthesized)."""
+    rows = sized_rows(report)
+    if not rows:
+        return []
+    lines = [
+        "### Sizing",
+        "",
+        "Each option was sized for this workload before it was compared: the cheapest "
+        "sizing that keeps up and meets every max_wait within AWS's limits (docs/comparison.md)."
+        f" The costs above are at that sizing; {SHIPPED} follow each.",
+        "",
+    ]
+    for row in rows:
+        sized = (
+            f"cannot meet: {row.cannot_meet}"
+            if row.cannot_meet is not None
+            else f"{row.sized_as} ({_reading(row.sized)})"
+        )
+        shipped = f"{row.shipped_as or 'n/a'} ({_reading(row.shipped)})"
+        lines.append(f"* {row.label}: {sized}. Shipped as: {shipped}.")
+    return lines
+
+
+def deploy_lines(report: Report) -> list[str]:
+    """The chosen option's sizing and the command that deploys it, or that none is chosen."""
+    chosen = report.decision.chosen
+    if chosen is None:
+        return ["No option is chosen, so there is no sizing to deploy."]
+    sizing = chosen_sizing(report)
+    command = f"`{report.deploy_command(chosen)}`"
+    if sizing is None:
+        return [f"Deploy it as synthesized with {command}."]
+    return [
+        f"Deploy it sized for this workload ({sizing}) with {command}; "
+        f"`python -m comparison --sizing-dir {report.sizing_dir}` writes the sizing file."
+    ]
+
+
+def margin_lines(report: Report) -> list[str]:
+    """Whether cost decides and, when it does not, where the contenders differ."""
+    sentence = margin_sentence(report)
+    if sentence is None:
+        return []
+    return [
+        sentence,
+        *(
+            f"* {d.ground}: " + "; ".join(f"{label}: {value}" for label, value in d.values) + "."
+            for d in differences(report)
+        ),
+    ]
+
+
+def _paragraphs(*groups: list[str]) -> list[str]:
+    """The non-empty groups, a blank line between them."""
+    lines: list[str] = []
+    for group in (g for g in groups if g):
+        lines += [*([""] if lines else []), *group]
+    return lines
+
+
 def decision_outcome(report: Report) -> str:
     """The Decision Outcome section's text (without its heading)."""
     comparison, decision = report.comparison, report.decision
@@ -274,7 +360,13 @@ def decision_outcome(report: Report) -> str:
             )
         reasons = [f"* {v.label}: {v.why_not}." for v in decision.ranked]
         return "\n".join(
-            [head, "", *reasons, "", "### When to revisit", "", *revisit_lines(report)]
+            _paragraphs(
+                [head],
+                deploy_lines(report),
+                reasons,
+                sizing_lines(report),
+                ["### When to revisit", "", *revisit_lines(report)],
+            )
         )
     t = by_label[chosen.label]
     title = titles.get(t.kind) if t.kind else None
@@ -315,15 +407,14 @@ def decision_outcome(report: Report) -> str:
             why = verdict.why_not
         reasons.append(f"* Not {verdict.label}: {why}.")
     return "\n".join(
-        [
-            head,
-            "",
-            *reasons,
-            "",
-            "### When to revisit",
-            "",
-            *revisit_lines(report),
-        ]
+        _paragraphs(
+            [head],
+            deploy_lines(report),
+            margin_lines(report),
+            reasons,
+            sizing_lines(report),
+            ["### When to revisit", "", *revisit_lines(report)],
+        )
     )
 
 

@@ -18,8 +18,9 @@ from comparison.render.tables import (
     Table,
     baseline_table,
     changes_table,
-    decision_headline,
+    decision_lines,
     decision_table,
+    decision_tables,
     footnotes,
     money,
     qualities_table,
@@ -109,12 +110,15 @@ def decision_block(report: Report) -> str:
         "decision picks it, by the same rule (the workload's mix)."
     )
     first = "".join(f'<p class="warn">{escape(n)}</p>' for n in report.notes)
+    headline, *margin = decision_lines(report)
     changes = changes_table(report)
     return (
         f'<section class="decision" id="decision">{first}'
-        f"<p><strong>{escape(decision_headline(report))}</strong></p>"
+        f"<p><strong>{escape(headline)}</strong></p>"
+        + "".join(f"<p>{escape(line)}</p>" for line in margin)
         + _table(decision_table(report), frozenset({3, 4, 5, 6}))
         + f"<small>{escape(note)}</small>"
+        + "".join(_table(t) for t in decision_tables(report))
         + (_table(changes) if changes is not None else "")
         + "</section>"
     )

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from comparison.build import FORMAT_VERSION, Report
-from comparison.decide.decision import Decision, Flip, Verdict, WhatWouldChange
+from comparison.decide.decision import Flip, Margin, Verdict, WhatWouldChange
+from comparison.render.sizing_rows import (
+    Difference,
+    Reading,
+    SizedRow,
+    chosen_sizing,
+    differences,
+    sized_rows,
+)
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "report.schema.json"
 
@@ -66,13 +74,80 @@ def _verdict(verdict: Verdict, chosen: str | None) -> dict[str, Any]:
     }
 
 
-def _decision(decision: Decision) -> dict[str, Any]:
+def _margin(margin: Margin | None, found: tuple[Difference, ...]) -> dict[str, Any] | None:
+    if margin is None:
+        return None
+    return {
+        "lead": margin.lead,
+        "threshold": margin.threshold,
+        "decides": margin.decides,
+        "contenders": list(margin.contenders),
+        "reason": margin.reason,
+        "differences": [{"ground": d.ground, "options": dict(d.values)} for d in found],
+    }
+
+
+def _decision(report: Report) -> dict[str, Any]:
+    decision = report.decision
     return {
         "chosen": decision.chosen,
         "rule": "the cheapest option that is complete, keeps up, runs every task within its "
         "limits and meets every max_wait",
         "ranked": [_verdict(v, decision.chosen) for v in decision.ranked],
         "targets": [{"task": task, "max_wait_seconds": s} for task, s in decision.targets],
+        "cost_decides": decision.cost_decides,
+        "margin": _margin(decision.margin, differences(report)),
+        "chosen_sizing": chosen_sizing(report),
+        "deploy_command": report.deploy_command(decision.chosen) if decision.chosen else None,
+    }
+
+
+def _reading(found: Reading | None) -> dict[str, Any]:
+    if found is None:
+        return {"monthly_cost": None, "worst_p95_wait": None, "not_eligible": None}
+    return {
+        "monthly_cost": found.cost,
+        "worst_p95_wait": (
+            {"task": found.worst_task, "seconds": found.worst_p95_seconds}
+            if found.worst_p95_seconds is not None
+            else None
+        ),
+        "not_eligible": found.not_eligible,
+    }
+
+
+def _sized_option(report: Report, row: SizedRow) -> dict[str, Any]:
+    option = report.sized(row.label)
+    sized = None
+    if row.cannot_meet is None:
+        sized = {
+            "description": row.sized_as,
+            "document": row.sized_document,
+            "deploy_command": report.deploy_command(row.label),
+            **_reading(row.sized),
+        }
+    return {
+        "option": row.label,
+        "meets": row.cannot_meet is None,
+        "binding": row.cannot_meet,
+        "trials": option.trials if option is not None else 0,
+        "sized": sized,
+        "shipped": {
+            "description": row.shipped_as,
+            "document": row.shipped_document,
+            **_reading(row.shipped),
+        },
+    }
+
+
+def _sizing(report: Report) -> dict[str, Any] | None:
+    if not report.sizing:
+        return None
+    reference = report.reference_decision
+    return {
+        "sizing_dir": report.sizing_dir,
+        "shipped_choice": reference.chosen if reference is not None else None,
+        "options": [_sized_option(report, row) for row in sized_rows(report)],
     }
 
 
@@ -104,7 +179,8 @@ def to_data(report: Report) -> dict[str, Any]:
     data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "notes": list(report.notes),
-        "decision": _decision(report.decision),
+        "decision": _decision(report),
+        "sizing": _sizing(report),
         "what_would_change": _changes(report.changes),
         "cheapest_by_cost_ignoring_targets": report.cheapest_by_cost,
     }

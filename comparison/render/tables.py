@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING
 
 from comparison.cost.estimate import Comparison, TopologyReport
 from comparison.decide.decision import Flip, main_driver
+from comparison.render.sizing_rows import (
+    SHIPPED,
+    Reading,
+    differences,
+    margin_sentence,
+    sized_rows,
+)
 from comparison.render.svg import sig
 from comparison.units import seconds as seconds  # re-exported for the renderers
 
@@ -80,10 +87,17 @@ def decision_headline(report: Report) -> str:
         if runner is not None
         else ", the only eligible option" + (" of those synthesized" if report.notes else "")
     )
+    sized = ", each option sized for the workload" if report.sizing else ""
     return (
         f"Decision for {volume}: {chosen.label}, the cheapest option that keeps up and "
-        f"{targets}: {money(chosen.cost)} a month over the baseline{margin}."
+        f"{targets}{sized}: {money(chosen.cost)} a month over the baseline{margin}."
     )
+
+
+def decision_lines(report: Report) -> list[str]:
+    """The headline, then whether cost decides (with a runner-up to lead)."""
+    note = margin_sentence(report)
+    return [decision_headline(report), *((note,) if note is not None else ())]
 
 
 def decision_table(report: Report) -> Table:
@@ -127,6 +141,63 @@ def decision_table(report: Report) -> Table:
             "chosen at tasks/month",
         ),
         tuple(rows),
+    )
+
+
+def _reading_cells(found: Reading | None) -> tuple[str, str]:
+    if found is None:
+        return "n/a", "n/a"
+    if found.cost is None:
+        return "cannot keep up", "n/a"
+    cost = money(found.cost) + (" (not eligible)" if found.not_eligible else "")
+    p95 = (
+        f"{seconds(found.worst_p95_seconds)} ({found.worst_task})"
+        if found.worst_p95_seconds is not None
+        else "n/a"
+    )
+    return cost, p95
+
+
+def sizing_table(report: Report) -> Table | None:
+    """Each option as sized for the workload (what the decision compares), beside the
+    settings shipped; None when the templates were compared as synthesized."""
+    rows = sized_rows(report)
+    if not rows:
+        return None
+    return Table(
+        f"Each option sized for the workload (what the decision compares), beside {SHIPPED}",
+        (
+            "option",
+            "sized for the workload",
+            "per month",
+            "worst p95 wait",
+            "settings shipped",
+            "per month as shipped",
+            "worst p95 wait as shipped",
+        ),
+        tuple(
+            (
+                row.label,
+                row.sizing_text,
+                *_reading_cells(row.sized),
+                row.shipped_as or "n/a",
+                *_reading_cells(row.shipped),
+            )
+            for row in rows
+        ),
+    )
+
+
+def margin_table(report: Report) -> Table | None:
+    """When cost does not decide: the ADR's grounds on which the contenders differ."""
+    found = differences(report)
+    if not found:
+        return None
+    labels = tuple(label for label, _ in found[0].values)
+    return Table(
+        f"Cost does not decide: where the ADR says {', '.join(labels)} differ",
+        ("ground", *labels),
+        tuple((d.ground, *(value for _, value in d.values)) for d in found),
     )
 
 
@@ -356,10 +427,17 @@ def changes_table(report: Report) -> Table | None:
     )
 
 
+def decision_tables(report: Report) -> list[Table]:
+    """The tables of the decision block, after the ranking: where the contenders differ
+    when cost does not decide, and each option's sizing beside the settings shipped."""
+    return [t for t in (margin_table(report), sizing_table(report)) if t is not None]
+
+
 def all_tables(report: Report) -> list[Table]:
     comparison = report.comparison
     changes = changes_table(report)
     return [
+        *decision_tables(report),
         summary_table(comparison),
         *((changes,) if changes is not None else ()),
         task_latency_table(comparison),

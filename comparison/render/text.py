@@ -8,7 +8,7 @@ from comparison.build import Report
 from comparison.render.tables import (
     Table,
     all_tables,
-    decision_headline,
+    decision_lines,
     decision_table,
     footnotes,
 )
@@ -46,14 +46,16 @@ def _markdown_table(table: Table) -> str:
 
 def render_text(report: Report) -> str:
     first = "".join(f"{note}\n\n" for note in report.notes)
-    head = decision_headline(report) + "\n\n" + _text_table(decision_table(report))
+    head = "\n".join(decision_lines(report)) + "\n\n" + _text_table(decision_table(report))
     body = "\n\n".join(_text_table(t) for t in all_tables(report))
     return first + head + "\n\n" + body + "\n\n" + "\n".join(footnotes(report)) + "\n"
 
 
 def render_markdown(report: Report) -> str:
     first = "".join(f"> {note}\n\n" for note in report.notes)
-    head = f"**{decision_headline(report)}**\n\n{_markdown_table(decision_table(report))}"
+    headline, *margin = decision_lines(report)
+    said = "".join(f" {line}" for line in margin)  # one paragraph: the verdict, then its margin
+    head = f"**{headline}**{said}\n\n{_markdown_table(decision_table(report))}"
     body = "\n\n".join(_markdown_table(t) for t in all_tables(report))
     notes = "\n".join(f"- {note}" for note in footnotes(report))
     title = "## Async-task topologies: cost and latency"

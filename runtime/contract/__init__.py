@@ -128,8 +128,10 @@ def queue_url_output_for(task: str) -> str:
 
 # CloudFormation resource Metadata: {"AsyncTasks": {"role": <ResourceRole>, ...details}}.
 METADATA_KEY: Final = "AsyncTasks"
-# Details: the poller threads of an ECS service, the task of a task Lambda.
+# Details: the poller threads of an ECS service, the requests one endpoint task runs
+# at once (its gunicorn workers x each one's pool threads), the task of a task Lambda.
 POLLER_THREADS_DETAIL: Final = "pollerThreads"
+ENDPOINT_WORKERS_DETAIL: Final = "workers"
 TASK_DETAIL: Final = "task"
 
 

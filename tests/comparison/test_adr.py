@@ -119,7 +119,10 @@ def test_the_numbers_come_from_the_model(adr: str, comparison: Comparison) -> No
     # 20,000 x 2 s + 400 x 120 s + 900 x 300 s + 200 x 60 s a month, over 30.42 days
     expected = (20_000 * 2 + 400 * 120 + 900 * 300 + 200 * 60) / (730 / 24)
     assert f"load on the web app: {expected:,.0f} CPU-seconds a day" in adr
-    assert poller.label in adr.split("## Decision Outcome")[1].split("\n")[2]
+    assert poller.label in adr
+    chosen = decide(comparison).chosen
+    assert chosen is not None
+    assert f"(`{chosen}`)" in adr.split("## Decision Outcome")[1].split("\n")[2]
 
 
 def test_the_decision_is_the_cheapest_option_that_keeps_up_and_meets_the_targets(

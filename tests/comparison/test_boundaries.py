@@ -81,7 +81,7 @@ def test_no_module_after_the_model_reads_the_template(path: Path) -> None:
 
 # The pipeline, in order: a stage imports only the stages before it (and the shared
 # errors, progress and units modules), never one after it.
-PIPELINE = ("inputs", "model", "simulate", "cost", "decide", "build", "render", "cli")
+PIPELINE = ("inputs", "model", "simulate", "cost", "decide", "size", "build", "render", "cli")
 SHARED = {"errors", "progress", "units"}
 
 

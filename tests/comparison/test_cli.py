@@ -30,17 +30,33 @@ def test_table_shows_every_topology_and_the_line_items(cdk_out: Path, capsys) ->
 
 
 def test_json_carries_costs_latency_and_qualities(cdk_out: Path, tmp_path: Path) -> None:
+    """The templates as synthesized (the settings shipped), compared without sizing."""
     output = tmp_path / "report.json"
-    assert main(["--cdk-out", str(cdk_out), "--format", "json", "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "--cdk-out",
+                str(cdk_out),
+                "--format",
+                "json",
+                "--output",
+                str(output),
+                "--as-synthesized",
+            ]
+        )
+        == 0
+    )
     data = json.loads(output.read_text())
+    assert data["sizing"] is None, "--as-synthesized sizes no option"
     lambdas = next(t for t in data["topologies"] if t["label"] == "lambdas")
     assert lambdas["cost"]["total"] > 0
     assert lambdas["latency"]["p95_seconds"] >= lambdas["latency"]["p50_seconds"]
     assert lambdas["qualities"]["fifteen_minute_limit"].startswith("yes")
-    # With the web app's network in the baseline (network = "shared"), the poller adds
-    # little besides the task-hours it adds to the web app: it is cheapest and keeps up.
-    assert data["decision"]["chosen"] == "webapp-poller"
-    assert data["cheapest_by_cost_ignoring_targets"] == "webapp-poller"
+    # As shipped, lambdas costs least but caps generate-report at 2 runs at once and
+    # misses its 30-minute target, so it is not the choice.
+    assert data["decision"]["chosen"] not in (None, "lambdas")
+    assert data["cheapest_by_cost_ignoring_targets"] == "lambdas"
+    assert "generate-report" in json.dumps(data["decision"])
     assert data["network"] == "shared"
     assert {t["task"] for t in lambdas["latency"]["per_task"]} >= {"generate-report"}
 

@@ -46,8 +46,10 @@ def test_the_ranked_rows_carry_delta_fixed_usage_and_driver(comparison: Comparis
     rows = decision_table(Report.of(comparison)).rows
     assert rows[0][1] == f"{decision.chosen} (chosen)"
     chosen = next(t for t in comparison.topologies if t.label == decision.chosen)
-    worker = next(t for t in comparison.topologies if t.label == "worker-service")
-    row = next(r for r in rows if r[1] == "worker-service")
+    runner_up = decision.runner_up
+    assert runner_up is not None
+    worker = next(t for t in comparison.topologies if t.label == runner_up.label)
+    row = next(r for r in rows if r[1] == runner_up.label)
     assert row[2] == "eligible"
     assert row[3] == money(worker.cost.total)
     assert row[4] == f"+{money(worker.cost.total - chosen.cost.total)}"

@@ -1,19 +1,22 @@
-"""One Report, built once; every format renders it and names the same decision.
+"""One Report, built once; every format renders it and says the same thing.
 
-The workloads include ones whose decision differs from the cheapest option by cost (a
-tight ``max_wait``), and one where no option is eligible.
+Every format names the same decision, each option's sized cost (or the limit that binds
+when no sizing meets), its cost at the settings shipped, and whether cost decides. The
+cases: the shipped workload (each option sized; its lead is too small for cost to decide),
+a busy one (the Lambdas cannot meet it: a task reaches Lambda's 15-minute limit, "Configure
+Lambda function timeout"; worker-service is chosen), a report target no queue-driven fleet
+meets (the decision is not the cheapest option by cost), and the templates as synthesized
+(``--as-synthesized``), with a tight target and with one no option meets.
 """
 
 from __future__ import annotations
 
 import ast
-import csv
-import io
 import json
-import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,13 +25,36 @@ import pytest
 
 from comparison.build import FORMAT_VERSION, Report, build_report
 from comparison.cli import main, parse_args
+from comparison.decide.decision import MARGIN_DOLLARS
+from comparison.inputs.prices import known_regions
+from comparison.inputs.qualitative import QUALITIES
 from comparison.inputs.scenario import Scenario
-from comparison.inputs.workload import Workload
+from comparison.inputs.workload import Workload, load_workload
+from comparison.model.sizing import describe_sizing
+from comparison.model.topology import topology_models
 from comparison.render import FORMATS
 from comparison.render.json_report import SCHEMA_PATH
 from comparison.render.tables import money, signed_money, sweep_tables
+from tests.comparison.rendered import CANNOT_KEEP_UP, CANNOT_MEET, said
 
 REPO = Path(__file__).resolve().parents[2]
+BUSY = Path(__file__).parent / "fixtures" / "workloads" / "busy.toml"
+LAMBDA_TIMEOUT = "Lambda's limit of 15.0 min"
+
+SIZED = "shipped"
+BUSY_CASE = "busy"
+UNMET = "report within 1 ms"
+TIGHT = "as synthesized, tight report target"
+NONE_ELIGIBLE = "as synthesized, no option eligible"
+# The busy workload is sized in about 30 s: its cases run in the slow tier.
+CASES = [
+    SIZED,
+    pytest.param(BUSY_CASE, marks=pytest.mark.slow),
+    UNMET,
+    TIGHT,
+    NONE_ELIGIBLE,
+]
+SWEPT = [SIZED, UNMET, TIGHT, NONE_ELIGIBLE]
 
 
 def _with_max_wait(workload: Workload, task: str, seconds: float) -> Workload:
@@ -40,81 +66,197 @@ def _with_max_wait(workload: Workload, task: str, seconds: float) -> Workload:
     )
 
 
-def _chosen_in(name: str, text: str) -> str | None:
-    """The option a rendered format names as the decision (None: it names none)."""
-    if name == "json":
-        return json.loads(text)["decision"]["chosen"]  # type: ignore[no-any-return]
-    if name == "csv":
-        chosen = {r["scope"] for r in csv.DictReader(io.StringIO(text)) if r["verdict"] == "chosen"}
-        assert len(chosen) <= 1
-        return next(iter(chosen), None)
-    if name == "adr":
-        found = re.search(r"Chosen option: .*?\(`([\w-]+)`\)", text)
-        if found is None:
-            assert "No option keeps up" in text
-        return found.group(1) if found else None
-    found = re.search(r"Decision for [\d,]+ tasks/month: ([\w-]+), the cheapest", text)
-    if found is None:
-        assert "no option keeps up and meets the latency targets" in text
-    return found.group(1) if found else None
+class Reports:
+    """Each case's Report, built on first use and then kept for the module: a sized report
+    takes seconds to build, and a test run picks only some cases."""
+
+    def __init__(self, build: dict[str, Callable[[], Report]]) -> None:
+        self._build = build
+        self._built: dict[str, Report] = {}
+
+    def __getitem__(self, case: str) -> Report:
+        if case not in self._built:
+            self._built[case] = self._build[case]()
+        return self._built[case]
 
 
 @pytest.fixture(scope="module")
-def reports(real_models, workload, london, assumptions) -> dict[str, Report]:  # type: ignore[no-untyped-def]
-    models = list(real_models.values())
+def reports(real_templates, workload, london, assumptions) -> Reports:  # type: ignore[no-untyped-def]
+    def build(w: Workload, *, size: bool = True, swept: bool = True) -> Callable[[], Report]:
+        def run() -> Report:
+            models = topology_models(list(real_templates.values()), w, assumptions)
+            scenario = Scenario(workload=w, prices=london, assumptions=assumptions)
+            return build_report(models, scenario, sweep=swept, changes=swept, size=size)
 
-    def build(w: Workload) -> Report:
-        scenario = Scenario(workload=w, prices=london, assumptions=assumptions)
-        return build_report(models, scenario, sweep=True, changes=True)
+        return run
 
+    busy = load_workload(BUSY, known_regions=known_regions())
+    return Reports(
+        {
+            SIZED: build(workload),
+            BUSY_CASE: build(busy, swept=False),
+            UNMET: build(_with_max_wait(workload, "generate-report", 0.001)),
+            # The issue's case: the table said private-endpoints while the JSON's "cheapest"
+            # said webapp-poller, which cannot start reports within 200 s at 09:00.
+            TIGHT: build(_with_max_wait(workload, "generate-report", 200.0), size=False),
+            NONE_ELIGIBLE: build(_with_max_wait(workload, "generate-report", 0.001), size=False),
+        }
+    )
+
+
+def _sized_costs(report: Report) -> dict[str, str]:
+    """Per option sized: its cost in the comparison, or the limit that binds."""
+    costs = {t.label: t.monthly_total for t in report.comparison.topologies}
     return {
-        "shipped": build(workload),
-        # The issue's case: the table said private-endpoints while the JSON's "cheapest"
-        # said webapp-poller, which cannot start reports within 200 s at 09:00.
-        "tight report target": build(_with_max_wait(workload, "generate-report", 200.0)),
-        "no option eligible": build(_with_max_wait(workload, "generate-report", 0.001)),
+        option.label: (
+            CANNOT_MEET + option.binding
+            if option.binding is not None
+            else (money(cost) if (cost := costs[option.label]) is not None else CANNOT_KEEP_UP)
+        )
+        for option in report.sizing
     }
 
 
-@pytest.mark.parametrize("case", ["shipped", "tight report target", "no option eligible"])
-def test_every_format_names_the_reports_decision(reports: dict[str, Report], case: str) -> None:
+def _shipped_costs(report: Report) -> dict[str, str]:
+    if report.reference is None:
+        return {}
+    return {
+        t.label: money(t.monthly_total) if t.monthly_total is not None else CANNOT_KEEP_UP
+        for t in report.reference.topologies
+    }
+
+
+def _differences(report: Report) -> set[tuple[str, str]]:
+    """(contender, what the ADR says) on each ground where the contenders differ, read from
+    the ADR's table of qualities (comparison/inputs/qualitative.py) by each one's kind."""
+    margin = report.decision.margin
+    if margin is None or margin.decides:
+        return set()
+    kinds = {t.label: t.kind for t in report.comparison.topologies}
+    found = set()
+    for ground in ("retries", "loss_on_restart", "web_app_load", "code_changes"):
+        values = {label: getattr(QUALITIES[kinds[label]], ground) for label in margin.contenders}  # type: ignore[index]
+        if len(set(values.values())) > 1:
+            found |= set(values.items())
+    return found
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_every_format_says_what_the_report_holds(reports: Reports, case: str, name: str) -> None:
     report = reports[case]
-    named = {name: _chosen_in(name, f.render(report)) for name, f in FORMATS.items()}
-    assert named == dict.fromkeys(FORMATS, report.decision.chosen)
+    found = said(name, FORMATS[name].render(report))
+    margin = report.decision.margin
+    assert found.chosen == report.decision.chosen
+    assert found.sized == _sized_costs(report)
+    assert found.shipped == _shipped_costs(report)
+    assert found.cost_decides == (None if margin is None else margin.decides)
+    assert found.differences == _differences(report)
 
 
-def test_the_cases_cover_a_decision_that_is_not_the_cheapest(reports: dict[str, Report]) -> None:
-    assert reports["shipped"].decision.chosen == "webapp-poller"
-    tight = reports["tight report target"]
-    assert tight.decision.chosen not in (None, tight.cheapest_by_cost)
-    assert reports["no option eligible"].decision.chosen is None
+def test_the_cases_cover_each_verdict(reports: Reports) -> None:
+    shipped = reports[SIZED]
+    margin = shipped.decision.margin
+    assert margin is not None and margin.lead < MARGIN_DOLLARS, "cost does not decide"
+    assert _differences(shipped), "the contenders differ on some of the ADR's grounds"
+    unmet = reports[UNMET]
+    assert unmet.decision.chosen not in (None, unmet.cheapest_by_cost)
+    assert [s.label for s in unmet.sizing if not s.meets], "some option cannot meet it"
+    assert reports[TIGHT].decision.chosen not in (None, reports[TIGHT].cheapest_by_cost)
+    assert reports[NONE_ELIGIBLE].decision.chosen is None
+    for case in (TIGHT, NONE_ELIGIBLE):
+        assert not reports[case].sizing and reports[case].reference is None
 
 
-def test_the_text_names_the_cheapest_by_cost_for_what_it_is(reports: dict[str, Report]) -> None:
-    tight = reports["tight report target"]
+@pytest.mark.slow  # sizes the busy workload (~30 s)
+def test_the_busy_workload_is_met_by_worker_service_and_not_by_the_lambdas(
+    reports: Reports,
+) -> None:
+    busy = reports[BUSY_CASE]
+    assert busy.decision.chosen == "worker-service"
+    lambdas = busy.sized("lambdas")
+    assert lambdas is not None and lambdas.binding is not None
+    assert LAMBDA_TIMEOUT in lambdas.binding
+    assert busy.decision.cost_decides
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_adr_names_the_chosen_sizing_and_its_deploy_command(
+    reports: Reports, case: str
+) -> None:
+    report = reports[case]
+    adr = FORMATS["adr"].render(report)
+    outcome = adr.split("## Decision Outcome")[1].split("\n## ")[0]
+    chosen = report.decision.chosen
+    if chosen is None:
+        assert "No option is chosen, so there is no sizing to deploy." in outcome
+        return
+    assert f"`{report.deploy_command(chosen)}`" in outcome
+    assert report.deploy_command(chosen).startswith(f"npx cdk deploy -c topology={chosen}")
+    option = report.sized(chosen)
+    if option is None:  # as synthesized: deployed as the templates are
+        assert "### Sizing" not in outcome
+        return
+    assert option.sizing is not None
+    assert f"({chosen}: {describe_sizing(option.sizing)})" in outcome
+    assert f"-c sizing={report.sizing_dir}/{chosen}.json" in outcome
+
+
+@pytest.mark.parametrize("case", [TIGHT, NONE_ELIGIBLE])
+def test_a_report_as_synthesized_has_no_sizing(reports: Reports, case: str) -> None:
+    report = reports[case]
+    for name, f in FORMATS.items():
+        text = f.render(report)
+        assert "sized for the workload" not in text, name
+    data = json.loads(FORMATS["json"].render(report))
+    assert data["sizing"] is None
+    assert data["decision"]["chosen_sizing"] is None
+
+
+def test_the_text_names_the_cheapest_by_cost_for_what_it_is(reports: Reports) -> None:
+    tight = reports[TIGHT]
     text = FORMATS["table"].render(tight)
     assert f"Cheapest by cost alone, ignoring the latency targets: {tight.cheapest_by_cost}" in text
     assert "Cheapest complete topology" not in text
 
 
-@pytest.mark.parametrize("case", ["shipped", "tight report target", "no option eligible"])
-def test_the_json_is_valid_against_the_shipped_schema(
-    reports: dict[str, Report], case: str
-) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_the_json_is_valid_against_the_shipped_schema(reports: Reports, case: str) -> None:
     schema = json.loads(SCHEMA_PATH.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    data = json.loads(FORMATS["json"].render(reports[case]))
+    report = reports[case]
+    data = json.loads(FORMATS["json"].render(report))
     jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
-    assert data["format_version"] == FORMAT_VERSION
+    assert data["format_version"] == FORMAT_VERSION == "2"
     assert "cheapest" not in data, "named for what it is: cheapest_by_cost_ignoring_targets"
     ranked = data["decision"]["ranked"]
-    assert {v["option"] for v in ranked} == {t.label for t in reports[case].comparison.topologies}
+    assert {v["option"] for v in ranked} == {t.label for t in report.comparison.topologies}
     assert all((v["reason"] is None) == v["eligible"] for v in ranked)
-    assert {f["input"] for f in data["what_would_change"]["flip_points"]} == {
-        "volume",
-        "duration",
-        "network",
-    }
+    assert data["decision"]["cost_decides"] == report.decision.cost_decides
+    if data["what_would_change"] is not None:
+        assert {f["input"] for f in data["what_would_change"]["flip_points"]} == {
+            "volume",
+            "duration",
+            "network",
+        }
+
+
+@pytest.mark.parametrize("case", [SIZED, pytest.param(BUSY_CASE, marks=pytest.mark.slow)])
+def test_the_json_carries_each_sizing_file_section(reports: Reports, case: str) -> None:
+    """Each sized option's document is its section of the sizing file the comparison
+    writes, the one `cdk synth -c sizing=<file>` reads; its deploy command names that file."""
+    report = reports[case]
+    data = json.loads(FORMATS["json"].render(report))
+    files = report.sizing_files()
+    assert {o["option"] for o in data["sizing"]["options"]} == {s.label for s in report.sizing}
+    for option in data["sizing"]["options"]:
+        label = option["option"]
+        if option["meets"]:
+            assert option["sized"]["document"] == files[f"{label}.json"][label]
+            assert option["sized"]["deploy_command"].endswith(f"/{label}.json")
+        else:
+            assert option["sized"] is None and option["binding"]
+            assert f"{label}.json" not in files
 
 
 def test_the_schema_ships_in_the_package() -> None:
@@ -123,8 +265,8 @@ def test_the_schema_ships_in_the_package() -> None:
     assert SCHEMA_PATH.parent == REPO / "comparison" / "render"
 
 
-def test_what_would_change_is_in_the_table_and_the_html(reports: dict[str, Report]) -> None:
-    report = reports["shipped"]
+def test_what_would_change_is_in_the_table_and_the_html(reports: Reports) -> None:
+    report = reports[SIZED]
     assert report.changes is not None
     for name in ("table", "markdown", "html"):
         assert "What would change the decision" in FORMATS[name].render(report)
@@ -133,6 +275,7 @@ def test_what_would_change_is_in_the_table_and_the_html(reports: dict[str, Repor
 def test_no_renderer_decides_anything() -> None:
     """The renderers take a Report; none calls the decision, the search or the model."""
     forbidden = {"decide", "what_would_change", "evaluator", "compare", "monthly_cost", "judge"}
+    forbidden |= {"size_all", "size_topology", "size_options", "apply_sizing"}
     for path in sorted((REPO / "comparison" / "render").glob("*.py")):
         tree = ast.parse(path.read_text())
         called = {
@@ -150,26 +293,26 @@ def test_the_cli_offers_exactly_the_registered_formats() -> None:
     assert '"adr"' not in source and '"html"' not in source, "no format is special-cased"
 
 
-def test_an_empty_cross_over_table_says_none(reports: dict[str, Report]) -> None:
-    report = reports["shipped"]
+def test_an_empty_cross_over_table_says_none(reports: Reports) -> None:
+    report = reports[SIZED]
     assert report.sweep is not None
     empty = replace(report.comparison, sweep=replace(report.sweep, cross_overs=()))
     crossings = next(t for t in sweep_tables(empty) if t.title.startswith("Cost cross-overs"))
     assert crossings.rows == (("none", "", ""),)
 
 
-def test_sweep_bands_respect_the_targets(reports: dict[str, Report]) -> None:
+@pytest.mark.parametrize("case", SWEPT)
+def test_sweep_bands_respect_the_targets(reports: Reports, case: str) -> None:
     """At every swept volume the chosen option is one the decision's rule accepts there."""
-    for report in reports.values():
-        assert report.sweep is not None
-        for point in report.sweep.points:
-            if point.chosen is not None:
-                assert point.chosen in point.eligible
-                eligible = {label: point.totals[label] for label in point.eligible}
-                assert point.chosen == min(eligible, key=eligible.__getitem__)
-    tight = reports["tight report target"].sweep
-    assert tight is not None
-    assert any(point.missing_targets for point in tight.points)
+    report = reports[case]
+    assert report.sweep is not None
+    for point in report.sweep.points:
+        if point.chosen is not None:
+            assert point.chosen in point.eligible
+            eligible = {label: point.totals[label] for label in point.eligible}
+            assert point.chosen == min(eligible, key=eligible.__getitem__)
+    if case == TIGHT:
+        assert any(point.missing_targets for point in report.sweep.points)
 
 
 def test_signed_amounts_use_a_minus_sign() -> None:
@@ -268,11 +411,12 @@ def test_the_search_run_beside_the_report_is_the_search_run_in_line(
     synthesized, real_models, workload, london, assumptions
 ) -> None:  # type: ignore[no-untyped-def]
     """The CLI forks the search onto the second core (its process has no other thread);
-    the answer is the one the same search gives in line, in this process."""
+    the answer is the one the same search gives in line, in this process (both on the
+    templates as synthesized, which the in-line search is given)."""
     from comparison import build
     from comparison.render.json_report import _changes
 
-    result = _compare("--cdk-out", str(synthesized.outdir), "--format", "json")
+    result = _compare("--cdk-out", str(synthesized.outdir), "--format", "json", "--as-synthesized")
     assert result.returncode == 0, result.stderr
     forked = json.loads(result.stdout)["what_would_change"]
     models = list(real_models.values())

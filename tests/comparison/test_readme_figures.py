@@ -1,28 +1,77 @@
-"""The README's comparison figures are what the model computes for the shipped workload."""
+"""The README's comparison figures are what the model computes for the shipped workload:
+each option sized for it (the verdict) and the settings shipped (the reference)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
+
+from comparison.build import Report, build_report
 from comparison.cost.estimate import Comparison
-from comparison.decide.decision import decide
+from comparison.inputs.assumptions import Assumptions
+from comparison.inputs.prices import PriceTable
+from comparison.inputs.scenario import Scenario
+from comparison.inputs.workload import Workload
+from comparison.model.sizing import describe_sizing
+from comparison.model.topology import TopologyModel
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+README = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
 
 
-def test_readme_quotes_the_models_monthly_totals(shipped_comparison: Comparison) -> None:
-    comparison = shipped_comparison
-    sentence = README[README.index("a month\ncosts, over the baseline:") :][:300]
-    quoted = dict(re.findall(r"([a-z-]+) \$([0-9.]+)", sentence.replace("\n", " ")))
-    computed = {
-        topology.label: topology.monthly_total
-        for topology in comparison.topologies
-        if topology.monthly_total is not None
+@pytest.fixture(scope="module")
+def sized_report(
+    real_models: dict[str, TopologyModel],
+    workload: Workload,
+    london: PriceTable,
+    assumptions: Assumptions,
+) -> Report:
+    scenario = Scenario(workload=workload, prices=london, assumptions=assumptions)
+    return build_report(list(real_models.values()), scenario)
+
+
+def _quoted(after: str) -> dict[str, str]:
+    """The "<option> $<total>" pairs from ``after`` to the next parenthesis."""
+    start = README.index(after) + len(after)
+    return dict(
+        re.findall(r"([a-z-]+) \$([0-9,]+\.[0-9]{2})", README[start : README.index(" (", start)])
+    )
+
+
+def _totals(comparison: Comparison) -> dict[str, str]:
+    return {
+        t.label: f"{t.monthly_total:,.2f}"
+        for t in comparison.topologies
+        if t.monthly_total is not None
     }
-    assert set(quoted) == set(computed), (quoted, computed)
-    for label, total in computed.items():
-        assert quoted[label] == f"{total:.2f}", label
-    chosen = decide(comparison).chosen
+
+
+def test_readme_quotes_the_sized_totals_and_the_decision(sized_report: Report) -> None:
+    assert _quoted("each option sized for it costs, over the baseline:") == _totals(
+        sized_report.comparison
+    )
+    chosen = sized_report.decision.chosen
     assert chosen is not None
-    assert f"The recommendation is {chosen}" in README.replace("\n", " ")
+    assert f"The recommendation is {chosen}" in README
+    margin = sized_report.decision.margin
+    assert margin is not None
+    said = "cost does not decide" in README[README.index(f"The recommendation is {chosen}") :][:300]
+    assert said == (not margin.decides)
+
+
+def test_readme_quotes_the_chosen_sizing(sized_report: Report) -> None:
+    chosen = sized_report.decision.chosen
+    option = sized_report.sized(chosen or "")
+    assert option is not None and option.sizing is not None
+    assert describe_sizing(option.sizing) in README
+
+
+def test_readme_quotes_the_settings_shipped_as_the_reference(
+    sized_report: Report, shipped_comparison: Comparison
+) -> None:
+    assert sized_report.reference is not None
+    assert _totals(sized_report.reference) == _totals(shipped_comparison)
+    assert _quoted("As shipped (the reference column), a month costs:") == _totals(
+        shipped_comparison
+    )

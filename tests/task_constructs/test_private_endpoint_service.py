@@ -8,6 +8,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Match, Template
 
+from runtime.contract import ENDPOINT_CONCURRENCY_ENV, ENDPOINT_WORKERS_DETAIL, METADATA_KEY
 from task_constructs.private_endpoint_service import (
     PrivateEndpointService,
     PrivateEndpointServiceProps,
@@ -175,3 +176,58 @@ def test_invoker_runs_in_the_vpc_retries_twice_then_dead_letters(
             "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
         },
     )
+
+
+def _request_concurrency(endpoints: PrivateEndpointService, stack: Stack) -> tuple[int, int, int]:
+    """(gunicorn worker processes, pool threads in each, the ``workers`` metadata)."""
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    definition = resources[stack.get_logical_id(endpoints.task_definition.node.default_child)]  # type: ignore[arg-type]
+    (container,) = definition["Properties"]["ContainerDefinitions"]
+    command = container["Command"]
+    environment = {v["Name"]: v["Value"] for v in container["Environment"]}
+    service = resources[stack.get_logical_id(endpoints.service.node.default_child)]  # type: ignore[arg-type]
+    return (
+        int(command[command.index("--workers") + 1]),
+        int(environment[ENDPOINT_CONCURRENCY_ENV]),
+        service["Metadata"][METADATA_KEY][ENDPOINT_WORKERS_DETAIL],
+    )
+
+
+def test_default_request_concurrency_is_four_runs_per_task(
+    built: tuple[Stack, PrivateEndpointService],
+) -> None:
+    # Each gunicorn worker process has its own pool (runtime.web._runner), so a task runs
+    # processes x threads at once; that product is what the metadata states.
+    stack, endpoints = built
+    processes, threads, stated = _request_concurrency(endpoints, stack)
+    assert processes * threads == stated == 4
+    assert processes == 2  # two processes, so one answers while the other's pool works
+
+
+def test_an_odd_request_concurrency_runs_in_one_process() -> None:
+    stack = empty_stack()
+    endpoints = PrivateEndpointService(
+        stack,
+        "Endpoints",
+        PrivateEndpointServiceProps(
+            cluster=new_cluster(stack),
+            image=registry_image(),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            request_concurrency=5,
+            memory_mib=8192,
+            cpu=1024,
+        ),
+    )
+    assert _request_concurrency(endpoints, stack) == (1, 5, 5)
+
+
+def test_request_concurrency_below_one_is_refused(
+    stack: Stack, cluster: ecs.Cluster, image: ecs.ContainerImage
+) -> None:
+    with pytest.raises(ValueError, match="request_concurrency is 0; use 1 or more"):
+        PrivateEndpointServiceProps(
+            cluster=cluster,
+            image=image,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            request_concurrency=0,
+        )

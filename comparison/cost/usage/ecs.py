@@ -14,6 +14,7 @@ from comparison.inputs.assumptions import HOURS_PER_MONTH
 from comparison.model.resources import ServiceModel
 from comparison.model.routing import ConsumerKind
 from comparison.model.scaling import scaling_params
+from comparison.model.sizing import poller_web_app_size, service_size
 from comparison.simulate.simulation import ConsumerRun
 
 
@@ -31,26 +32,57 @@ def task_hours(service: ServiceModel, context: UsageContext) -> float:
     return running * HOURS_PER_MONTH
 
 
-def _web_app_extra_hours(service: ServiceModel, context: UsageContext) -> float:
-    """Task-hours the web app runs because of task work: its run minus its run without tasks."""
+def _web_app_extra_hours(service: ServiceModel, context: UsageContext) -> tuple[float, float]:
+    """(task-hours the web app runs because of task work: its run minus its run without
+    tasks; task-hours it runs for its own traffic). Zero for a web app without pollers."""
     run, baseline = (
         context.runs.get(service.logical_id),
         context.baseline_runs.get(service.logical_id),
     )
     if run is None or baseline is None:
-        return 0.0  # not a poller: task work never reaches it
-    return max(0.0, _hours(run, context) - _hours(baseline, context))
+        return 0.0, 0.0  # not a poller: task work never reaches it
+    own = _hours(baseline, context)
+    return max(0.0, _hours(run, context) - own), own
+
+
+def _web_app_usage(service: ServiceModel, context: UsageContext) -> tuple[float, float, str]:
+    """(vCPU-hours, GB-hours, note) the pollers add to the web app: its extra tasks at its
+    size, and the growth of its own tasks from the baseline's size (the workload's
+    ``[webapp]``) to that size. The size is the template's, grown to hold the web app's
+    own memory plus its poller threads' runs (``poller_web_app_size``): a template
+    smaller than that is a stand-in for the web app as it would have to run."""
+    web = context.workload.webapp
+    extra, own = _web_app_extra_hours(service, context)
+    consumer = context.consumer(service.logical_id)
+    threads = consumer.threads_per_unit if consumer is not None else 0
+    size = poller_web_app_size(context.workload, threads, at_least=service_size(service))
+    vcpu, memory_gb = size.vcpu, size.memory_gb
+    grown_vcpu, grown_gb = max(0.0, vcpu - web.vcpu), max(0.0, memory_gb - web.memory_gib)
+    note = (
+        f"{extra:,.0f} extra task-hours x {vcpu:g} vCPU / {memory_gb:g} GB ({service.architecture})"
+    )
+    if own and (grown_vcpu or grown_gb):
+        note += (
+            f", and its {own:,.0f} own task-hours grown by {grown_vcpu:g} vCPU / {grown_gb:g} GB "
+            f"from the baseline's {web.vcpu:g} vCPU / {web.memory_gib:g} GB to hold "
+            f"{threads} poller thread{'s' if threads != 1 else ''}"
+        )
+    return extra * vcpu + own * grown_vcpu, extra * memory_gb + own * grown_gb, note
 
 
 @extracts("AWS::ECS::Service")
 def fargate_service(service: ServiceModel, context: UsageContext) -> list[Usage]:
-    vcpu, memory_gb, architecture = service.vcpu, service.memory_gb, service.architecture
-    web_app = service.role == ConsumerKind.WEBAPP.value
-    hours = _web_app_extra_hours(service, context) if web_app else task_hours(service, context)
-    vcpu_hours, gb_hours = vcpu * hours, memory_gb * hours
-    note = f"{hours:,.0f} task-hours x {vcpu:g} vCPU / {memory_gb:g} GB ({architecture})"
-    if web_app:
-        note += ", beyond what the web app runs for its own traffic"
+    architecture = service.architecture
+    if service.role == ConsumerKind.WEBAPP.value:
+        vcpu_hours, gb_hours, note = _web_app_usage(service, context)
+        hours = _web_app_extra_hours(service, context)[0]
+    else:
+        hours = task_hours(service, context)
+        vcpu_hours, gb_hours = service.vcpu * hours, service.memory_gb * hours
+        note = (
+            f"{hours:,.0f} task-hours x {service.vcpu:g} vCPU / {service.memory_gb:g} GB "
+            f"({architecture})"
+        )
     usages = [
         Usage(f"fargate.vcpu_hour.{architecture}", vcpu_hours, service.logical_id, note),
         Usage(f"fargate.gb_hour.{architecture}", gb_hours, service.logical_id, note),

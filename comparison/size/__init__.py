@@ -1,0 +1,1 @@
+"""Sizing: each option sized for the workload before the decision compares them."""
