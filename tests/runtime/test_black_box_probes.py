@@ -117,7 +117,9 @@ def test_a_message_that_kills_its_process_is_dead_lettered_with_a_reason_and_spa
     deaths = 0
     worker = None
     try:
-        deadline = time.monotonic() + 150
+        # A guard against a hang, not a timing goal: five deaths take ~30 s alone, and
+        # several times that when the whole suite loads the 2-core machine and moto.
+        deadline = time.monotonic() + 400
         while queue_depth(sqs, queue.url) and time.monotonic() < deadline:
             if worker is None or worker.poll() is not None:
                 if worker is not None:
@@ -130,6 +132,8 @@ def test_a_message_that_kills_its_process_is_dead_lettered_with_a_reason_and_spa
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
+    logs = "\n".join(p.read_text()[-600:] for p in sorted(tmp_path.glob("worker-*.log")))
+    assert queue_depth(sqs, queue.url) == 0, f"not drained after {deaths} deaths:\n{logs}"
     # THEN the poison is dead-lettered, with the reason, once its retry budget is spent
     (dead,) = receive_all(sqs, queue.dlq_url)
     attributes = _attributes(dead)
