@@ -18,17 +18,20 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from local import lambda_sqs, scaling
 from local.emulator import free_port
+from local.entrypoints import invoke
+from local.lambda_endpoint import LocalLambdaEndpoint
 from local.model import LocalDeployment
 from local.processes import Child, venv_executable
 from local.runtime_env import container_environment, function_environment
-from runtime.contract import ENDPOINT_URL_ENV
+from runtime.contract import ENDPOINT_URL_ENV, NUDGED_BY_KEY, WAKER_FUNCTION_ENV, ResourceRole
 from runtime.contract.backlog import BACKLOG_PER_TASK
 from runtime.contract.topology import ConsumerKind
 
@@ -147,13 +150,20 @@ class PrivateEndpointsConsumers(Consumers):
 
 
 class WorkerServiceConsumers(Consumers):
-    """Worker processes, scaled from zero by local.scaling once per simulated minute."""
+    """Worker processes, as many as the service's desired count on the emulator's ECS.
+
+    local.scaling decides once per simulated minute, as Application Auto Scaling would;
+    the waker (when deployed) sets the count from 0 to 1 whenever the producer or a
+    trigger nudges it, through Lambda's Invoke API served by local.lambda_endpoint.
+    The processes follow the count ECS holds, read every tick, whoever set it.
+    """
 
     def __init__(self, deployment: LocalDeployment, say: Say, minute_seconds: float) -> None:
         super().__init__(deployment, say)
         self.minute_seconds = minute_seconds
         self.desired = 0
         self.stopping: list[Child] = []
+        self.lambda_endpoint: LocalLambdaEndpoint | None = None
 
     def start(self) -> None:
         params = scaling.worker_scaling(self.deployment.template_path)
@@ -169,6 +179,7 @@ class WorkerServiceConsumers(Consumers):
         # A short long-poll, so a scale-in or Ctrl-C drains in seconds, not 20.
         self.command = [sys.executable, *command[1:], "--wait-seconds", "2"]
         self.next_decision = time.monotonic()
+        self._serve_waker()
         self.say(
             f"running: the worker service, desired {self.autoscaler.desired}, scaled "
             f"{params.min_capacity}..{params.max_capacity} by the backlog metric function "
@@ -178,9 +189,46 @@ class WorkerServiceConsumers(Consumers):
         if self.autoscaler.desired:  # a MinCapacity above 0
             self._scale_to(self.autoscaler.desired)
 
+    def _serve_waker(self) -> None:
+        """Serve Invoke for the waker, and export where to reach it and its name (the
+        web app's ``ASYNC_TASKS_WAKER_FUNCTION``, as its task definition sets it)."""
+        wakers = self.deployment.template.with_role(ResourceRole.WAKER)
+        if not wakers:
+            return
+        (waker,) = wakers
+        env = function_environment(self.deployment, waker.logical_id)
+        name = self.deployment.stack.physical_id(waker.logical_id)
+        config = boto3.client("lambda").get_function_configuration(FunctionName=name)
+
+        def wake_service(event: Mapping[str, Any]) -> Any:
+            # The template's Handler with the deployed environment, as Lambda runs it.
+            result = invoke(config["Handler"], event, env)
+            if isinstance(result, Mapping) and result.get("woken"):
+                nudged_by = event.get(NUDGED_BY_KEY) or "the producer"
+                self.say(f"waker: nudged ({nudged_by}): desired 0 -> 1")
+            return result
+
+        arn = config["FunctionArn"]
+        self.lambda_endpoint = LocalLambdaEndpoint(
+            {name: wake_service, arn: wake_service}, self.say
+        )
+        self.lambda_endpoint.start()
+        web_app = container_environment(self.deployment, "WebApp")
+        self.exports["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_endpoint.url
+        self.exports[WAKER_FUNCTION_ENV] = web_app[WAKER_FUNCTION_ENV]
+        self.say(
+            f"running: the waker ({waker.logical_id}) behind Lambda's Invoke API at "
+            f"{self.lambda_endpoint.url}; the producer nudges it after every send"
+        )
+
     def tick(self) -> None:
         super().tick()
         self.stopping = [c for c in self.stopping if c.alive()]
+        held = self._ecs_desired()
+        if held != self.desired:
+            # Set outside Auto Scaling: the waker, or an UpdateService of someone's.
+            self.autoscaler.follow(held)
+            self._apply(held)
         if time.monotonic() < self.next_decision:
             return
         self.next_decision += self.minute_seconds
@@ -191,13 +239,23 @@ class WorkerServiceConsumers(Consumers):
         self.say(f"scaling: {why}")
         self._scale_to(desired)
 
+    def _ecs_desired(self) -> int:
+        (service,) = boto3.client("ecs").describe_services(
+            cluster=self.service.cluster_name, services=[self.service.service_name]
+        )["services"]
+        return int(service["desiredCount"])
+
     def _scale_to(self, desired: int) -> None:
-        self.desired = desired
         boto3.client("ecs").update_service(
             cluster=self.service.cluster_name,
             service=self.service.service_name,
             desiredCount=desired,
         )
+        self._apply(desired)
+
+    def _apply(self, desired: int) -> None:
+        """Start or stop worker processes to match ``desired``."""
+        self.desired = desired
         while len(self.children) < desired:
             n = len(self.children) + 1
             self.children.append(Child(f"worker-{n}", self.command, self.env))
@@ -207,6 +265,9 @@ class WorkerServiceConsumers(Consumers):
             self.stopping.append(child)
 
     def stop(self) -> None:
+        if self.lambda_endpoint is not None:
+            self.lambda_endpoint.stop()
+            self.lambda_endpoint = None
         self.children += self.stopping
         self.stopping = []
         super().stop()

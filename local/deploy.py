@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -59,15 +59,21 @@ def aws_environment(endpoint_url: str) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def deploy(topology: str, endpoint_url: str, cloud_assembly: Path) -> LocalDeployment:
-    """Deploy ``topology`` (synthesized into ``cloud_assembly`` if not there yet).
+def deploy(
+    topology: str,
+    endpoint_url: str,
+    cloud_assembly: Path,
+    context: Mapping[str, str] | None = None,
+) -> LocalDeployment:
+    """Deploy ``topology`` (synthesized into ``cloud_assembly`` with ``context`` if not
+    there yet).
 
     boto3 must already point at ``endpoint_url`` (see :func:`aws_environment`).
     """
     stack_name = BY_NAME[topology].stack_id
     template_path = stack_template_path(cloud_assembly, stack_name)
     if not template_path.exists():
-        synthesize(topology, cloud_assembly)
+        synthesize(topology, cloud_assembly, context)
     assets.bootstrap()
     # The email task sends as the configured sender; SES refuses unverified ones.
     boto3.client("ses").verify_email_identity(EmailAddress=LOCAL_EMAIL_SENDER)
@@ -167,7 +173,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="worker-service: real seconds per simulated minute of scaling (default 1)",
     )
     parser.add_argument("--outdir", type=Path, default=None, help="cloud assembly directory")
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        type=_context_pair,
+        metavar="KEY=VALUE",
+        help="CDK context for the synth, as `cdk synth -c` takes it (repeatable), e.g. "
+        "-c wakeOnEnqueue=false",
+    )
     return parser.parse_args(argv)
+
+
+def _context_pair(value: str) -> tuple[str, str]:
+    key, sep, setting = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"'{value}' is not KEY=VALUE, e.g. wakeOnEnqueue=false")
+    return key, setting
 
 
 class StartError(RuntimeError):
@@ -231,7 +254,7 @@ def run(args: argparse.Namespace, outdir: Path) -> int:
         check_dependencies(args.topology)
         server = stack.enter_context(MotoServer(args.port))
         stack.enter_context(aws_environment(server.url))
-        deployment = deploy(args.topology, server.url, outdir)
+        deployment = deploy(args.topology, server.url, outdir, dict(args.context))
         _say(report(deployment))
         if args.once:
             env = shell_environment(deployment, {})

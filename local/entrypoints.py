@@ -29,14 +29,20 @@ def lambda_handler(handler: str) -> LambdaHandler:
 
 @contextmanager
 def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """os.environ with ``values`` added, restored after: the handlers read os.environ."""
-    saved = dict(os.environ)
+    """os.environ with ``values`` added, restored after: the handlers read os.environ.
+
+    Only those keys change and are put back, so another thread never sees the rest of
+    the environment (the emulator's endpoint, say) missing."""
+    saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def invoke(handler: str, event: Any, environment: Mapping[str, str]) -> Any:

@@ -15,6 +15,9 @@ another shell with local-deploy's exports: ``python -m local.fire generate-repor
 - A queue target is sent to; a Lambda target (the private-endpoints invoker) is run
   here, by its deployed ``Handler``, with its deployed environment, its ``ENDPOINT_URL`` pointed at
   ``$ASYNC_TASKS_ENDPOINT_URL`` (the local endpoint service).
+- The trigger's nudges (worker-service: a rule's second target, a schedule's wake twin)
+  go to the waker through Lambda's Invoke API at ``$AWS_ENDPOINT_URL_LAMBDA``, which
+  local-deploy serves and exports.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from runtime.catalogue import CATALOGUE, OnDemand
 from runtime.contract import (
     ENDPOINT_URL_ENV,
     INVOKER_ENDPOINT_URL_ENV,
+    NUDGED_BY_KEY,
     TASK_TABLE_OUTPUT,
     UPLOADS_BUCKET_OUTPUT,
 )
@@ -55,6 +59,8 @@ SAMPLE_CSV = (
     "201,2 Sample St,,,Leeds,LS1 1AB,terraced,,\n"
 )
 SAMPLE_RECIPIENT = "subscriber@example.com"
+# Where boto3 sends Lambda calls; local-deploy serves Invoke there (local.lambda_endpoint).
+_LAMBDA_ENDPOINT_ENV = "AWS_ENDPOINT_URL_LAMBDA"
 # Tasks with a schedule or a rule: the catalogue's triggers other than on demand.
 FIRABLE = tuple(
     name
@@ -105,7 +111,9 @@ def triggers(view: StackView) -> dict[str, tuple[str, dict[str, Any]]]:
     for resource in view.template.resources.values():
         if resource.type == "AWS::Scheduler::Schedule":
             target = resource.properties["Target"]
-            found[json.loads(target["Input"])["task"]] = ("schedule", target)
+            delivered = json.loads(target["Input"])
+            if "task" in delivered:  # not a wake twin's nudge
+                found[delivered["task"]] = ("schedule", target)
         elif resource.type == "AWS::Events::Rule":
             for target in resource.properties.get("Targets", []):
                 template = target.get("InputTransformer", {}).get("InputTemplate", "")
@@ -114,6 +122,41 @@ def triggers(view: StackView) -> dict[str, tuple[str, dict[str, Any]]]:
                     task = json.loads(filled.replace("<aws.events.event.json>", "{}"))["task"]
                     found[task] = ("rule", target)
     return found
+
+
+def nudged_functions(view: StackView, task: str) -> list[str]:
+    """Logical ids of the functions the task's triggers nudge (the waker)."""
+    found: list[str] = []
+    for resource in view.template.resources.values():
+        targets = (
+            [resource.properties["Target"]]
+            if resource.type == "AWS::Scheduler::Schedule"
+            else resource.properties.get("Targets", [])
+            if resource.type == "AWS::Events::Rule"
+            else []
+        )
+        for target in targets:
+            text = target.get("Input")
+            if isinstance(text, str) and json.loads(text).get(NUDGED_BY_KEY) == task:
+                found.append(target["Arn"]["Fn::GetAtt"][0])
+    return sorted(set(found))
+
+
+def _nudge(view: StackView, task: str) -> list[str]:
+    functions = nudged_functions(view, task)
+    if functions and not os.environ.get(_LAMBDA_ENDPOINT_ENV):
+        return [
+            f"not nudged: {', '.join(functions)} (set {_LAMBDA_ENDPOINT_ENV}: local-deploy "
+            "exports it); the wake-up alarm wakes the service instead"
+        ]
+    client = boto3.client("lambda")
+    for function_id in functions:
+        client.invoke(
+            FunctionName=view.physical[function_id],
+            InvocationType="Event",
+            Payload=json.dumps({NUDGED_BY_KEY: task}).encode(),
+        )
+    return [f"nudged {function_id}" for function_id in functions]
 
 
 def fire(task: str, view: StackView | None = None) -> list[str]:
@@ -156,7 +199,7 @@ def fire(task: str, view: StackView | None = None) -> list[str]:
         notes.append(_invoke(view, target_id, envelope))
     else:
         raise FireError(f"{task}: no local stand-in for a {target_type} target")
-    return notes
+    return notes + _nudge(view, task)
 
 
 def _invoke(view: StackView, function_id: str, envelope: Mapping[str, Any]) -> str:

@@ -104,6 +104,10 @@ class LocalAutoscaler:
     def desired(self) -> int:
         return self._model.desired
 
+    def follow(self, desired: int) -> None:
+        """The service's count as ECS now holds it (the waker may have changed it)."""
+        self._model.follow(desired)
+
     def decide(self, running: int, pending: int) -> tuple[int, str]:
         """The new desired count, and a line saying why (empty when unchanged)."""
         self.minute += 1

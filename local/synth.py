@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,19 +21,21 @@ class SynthError(RuntimeError):
     """app.py failed; the message carries its output."""
 
 
-def local_context(topology: str) -> dict[str, object]:
+def local_context(topology: str, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+    """cdk.json's context, the emulator's image and sender, then ``extra`` (``-c``)."""
     context: dict[str, object] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
     return {
         **context,
         "topology": topology,
         "webappImage": LOCAL_IMAGE,
         "emailSender": LOCAL_EMAIL_SENDER,
+        **(extra or {}),
     }
 
 
-def synthesize(topology: str, outdir: Path) -> Path:
+def synthesize(topology: str, outdir: Path, extra: Mapping[str, object] | None = None) -> Path:
     """Run app.py directly (seconds; the CLI adds nothing the emulator needs)."""
-    return synthesize_with(local_context(topology), outdir)
+    return synthesize_with(local_context(topology, extra), outdir)
 
 
 def synthesize_with(context: dict[str, object], outdir: Path) -> Path:

@@ -73,6 +73,7 @@ __all__ = [
     "compute_backlog",
     "handler",
     "publish_backlog",
+    "service_counts",
 ]
 
 
@@ -148,7 +149,7 @@ def publish_backlog(
     cloudwatch = cloudwatch if cloudwatch is not None else boto3.client("cloudwatch")
 
     visible, in_flight = _queue_counts(sqs, target.queue_url)
-    running, pending, desired = _service_counts(ecs, target.cluster_name, target.service_name)
+    running, pending, desired = service_counts(ecs, target.cluster_name, target.service_name)
     sample = compute_backlog(visible, in_flight, running, pending, desired=desired)
 
     dimensions: list[DimensionTypeDef] = [
@@ -203,7 +204,8 @@ def _queue_counts(sqs: SQSClient, queue_url: str) -> tuple[int, int]:
     return int(attributes[VISIBLE_ATTRIBUTE]), int(attributes[IN_FLIGHT_ATTRIBUTE])
 
 
-def _service_counts(ecs: ECSClient, cluster_name: str, service_name: str) -> tuple[int, int, int]:
+def service_counts(ecs: ECSClient, cluster_name: str, service_name: str) -> tuple[int, int, int]:
+    """(running, pending, desired) of one service, from DescribeServices."""
     response = ecs.describe_services(cluster=cluster_name, services=[service_name])
     services = response.get("services") or []
     if not services:

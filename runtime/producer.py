@@ -10,6 +10,10 @@ no web-app code:
 3. ``ASYNC_TASKS_ENDPOINT_URL``: ``POST {endpoint}/tasks/{task}`` with the envelope as
    the body (``private-endpoints``); any 2xx means accepted.
 
+After a send to a queue, when ``ASYNC_TASKS_WAKER_FUNCTION`` is set (``worker-service``),
+the producer nudges the waker so a service at zero starts a task at once
+(``runtime.wake_nudge``: asynchronous, debounced per process, never raising).
+
 The producer checks a task by name only, never importing handler code: a catalogue
 task, or one named in ``ASYNC_TASKS_TASK_NAMES``. It refuses event-only catalogue
 tasks (no ``OnDemand`` trigger): their input must come from the AWS event itself.
@@ -40,6 +44,7 @@ from runtime.contract import (
     QUEUE_URL_ENV,
     TASK_NAMES_ENV,
     UNAVAILABLE_TASKS_ENV,
+    WAKER_FUNCTION_ENV,
     queue_url_env_for,
 )
 from runtime.contract.payload_limits import (
@@ -60,6 +65,7 @@ from runtime.errors import (
     UnsentPayload,
 )
 from runtime.registry import MODULES_ENV
+from runtime.wake_nudge import nudger_for
 
 __all__ = [
     "ENDPOINT_URL_ENV",
@@ -149,8 +155,12 @@ class Producer:
         items = list(zip([e["id"] for e in envelopes], bodies, strict=True))
         progress = _Progress([(e["id"], e.get("idempotency_key")) for e in envelopes])
         if route.queue_url is not None:
-            for chunk in _chunks(items, SQS_MESSAGE_BYTES):
-                self._send_batch(route.queue_url, chunk, progress)
+            try:
+                for chunk in _chunks(items, SQS_MESSAGE_BYTES):
+                    self._send_batch(route.queue_url, chunk, progress)
+            finally:
+                if progress.any_sent:
+                    self._nudge_waker()
         else:
             for item in items:
                 _post(route.endpoint, task, item, progress)
@@ -158,6 +168,11 @@ class Producer:
 
     def _env(self) -> Mapping[str, str]:
         return os.environ if self._environ is None else self._environ
+
+    def _nudge_waker(self) -> None:
+        function = self._env().get(WAKER_FUNCTION_ENV)
+        if function:
+            nudger_for(function).nudge()
 
     def _client(self) -> BatchSender:
         return client("sqs") if self._sqs is None else self._sqs
@@ -227,6 +242,10 @@ class _Progress:
 
     def sent(self, envelope_id: str) -> None:
         self._sent.append(envelope_id)
+
+    @property
+    def any_sent(self) -> bool:
+        return bool(self._sent)
 
     def fail(self, ids: list[str], error: Exception, *, in_flight: bool) -> NoReturn:
         unknown = set(ids) if in_flight else set()

@@ -66,6 +66,9 @@ class TopologySettings:
       has no subscriber, and synth says so in one line.
     - ``noncurrentVersionDays``: days the uploads bucket keeps overwritten or deleted
       versions. Default: 30.
+    - ``wakeOnEnqueue``: ``false`` to leave out worker-service's waker, so the service
+      wakes from zero only through the backlog metric's wake-up alarm (a minute or
+      two). Default: true; the producer and every trigger nudge the waker.
     - ``sizing``: each topology's capacity and sizes (``runtime/contract/sizing.py``):
       the path of a JSON file (relative to where ``cdk synth`` runs), inline JSON, or
       an object in ``cdk.json``. A section for a topology not synthesized is ignored;
@@ -83,6 +86,7 @@ class TopologySettings:
     alarm_topic_arn: str | None = None
     noncurrent_version_days: int | None = None
     sizing: Sizing = field(default_factory=Sizing)
+    wake_on_enqueue: bool = True
 
     def unavailable_tasks(self, catalogue: TaskCatalogue) -> tuple[str, ...]:
         """Tasks these settings cannot run: the email tasks without ``emailSender``."""
@@ -154,6 +158,7 @@ class TopologySettings:
             ),
             noncurrent_version_days=_positive_int(node, "noncurrentVersionDays"),
             sizing=_sizing(node),
+            wake_on_enqueue=_flag(node, "wakeOnEnqueue", default=True),
         )
 
 
@@ -321,10 +326,12 @@ def _positive_int(node: Node, key: str) -> int | None:
     return int(str(value))
 
 
-def _flag(node: Node, key: str) -> bool:
+def _flag(node: Node, key: str, *, default: bool = False) -> bool:
     value = node.try_get_context(key)
-    if value is None or isinstance(value, bool):
-        return bool(value)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
     if str(value).lower() in ("true", "false"):
         return str(value).lower() == "true"
     raise SettingsError(f"context '{key}' is '{value}'; use true or false")

@@ -23,7 +23,7 @@ from stacks.alarms import add_alarm_notifications
 from stacks.ecs_compute import add_ecs_compute
 from stacks.settings import TopologyProps
 from stacks.shared_data import add_shared_data
-from stacks.shared_queue import add_shared_queue
+from stacks.shared_queue import add_shared_queue, add_shared_triggers
 from stacks.sizing import webapp_poller_sizes
 from task_constructs.web_app import WEBAPP_PORT
 
@@ -51,7 +51,8 @@ class WebappPollerStack(Stack):
         compute = add_ecs_compute(self, settings)
         shared = add_shared_data(self, settings)
         add_alarm_notifications(self, settings)
-        task_queue = add_shared_queue(self, catalogue, shared)
+        task_queue = add_shared_queue(self, catalogue)
+        add_shared_triggers(self, catalogue, shared, task_queue)
         poller_threads, web_app_size = webapp_poller_sizes(settings.sizing, catalogue)
 
         web_app = compute.add_web_app(

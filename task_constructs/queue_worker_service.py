@@ -1,8 +1,10 @@
 """QueueWorkerService: a Fargate worker service that scales 0..N on backlog per task.
 
 It closes three gaps of aws-ecs-patterns' QueueProcessingFargateService:
-- it wakes from zero on one message (a step-scaling alarm on ``WakeUpSignal``), where
-  the default steps need 100 visible messages (copilot-cli #3376 is the same bug);
+- it wakes from zero on one message, where the default steps need 100 visible messages
+  (copilot-cli #3376 is the same bug): at once through its waker, which every enqueue
+  path nudges, and within a minute or two through a step-scaling alarm on
+  ``WakeUpSignal`` if a nudge is lost;
 - it counts in-flight messages, and workers hold ECS task scale-in protection while
   they have messages in hand, so a busy service is not scaled in under its workers
   (aws-cdk #9242, #20706);
@@ -49,6 +51,7 @@ from task_constructs.core.roles import mark_role
 from task_constructs.core.runtime_function import RuntimeFunctionSettings, runtime_function
 from task_constructs.core.task_protection import grant_task_protection
 from task_constructs.core.validation import exactly_one, fail_props, seconds
+from task_constructs.service_waker import ServiceWaker, ServiceWakerProps
 from task_constructs.task_queue import TaskQueue, TaskQueueProps
 
 # Fargate stops a task at most 120 s after SIGTERM; the worker drains within 100 s.
@@ -129,6 +132,11 @@ class QueueWorkerServiceProps:
     log_retention: logs.RetentionDays | None = None
     """Retention of the worker's and the metric Lambda's logs. Default: one month."""
 
+    wake_on_enqueue: bool = True
+    """Add a :class:`ServiceWaker` that the producer and the triggers nudge, so the
+    service wakes from zero in seconds; the wake-up alarm stays as the fallback.
+    Default: true. False leaves the alarm alone (a minute or two)."""
+
     def __post_init__(self) -> None:
         violations = exactly_one(task_queue=self.task_queue, tasks=self.tasks)
         if self.task_queue is not None and self.max_receive_count is not None:
@@ -159,7 +167,8 @@ class QueueWorkerService(Construct):
     ``LogGroup``, ``Service``, ``BacklogMetric`` (a Lambda, its role and log group, and
     a rule running it every minute), ``Scaling`` (the scalable target with the
     ``BacklogTracking`` target-tracking policy) and ``WakeFromZero`` (a step policy and
-    its alarm). Monthly cost while idle: the metric Lambda's 43,800 runs, five custom
+    its alarm), and ``Waker`` (a :class:`ServiceWaker`, unless ``wake_on_enqueue`` is
+    false). Monthly cost while idle: the metric Lambda's 43,800 runs, five custom
     metrics and the CloudWatch alarms (two from target tracking, the wake-up and its
     stalled alarm).
     """
@@ -237,6 +246,17 @@ class QueueWorkerService(Construct):
             period=_METRIC_PERIOD,
         )
         self.scalable_target = self._scaling(props, dimensions)
+        self.waker: ServiceWaker | None = (
+            ServiceWaker(
+                self,
+                "Waker",
+                ServiceWakerProps(
+                    cluster=props.cluster, service=self.service, log_retention=props.log_retention
+                ),
+            )
+            if props.wake_on_enqueue
+            else None
+        )
 
     def _metric_function(
         self, props: QueueWorkerServiceProps, dimensions: dict[str, str]

@@ -9,14 +9,17 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runtime.catalogue import EventTrigger
 from task_constructs.core import defaults
+from task_constructs.core.acknowledge import acknowledge_resource
 from task_constructs.core.delivery import DeliveryProps, resolve_delivery
 from task_constructs.core.envelope import WholeEventEnvelope
 from task_constructs.core.validation import fail_props
+from task_constructs.service_waker import LOST_NUDGE_REASON, NUDGE_MAX_AGE, nudge_rule_input
 
 # Event pattern keys as EventBridge spells them, to the CDK's EventPattern fields.
 _PATTERN_FIELDS = {
@@ -42,6 +45,10 @@ class TaskEventRuleProps(DeliveryProps):
     event_bus: events.IEventBus | None = None
     """The bus to match events on. Default: the account's default bus, where AWS
     services such as GuardDuty publish."""
+
+    wake: lambda_.IFunction | None = None
+    """A :class:`ServiceWaker`'s function, nudged as a second target for each matched
+    event (no retry, no DLQ: the wake-up alarm covers a lost nudge). Default: none."""
 
     narrowed_by: Mapping[str, Any] | None = None
     """More pattern fields, merged into the catalogue's pattern, to match only this
@@ -106,7 +113,7 @@ class TaskEventRule(Construct):
             )
         else:  # TaskEventRuleProps refuses this; kept so the target is always bound
             raise ValueError(f"TaskEventRule '{props.task.name}': set 'queue' or 'function'")
-        self.rule: events.IRule = events.Rule(
+        rule = events.Rule(
             self,
             "Rule",
             description=f"Trigger task '{props.task.name}': {props.trigger.description}",
@@ -116,6 +123,20 @@ class TaskEventRule(Construct):
             ),
             targets=[target],
         )
+        if props.wake is not None:
+            rule.add_target(
+                events_targets.LambdaFunction(
+                    props.wake,
+                    event=nudge_rule_input(props.task.name),
+                    retry_attempts=0,
+                    max_event_age=NUDGE_MAX_AGE,
+                )
+            )
+            # The rule's task target keeps its DLQ (tests/stacks check every one).
+            acknowledge_resource(
+                rule, "Serverless-EventBusDLQ", f"The waker target has none. {LOST_NUDGE_REASON}"
+            )
+        self.rule: events.IRule = rule
 
 
 def _merged(base: Mapping[str, Any], narrowing: Mapping[str, Any]) -> dict[str, Any]:

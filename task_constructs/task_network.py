@@ -152,13 +152,25 @@ class TaskNetwork(Construct):
         )
         return vpc
 
+    def add_aws_api_endpoint(self, name: str, service: ec2.InterfaceVpcEndpointAwsService) -> None:
+        """One more AWS API the tasks call: an interface endpoint when this network
+        reaches AWS through endpoints (a new VPC with ``endpoints``); otherwise the NAT
+        or the existing VPC's routing already reaches it, and nothing is added."""
+        if self.aws_api_access is AwsApiAccess.ENDPOINTS and isinstance(self.vpc, ec2.Vpc):
+            self._add_interface_endpoint(self.vpc, name, service)
+
     def _add_interface_endpoints(self, vpc: ec2.Vpc) -> None:
         for name, service in _INTERFACE_ENDPOINTS.items():
-            endpoint = vpc.add_interface_endpoint(name, service=service, subnets=self.task_subnets)
-            for group in endpoint.connections.security_groups:
-                acknowledge_resource(
-                    group,
-                    "AwsSolutions-EC23",
-                    "Admits HTTPS from the VPC's own CIDR only (a token the rule cannot "
-                    "read): the endpoint serves the tasks inside the VPC.",
-                )
+            self._add_interface_endpoint(vpc, name, service)
+
+    def _add_interface_endpoint(
+        self, vpc: ec2.Vpc, name: str, service: ec2.InterfaceVpcEndpointAwsService
+    ) -> None:
+        endpoint = vpc.add_interface_endpoint(name, service=service, subnets=self.task_subnets)
+        for group in endpoint.connections.security_groups:
+            acknowledge_resource(
+                group,
+                "AwsSolutions-EC23",
+                "Admits HTTPS from the VPC's own CIDR only (a token the rule cannot "
+                "read): the endpoint serves the tasks inside the VPC.",
+            )

@@ -18,6 +18,7 @@ from task_constructs.core.defaults import given
 from task_constructs.core.delivery import DeliveryProps, resolve_delivery
 from task_constructs.core.envelope import schedule_envelope
 from task_constructs.core.validation import fail_props, seconds
+from task_constructs.service_waker import NUDGE_MAX_AGE, nudge_schedule_input
 
 # EventBridge Scheduler limits.
 _EVENT_AGE_RANGE_SECONDS = (60, 86_400)
@@ -44,6 +45,12 @@ class TaskScheduleProps(DeliveryProps):
     enabled: bool = True
     """Whether the schedule runs. Default: true."""
 
+    nudge_only: bool = False
+    """Invoke ``function`` (a :class:`ServiceWaker`'s) with a nudge instead of the
+    envelope, at the trigger's times: the wake twin of a schedule whose queue a worker
+    service at zero consumes. A lost nudge has no DLQ and no retry (the wake-up alarm
+    covers it). Default: false."""
+
     def __post_init__(self) -> None:
         violations = self.delivery_violations()
         age = seconds(self.max_event_age)
@@ -59,6 +66,8 @@ class TaskScheduleProps(DeliveryProps):
                 f"flexible_window is {window:.0f} s; Scheduler accepts "
                 f"{low_window}..{high_window} minutes"
             )
+        if self.nudge_only and self.function is None:
+            violations.append("nudge_only invokes a waker: set 'function', not 'queue'")
         if self.trigger not in self.task.schedules:
             violations.append(
                 f"the trigger '{self.trigger.expression}' is not one of task "
@@ -103,13 +112,23 @@ class TaskSchedule(Construct):
                 assumed_by=_scheduler_principal(self, props.schedule_group),
                 description=f"Scheduler invokes the function for task '{props.task.name}'",
             )
-            target = targets.LambdaInvoke(
-                props.function,
-                input=envelope,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=self.retry_attempts,
-                max_event_age=self.max_event_age,
-                role=role,
+            target = (
+                targets.LambdaInvoke(
+                    props.function,
+                    input=nudge_schedule_input(props.task.name),
+                    retry_attempts=0,
+                    max_event_age=NUDGE_MAX_AGE,
+                    role=role,
+                )
+                if props.nudge_only
+                else targets.LambdaInvoke(
+                    props.function,
+                    input=envelope,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=self.retry_attempts,
+                    max_event_age=self.max_event_age,
+                    role=role,
+                )
             )
         else:  # TaskScheduleProps refuses this; kept so the target is always bound
             raise ValueError(f"TaskSchedule '{props.task.name}': set 'queue' or 'function'")
@@ -120,7 +139,11 @@ class TaskSchedule(Construct):
                 props.trigger.expression, TimeZone.of(props.trigger.time_zone)
             ),
             target=target,
-            description=f"Trigger task '{props.task.name}' ({props.trigger.expression})",
+            description=(
+                f"Wake the worker service for task '{props.task.name}' ({props.trigger.expression})"
+                if props.nudge_only
+                else f"Trigger task '{props.task.name}' ({props.trigger.expression})"
+            ),
             schedule_group=props.schedule_group,
             enabled=props.enabled,
             time_window=(

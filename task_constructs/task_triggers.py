@@ -33,6 +33,11 @@ class TaskTriggersProps:
     """One function that receives every envelope (the private-endpoints invoker).
     Default: none; set this or ``queues``."""
 
+    wake: lambda_.IFunction | None = None
+    """A :class:`ServiceWaker`'s function to nudge as each trigger delivers: every event
+    rule gets it as a second target, and every schedule a twin schedule at the same
+    times (a Scheduler schedule has one target). Default: none."""
+
     narrowed_by: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Task name to extra pattern fields for its event rules, so they match only this
     deployment's events (see ``TaskEventRuleProps.narrowed_by``). Default: none."""
@@ -54,9 +59,10 @@ class TaskTriggersProps:
 class TaskTriggers(Construct):
     """Schedules and event rules for a whole catalogue, sharing one delivery DLQ.
 
-    Children are namespaced by task name: ``<task>/Schedule1``, ``<task>/Event1``.
-    Resources created: one ``DeliveryDeadLetterQueue`` when any trigger exists, and
-    a :class:`TaskSchedule` or :class:`TaskEventRule` per trigger.
+    Children are namespaced by task name: ``<task>/Schedule1``, ``<task>/Event1``, and
+    with ``wake`` ``<task>/Schedule1Wake``. Resources created: one
+    ``DeliveryDeadLetterQueue`` when any trigger exists, and a :class:`TaskSchedule` or
+    :class:`TaskEventRule` per trigger (and per schedule its wake twin).
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: TaskTriggersProps) -> None:
@@ -90,6 +96,20 @@ class TaskTriggers(Construct):
                         ),
                     )
                 )
+                if props.wake is not None:
+                    self.schedules.append(
+                        TaskSchedule(
+                            namespace,
+                            f"Schedule{number}Wake",
+                            TaskScheduleProps(
+                                task=task,
+                                trigger=schedule,
+                                function=props.wake,
+                                nudge_only=True,
+                                dead_letter_queue=self.dead_letter_queue,
+                            ),
+                        )
+                    )
             for number, event in enumerate(task.event_triggers, start=1):
                 self.event_rules.append(
                     TaskEventRule(
@@ -102,6 +122,7 @@ class TaskTriggers(Construct):
                             function=props.function,
                             dead_letter_queue=self.dead_letter_queue,
                             narrowed_by=props.narrowed_by.get(task.name),
+                            wake=props.wake,
                         ),
                     )
                 )

@@ -17,6 +17,11 @@ class Assumptions:
     """From RunTask to a polling container, image pull included (60-90 s observed)."""
     lambda_cold_start_seconds: float = 1.0
     """INIT duration of a Python function with the Powertools layer; billed since 2025."""
+    wake_nudge_seconds: float = 1.0
+    """From a send to the woken service's desired count 1: the producer's asynchronous
+    Invoke, the waker's start and its DescribeServices and UpdateService calls. Measured
+    on the local emulator (benchmarks/wake_on_enqueue.py); on AWS the waker's cold start
+    (about 1 s with the Powertools layer) comes on top, not measured here."""
     lambda_keep_warm_seconds: float = 600.0
     """An idle execution environment is reclaimed after about this long."""
     lambda_poll_delay_seconds: float = 1.0

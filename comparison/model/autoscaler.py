@@ -31,6 +31,10 @@ runtime's own (:func:`runtime.contract.backlog.compute_backlog`). What AWS does:
   never lowers the count (an ExactCapacity wake-up reads as "at least N"), a scale-in
   step never raises it, and scale-out wins.
 
+- **The waker** (``runtime.waker``, :meth:`Autoscaler.nudge`): it sets ECS's desired
+  count to 1 when it is 0 with no task running or starting, through UpdateService, at
+  any moment between datapoints; Application Auto Scaling then scales from that count.
+
 Not modelled (an offline simplification, not checked against AWS): target tracking's
 "a larger scale-out may happen within the scale-out cooldown" (the cooldown simply
 holds every scale-out), and alarms with missing data (every period has a datapoint:
@@ -44,7 +48,7 @@ from collections.abc import Mapping
 from typing import Final, NamedTuple
 
 from comparison.model.scaling import ScalingMetric, ScalingParams, StepMetric, StepRule
-from runtime.contract.backlog import BACKLOG_PER_TASK, WAKE_UP_SIGNAL, compute_backlog
+from runtime.contract.backlog import BACKLOG_PER_TASK, WAKE_UP_SIGNAL, compute_backlog, needs_wake
 
 # Target tracking's AWS-managed alarms (the page named in the module docstring); the
 # template cannot change them.
@@ -181,6 +185,24 @@ class Autoscaler:
         else:
             return Decision(before, "")
         return Decision(self.desired, self._explain(why, value, readings))
+
+    def follow(self, desired: int) -> None:
+        """ECS's desired count changed outside Application Auto Scaling (the waker, a
+        deploy): the next decision starts from it, as Auto Scaling reads the service's
+        current count."""
+        self.desired = desired
+
+    def nudge(self, running: int, pending: int) -> Decision:
+        """The waker, nudged as work is enqueued (``runtime.waker``): exactly 1 when the
+        service is asleep (:func:`~runtime.contract.backlog.needs_wake`, the waker's own
+        rule), nothing otherwise. ECS's count is the one Application Auto Scaling acts
+        from next, so the model's count follows it."""
+        if not self.params.wakes_on_enqueue or not needs_wake(
+            desired=self.desired, running=running, pending=pending
+        ):
+            return Decision(self.desired, "")
+        self.follow(1)
+        return Decision(self.desired, "waker (nudged on enqueue): exactly 1")
 
     def _explain(self, why: str, value: float, readings: Mapping[StepMetric, float]) -> str:
         p = self.params

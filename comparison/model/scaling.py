@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.templates import Resource, StackTemplate, ref_target, referenced_ids
+from runtime.contract import METRIC_SERVICE_ENV, ResourceRole
 
 if TYPE_CHECKING:
     from comparison.model.resources import ServiceModel
@@ -93,6 +94,9 @@ class ScalingReading:
     max_capacity: int | None
     tracking: tuple[TargetTracking, ...]
     steps: tuple[StepReading, ...]
+    waker: str | None = None
+    """Logical id of the waker function (``runtime.waker``) that sets this service's
+    count from 0 to 1 when work is enqueued; None without one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +112,8 @@ class ScalingParams:
     step_rules: tuple[StepRule, ...]
     from_template: tuple[str, ...]
     """Names of the fields read from the template; the rest are documented defaults."""
+    wakes_on_enqueue: bool = False
+    """A waker sets the count from 0 to 1 as work is enqueued (``runtime.waker``)."""
 
     @property
     def starting_count(self) -> int:
@@ -193,7 +199,17 @@ def scaling_reading(template: StackTemplate, service: Resource) -> ScalingReadin
         max_capacity=None if _optional(maximum) is None else int(number(maximum, 0)),
         tracking=tuple(tracking),
         steps=tuple(steps),
+        waker=_waker_of(template, service),
     )
+
+
+def _waker_of(template: StackTemplate, service: Resource) -> str | None:
+    """The waker function whose ``SERVICE_NAME`` is this service's name, if any."""
+    for function in template.with_role(ResourceRole.WAKER):
+        variables = function.properties.get("Environment", {}).get("Variables", {})
+        if service.logical_id in referenced_ids(variables.get(METRIC_SERVICE_ENV)):
+            return function.logical_id
+    return None
 
 
 def _step_metric(alarm: Resource, custom_names: set[str]) -> StepMetric:
@@ -292,5 +308,6 @@ def scaling_params(
         scale_out_cooldown_seconds=cooldown_out,
         metric_period_seconds=period,
         step_rules=tuple(rules),
-        from_template=tuple(found),
+        from_template=tuple(found + (["Waker"] if reading.waker else [])),
+        wakes_on_enqueue=reading.waker is not None,
     )

@@ -5,8 +5,9 @@ calendar runs (the period simulated covers whole cycles of the calendars). A Lam
 M/G/c queue with cold starts; a Fargate consumer is a fleet of tasks with poller threads,
 driven by the scaling rule read from the template (see :mod:`comparison.model.scaling`)
 and stepped by the one autoscaler model (:mod:`comparison.model.autoscaler`): target
-tracking on backlog per task or CPU, a step-scaling wake-up from zero, cooldowns. Tasks
-holding messages are protected from scale-in.
+tracking on backlog per task or CPU, a step-scaling wake-up from zero, cooldowns, and
+the waker a nudge on enqueue sets from 0 to 1 (applied at the next step). Tasks holding
+messages are protected from scale-in.
 """
 
 from __future__ import annotations
@@ -344,8 +345,13 @@ def simulate_fleet(
             if new != (changes[-1][1] if changes else desired):
                 changes.append((now + assumptions.alarm_evaluation_lag_seconds, new))
         while next_arrival < len(arrivals) and arrivals[next_arrival][0] < end:
-            waiting.append(arrivals[next_arrival])
+            arrival = arrivals[next_arrival]
+            waiting.append(arrival)
             next_arrival += 1
+            if params.wakes_on_enqueue and scaler.desired == 0:
+                up = sum(1 for task in fleet if task.ready_at <= arrival.time)
+                if scaler.nudge(up, len(fleet) - up).desired:
+                    _insert(changes, (arrival.time + assumptions.wake_nudge_seconds, 1))
         waited += _dispatch(fleet, waiting, waits, names, end, worked)
         unit_seconds += len(fleet) * dt
         today[0] += len(fleet) * dt
@@ -376,6 +382,16 @@ def simulate_fleet(
         waited=waited,
         daily=tuple(DayCounts(unit_seconds=u, starts=int(n)) for u, n in daily),
     )
+
+
+def _insert(changes: deque[tuple[float, int]], change: tuple[float, int]) -> None:
+    """Add ``change`` keeping ``changes`` in time order (a nudge may come before an
+    alarm's change that is still on its way)."""
+    changes.append(change)
+    if len(changes) > 1 and changes[-2][0] > change[0]:
+        ordered = sorted(changes)
+        changes.clear()
+        changes.extend(ordered)
 
 
 def _cpu_percent(busy_threads: float, running: Sequence[_Task], threads: int) -> float:

@@ -91,6 +91,14 @@ METRIC_SERVICE_ENV: Final = "SERVICE_NAME"
 METRIC_NAMESPACE_ENV: Final = "METRIC_NAMESPACE"
 DEFAULT_METRIC_NAMESPACE: Final = "AsyncTasks"
 
+# The waker (worker-service topology): the producer invokes this function (name or ARN)
+# after a send, so the service wakes from zero at once; it reads CLUSTER_NAME and
+# SERVICE_NAME as the backlog metric does.
+WAKER_FUNCTION_ENV: Final = "ASYNC_TASKS_WAKER_FUNCTION"
+# What a trigger's nudge carries: the task it delivered, for the waker's log. Not an
+# envelope (no "task" key), so nothing mistakes a nudge for work.
+NUDGED_BY_KEY: Final = "nudged_by"
+
 # The invoker Lambda (private-endpoints topology): where schedules' envelopes go.
 INVOKER_ENDPOINT_URL_ENV: Final = "ENDPOINT_URL"
 INVOKER_TIMEOUT_ENV: Final = "INVOKER_TIMEOUT_SECONDS"
@@ -151,6 +159,7 @@ class ResourceRole(enum.StrEnum):
     TASK = "task"  # Lambda: one task type's consumer
     BACKLOG_METRIC = "backlog-metric"  # Lambda: publishes the scaling metric
     INVOKER = "invoker"  # Lambda: posts schedules' envelopes to the endpoints
+    WAKER = "waker"  # Lambda: sets the worker service's desired count from 0 to 1
 
 
 # --- Entry points: what the templates run (tests/test_contract.py resolves each) -----
@@ -159,6 +168,7 @@ class ResourceRole(enum.StrEnum):
 TASK_HANDLER: Final = "runtime.lambda_batch.handler"
 BACKLOG_METRIC_HANDLER: Final = "runtime.backlog_metric.handler"
 INVOKER_HANDLER: Final = "runtime.invoker.handler"
+WAKER_HANDLER: Final = "runtime.waker.handler"
 # The container image's commands: ``python -m`` modules and gunicorn apps.
 WORKER_MODULE: Final = "runtime.worker"
 WEBAPP_APP: Final = "runtime.web.webapp:app"

@@ -35,6 +35,7 @@ __all__ = [
     "WAKE_UP_SIGNAL",
     "BacklogSample",
     "compute_backlog",
+    "needs_wake",
     "target_backlog_per_task",
 ]
 
@@ -88,6 +89,15 @@ class BacklogSample:
         return self.running + self.pending
 
 
+def needs_wake(*, desired: int, running: int, pending: int) -> bool:
+    """Whether work waiting for the service should set its desired count to 1: only at
+    desired 0 with no task running or starting. Above 0, ECS is already starting a task
+    (or failing to: an image that cannot start), and another step would only ratchet the
+    count up. One rule for the wake-up alarm's signal, the waker (``runtime.waker``) and
+    the comparison's model of both."""
+    return desired == 0 and running == 0 and pending == 0
+
+
 def compute_backlog(
     visible: int, in_flight: int, running: int, pending: int, *, desired: int = 0
 ) -> BacklogSample:
@@ -115,7 +125,7 @@ def compute_backlog(
         pending=pending,
         desired=desired,
         backlog_per_task=messages / max(tasks, 1),
-        wake_up=1 if messages > 0 and tasks == 0 and desired == 0 else 0,
+        wake_up=int(messages > 0 and needs_wake(desired=desired, running=running, pending=pending)),
     )
 
 

@@ -2,8 +2,9 @@
 
 Every format names the same decision, each option's sized cost (or the limit that binds
 when no sizing meets), its cost at the settings shipped, and whether cost decides. The
-cases: the shipped workload (each option sized; its lead is too small for cost to decide),
-a busy one (the Lambdas cannot meet it: a task reaches Lambda's 15-minute limit, "Configure
+cases: the shipped workload (each option sized; cost decides, by a lead just above the
+threshold), the same templates as synthesized (a lead too small for cost to decide), a
+busy one (the Lambdas cannot meet it: a task reaches Lambda's 15-minute limit, "Configure
 Lambda function timeout"; worker-service is chosen), a report target no queue-driven fleet
 meets (the decision is not the cheapest option by cost), and the templates as synthesized
 (``--as-synthesized``), with a tight target and with one no option meets.
@@ -42,6 +43,7 @@ BUSY = Path(__file__).parent / "fixtures" / "workloads" / "busy.toml"
 LAMBDA_TIMEOUT = "Lambda's limit of 15.0 min"
 
 SIZED = "shipped"
+AS_SHIPPED = "as synthesized"
 BUSY_CASE = "busy"
 UNMET = "report within 1 ms"
 TIGHT = "as synthesized, tight report target"
@@ -49,12 +51,13 @@ NONE_ELIGIBLE = "as synthesized, no option eligible"
 # The busy workload is sized in about 30 s: its cases run in the slow tier.
 CASES = [
     SIZED,
+    AS_SHIPPED,
     pytest.param(BUSY_CASE, marks=pytest.mark.slow),
     UNMET,
     TIGHT,
     NONE_ELIGIBLE,
 ]
-SWEPT = [SIZED, UNMET, TIGHT, NONE_ELIGIBLE]
+SWEPT = [SIZED, AS_SHIPPED, UNMET, TIGHT, NONE_ELIGIBLE]
 
 
 def _with_max_wait(workload: Workload, task: str, seconds: float) -> Workload:
@@ -94,6 +97,7 @@ def reports(real_templates, workload, london, assumptions) -> Reports:  # type: 
     return Reports(
         {
             SIZED: build(workload),
+            AS_SHIPPED: build(workload, size=False),
             BUSY_CASE: build(busy, swept=False),
             UNMET: build(_with_max_wait(workload, "generate-report", 0.001)),
             # The issue's case: the table said private-endpoints while the JSON's "cheapest"
@@ -155,10 +159,11 @@ def test_every_format_says_what_the_report_holds(reports: Reports, case: str, na
 
 
 def test_the_cases_cover_each_verdict(reports: Reports) -> None:
-    shipped = reports[SIZED]
-    margin = shipped.decision.margin
-    assert margin is not None and margin.lead < MARGIN_DOLLARS, "cost does not decide"
-    assert _differences(shipped), "the contenders differ on some of the ADR's grounds"
+    decided = reports[SIZED].decision.margin
+    assert decided is not None and decided.decides, "cost decides"
+    close = reports[AS_SHIPPED].decision.margin
+    assert close is not None and close.lead < MARGIN_DOLLARS, "cost does not decide"
+    assert _differences(reports[AS_SHIPPED]), "the contenders differ on the ADR's grounds"
     unmet = reports[UNMET]
     assert unmet.decision.chosen not in (None, unmet.cheapest_by_cost)
     assert [s.label for s in unmet.sizing if not s.meets], "some option cannot meet it"

@@ -110,20 +110,60 @@ def test_wake_up_step_does_not_ratchet_while_its_task_starts(worker, assumptions
     assert run.starts == 1
 
 
-def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
-    real_models, workload, london, assumptions
-) -> None:
+def _worker_runs(template, workload, london, assumptions):  # type: ignore[no-untyped-def]
     from comparison.inputs.scenario import Scenario
+    from comparison.model.topology import topology_models
     from comparison.simulate.latency import run_consumers
 
-    model = real_models["worker-service"]
+    (model,) = topology_models([template], workload, assumptions)
     scenario = Scenario(workload=workload, prices=london, assumptions=assumptions)
-    runs, _ = run_consumers(model, scenario, probe=False)
+    runs, summary = run_consumers(model, scenario)
     (worker,) = (runs[c.logical_id] for c in model.routing.consumers)
-    # The issue's hand simulation with BacklogPerTask = messages / max(tasks, 1): about
-    # 290 task-hours a month and 162 wake-ups a day (the old model: 502 and 61).
+    return worker, summary
+
+
+def _without_waker(template):  # type: ignore[no-untyped-def]
+    """The template as ``-c wakeOnEnqueue=false`` leaves it, for the scaling model: no
+    waker function (its twins and second targets do not change the model)."""
+    return replace(
+        template, resources={k: r for k, r in template.resources.items() if r.role != "waker"}
+    )
+
+
+def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
+    real_templates, workload, london, assumptions
+) -> None:
+    template = _without_waker(real_templates["worker-service"])
+    worker, summary = _worker_runs(template, workload, london, assumptions)
+    # The issue's hand simulation with BacklogPerTask = messages / max(tasks, 1), woken
+    # by the alarm alone: about 290 task-hours a month and 162 wake-ups a day.
     assert worker.unit_seconds * 730 / 24 / 3600 == pytest.approx(290, rel=0.1)
     assert worker.starts == pytest.approx(162, rel=0.1)
+    # after an hour idle: the next datapoint (60 s), the alarm's lag (20 s), the start
+    a = assumptions
+    assert summary.worst_after_idle_seconds == pytest.approx(
+        a.metric_period_seconds + a.alarm_evaluation_lag_seconds + a.fargate_start_seconds,
+        abs=a.step_seconds,
+    )
+
+
+def test_the_waker_wakes_the_real_worker_service_in_a_nudge_and_a_start(
+    real_templates, workload, london, assumptions
+) -> None:
+    alarm_only, before = _worker_runs(
+        _without_waker(real_templates["worker-service"]), workload, london, assumptions
+    )
+    woken, after = _worker_runs(real_templates["worker-service"], workload, london, assumptions)
+    a = assumptions
+    # the nudge, then the change waits for the next simulation step, then Fargate starts
+    assert after.worst_after_idle_seconds == pytest.approx(
+        a.wake_nudge_seconds + a.fargate_start_seconds, abs=a.step_seconds
+    )
+    assert after.worst_after_idle_seconds < before.worst_after_idle_seconds - 60
+    # the same wake-ups, each about a minute sooner; a task up sooner serves a burst
+    # longer, so the task-hours grow a little, never fall
+    assert woken.starts == pytest.approx(alarm_only.starts, rel=0.1)
+    assert alarm_only.unit_seconds <= woken.unit_seconds <= 1.25 * alarm_only.unit_seconds
 
 
 def test_default_target_counts_the_worker_threads_as_the_construct_does(

@@ -170,8 +170,11 @@ def test_one_command_runs_the_topology_and_a_task_enqueued_from_another_shell(
         f"{prefix}summary.json",
     ]
     if topology == "worker-service":
-        # it woke from zero on the wake-up alarm, and goes back to zero when idle
-        running.wait_for("by wake-up alarm", 5)
+        # it woke from zero, and goes back to zero when idle. With half-second minutes
+        # the alarm may beat the nudge; tests/local/test_wake_on_enqueue.py shows the
+        # waker alone, with minutes too long for the alarm to act.
+        woken = ("waker: nudged (the producer): desired 0 -> 1", "by wake-up alarm")
+        assert any(line in running.output for line in woken), running.output[-4000:]
         running.wait_for("-> desired 0", 45)
 
     # WHEN Ctrl-C: THEN everything stops, exit 0, no traceback

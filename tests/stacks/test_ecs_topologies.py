@@ -150,10 +150,15 @@ def test_webapp_poller_keeps_the_web_apps_cpu_scaling(synthesized: SynthesizedAp
     }
 
 
-def test_worker_service_web_app_may_only_enqueue(synthesized: SynthesizedApp) -> None:
+def test_worker_service_web_app_may_only_enqueue_and_nudge(synthesized: SynthesizedApp) -> None:
     template = synthesized.templates["AsyncTasks-WorkerService"]
     actions = _actions(_task_role_statements(template, "WebApp"))
-    assert actions == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert actions == {
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "lambda:InvokeFunction",  # the waker alone: tests/stacks/test_wake_on_enqueue.py
+    }
     worker_actions = _actions(_task_role_statements(template, "Workers"))
     assert {"sqs:ReceiveMessage", "ecs:UpdateTaskProtection", "dynamodb:PutItem"} <= worker_actions
 
@@ -248,7 +253,12 @@ def test_every_service_and_function_marks_its_role_for_the_cost_model(
                 role = resource.get("Metadata", {}).get("AsyncTasks", {}).get("role")
                 roles.setdefault(stack_id, []).append(role)
     assert sorted(roles["AsyncTasks-Lambdas"]) == ["task"] * 5
-    assert sorted(roles["AsyncTasks-WorkerService"]) == ["backlog-metric", "webapp", "worker"]
+    assert sorted(roles["AsyncTasks-WorkerService"]) == [
+        "backlog-metric",
+        "waker",
+        "webapp",
+        "worker",
+    ]
     assert sorted(roles["AsyncTasks-WebappPoller"]) == ["webapp"]
     assert sorted(roles["AsyncTasks-PrivateEndpoints"]) == ["endpoint", "invoker", "webapp"]
 

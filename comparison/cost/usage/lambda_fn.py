@@ -3,7 +3,8 @@
 The role comes from the ``AsyncTasks`` metadata: task consumers run the workload; any
 other function runs once per run of the schedules that target it and once per event of
 the rules that do (the backlog metric every minute; the invoker per task schedule and
-per event); a backlog-metric function also calls PutMetricData once per run. Cold starts
+per event); the waker at most once per message its service consumes; a backlog-metric
+function also calls PutMetricData once per run. Cold starts
 are the simulated share of runs that found no warm environment, so never more than runs.
 """
 
@@ -65,6 +66,8 @@ def lambda_function(function: FunctionModel, context: UsageContext) -> list[Usag
             ),
             log_ingestion(function.logical_id, log_bytes, f"{volume:,.0f} task runs"),
         ]
+    if function.role == ResourceRole.WAKER:
+        return _waker(function, context)
     found = invocations(context.model.triggers, function.logical_id, context.workload)
     if found is None and function.role != ResourceRole.BACKLOG_METRIC:
         return []  # nothing runs it (e.g. CDK's own custom-resource handlers)
@@ -90,6 +93,28 @@ def lambda_function(function: FunctionModel, context: UsageContext) -> list[Usag
             )
         )
     return usages
+
+
+def _waker(function: FunctionModel, context: UsageContext) -> list[Usage]:
+    """One run per message the woken service consumes: every enqueue path nudges it.
+
+    An upper bound: the producer nudges at most once per process every 10 s, so a busy
+    web app makes far fewer; triggers nudge once per schedule run or event. Each run
+    makes two ECS calls (about the metric function's duration)."""
+    a = context.assumptions
+    tasks = {
+        name
+        for consumer in context.routing.consumers
+        if consumer.kind is ConsumerKind.WORKER
+        for name in consumer.tasks
+    }
+    runs = context.volume(tuple(sorted(tasks)))
+    seconds = a.metric_lambda_duration_seconds
+    note = f"at most {runs:,.0f} nudges (one per message) x {seconds:g} s (waker)"
+    return [
+        *_compute(function, runs, runs * seconds, note),
+        log_ingestion(function.logical_id, runs * a.metric_lambda_log_bytes_per_run, note),
+    ]
 
 
 def _cold_share(run: ConsumerRun | None, runs: float) -> float:
