@@ -42,7 +42,7 @@ DECISION = re.compile(r"-> desired (\d+) by (.+)$")
 
 
 def _client(exports: dict[str, str], service: str) -> Any:
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=exports["AWS_ENDPOINT_URL"],
         region_name=exports["AWS_REGION"],
