@@ -4,6 +4,7 @@ each option sized for it (the verdict) and the settings shipped (the reference).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ from comparison.inputs.prices import PriceTable
 from comparison.inputs.scenario import Scenario
 from comparison.inputs.workload import Workload
 from comparison.model.sizing import describe_sizing
-from comparison.model.topology import TopologyModel
+from comparison.inputs.templates import StackTemplate
+from comparison.model.topology import TopologyModel, topology_models
+from comparison.simulate.latency import run_consumers
 
 README = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
 
@@ -75,3 +78,27 @@ def test_readme_quotes_the_settings_shipped_as_the_reference(
     assert _quoted("As shipped (the reference column), a month costs:") == _totals(
         shipped_comparison
     )
+
+
+def test_readme_quotes_worker_services_wait_after_idle_with_and_without_the_waker(
+    real_templates: dict[str, StackTemplate],
+    workload: Workload,
+    london: PriceTable,
+    assumptions: Assumptions,
+) -> None:
+    from comparison.units import seconds
+
+    template = real_templates["worker-service"]
+    alarm_only = replace(
+        template, resources={k: r for k, r in template.resources.items() if r.role != "waker"}
+    )
+    scenario = Scenario(workload=workload, prices=london, assumptions=assumptions)
+
+    def after_idle(stack: StackTemplate) -> str:
+        (model,) = topology_models([stack], workload, assumptions)
+        _, summary = run_consumers(model, scenario)
+        return seconds(summary.worst_after_idle_seconds)
+
+    quoted = "the comparison's worst wait after idle for worker-service is"
+    assert f"{quoted} {after_idle(template)} (nudge" in README
+    assert f"against {after_idle(alarm_only)} by the alarm alone" in README

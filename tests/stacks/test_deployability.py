@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from runtime.catalogue import CATALOGUE
+from runtime.contract import WAKER_FUNCTION_ENV
 from stacks.settings import SettingsError
 from stacks.topologies import add_topologies, new_app
 from tests.conftest import SynthesizedApp, cdk_json_context
@@ -416,6 +417,7 @@ ENDPOINT_FOR_CLIENT = {
     "cloudwatch": "monitoring",
     "ecs": "ecs",
     "logs": "logs",
+    "lambda": "lambda",
 }
 CONTAINER_NEEDS = {
     # awslogs driver ("Amazon ECS interface VPC endpoints", "Using awslogs")
@@ -434,7 +436,7 @@ def _clients_called_by_containers() -> set[str]:
     """The boto3 clients of the runtime modules that containers run (every module but
     the Lambda-only backlog metric and invoker)."""
     root = Path(__file__).resolve().parents[2] / "runtime"
-    lambda_only = {"backlog_metric.py", "invoker.py", "lambda_batch.py"}
+    lambda_only = {"backlog_metric.py", "invoker.py", "lambda_batch.py", "waker.py"}
     names: set[str] = set()
     pattern = re.compile(r"""\b(?:client|resource)\(\s*["']([a-z0-9-]+)["']""")
     for path in root.rglob("*.py"):
@@ -454,12 +456,16 @@ def test_endpoints_network_reaches_every_api_the_containers_call(stack_id: str) 
     template = synth(("network=endpoints",)).templates[stack_id]
     assert not resources(template, "AWS::EC2::NatGateway")
     endpoints = interface_and_gateway_endpoints(template)
+    # the producer calls Lambda only where the stack names a waker (worker-service)
+    nudges = WAKER_FUNCTION_ENV in json.dumps(resources(template, "AWS::ECS::TaskDefinition"))
     needed = CONTAINER_NEEDS | {
         ENDPOINT_FOR_CLIENT[name]
         for name in _clients_called_by_containers()
         if name != "ses"  # refused with network=endpoints; see the test below
+        and (name != "lambda" or nudges)
     }
     assert needed <= endpoints, sorted(needed - endpoints)
+    assert nudges == (stack_id == "AsyncTasks-WorkerService")
 
 
 def test_email_sender_with_endpoints_network_is_refused_with_one_line() -> None:
