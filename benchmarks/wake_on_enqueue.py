@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
+from local.scaling import deployed_worker_service  # noqa: E402
 from runtime.wake_nudge import NUDGE_DEBOUNCE_SECONDS  # noqa: E402
 
 GOAL_P95_SECONDS = 5.0
@@ -100,17 +101,8 @@ class Service:
     """The deployed worker service and its queue, as the web app's process sees them."""
 
     def __init__(self) -> None:
-        resources = boto3.client("cloudformation").list_stack_resources(
-            StackName="AsyncTasks-WorkerService"
-        )["StackResourceSummaries"]
-        self.cluster = next(
-            r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ECS::Cluster"
-        )
-        self.name = next(
-            r["PhysicalResourceId"]
-            for r in resources
-            if r["ResourceType"] == "AWS::ECS::Service"
-            and r["LogicalResourceId"].startswith("Workers")
+        self.cluster, self.name = deployed_worker_service(
+            boto3.client("cloudformation"), "AsyncTasks-WorkerService"
         )
         self.ecs: Any = boto3.client("ecs")
         self.sqs: Any = boto3.client("sqs")

@@ -19,6 +19,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -121,3 +122,17 @@ class LocalAutoscaler:
             f"minute {self.minute}: {visible + in_flight} messages, {running} running -> "
             f"desired {decision.desired} by {decision.reason}"
         )
+
+
+def deployed_worker_service(cloudformation: Any, stack_name: str) -> tuple[str, str]:
+    """(cluster, service) of the worker service in a deployed stack, from its resources."""
+    resources = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    cluster = next(
+        r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ECS::Cluster"
+    )
+    service = next(
+        r["PhysicalResourceId"]
+        for r in resources
+        if r["ResourceType"] == "AWS::ECS::Service" and r["LogicalResourceId"].startswith("Workers")
+    )
+    return cluster, service

@@ -14,9 +14,9 @@ from comparison.cost.estimate import Comparison
 from comparison.inputs.assumptions import Assumptions
 from comparison.inputs.prices import PriceTable
 from comparison.inputs.scenario import Scenario
+from comparison.inputs.templates import StackTemplate
 from comparison.inputs.workload import Workload
 from comparison.model.sizing import describe_sizing
-from comparison.inputs.templates import StackTemplate
 from comparison.model.topology import TopologyModel, topology_models
 from comparison.simulate.latency import run_consumers
 
@@ -97,6 +97,7 @@ def test_readme_quotes_worker_services_wait_after_idle_with_and_without_the_wake
     def after_idle(stack: StackTemplate) -> str:
         (model,) = topology_models([stack], workload, assumptions)
         _, summary = run_consumers(model, scenario)
+        assert summary is not None
         return seconds(summary.worst_after_idle_seconds)
 
     quoted = "the comparison's worst wait after idle for worker-service is"

@@ -24,6 +24,7 @@ import pytest
 
 from local.entrypoints import invoke
 from local.lambda_endpoint import LocalLambdaEndpoint
+from local.scaling import deployed_worker_service
 from runtime.contract import WAKER_HANDLER
 from tests.local.failing_ecs import FailingEcs, FailingService
 from tests.local.test_one_command import (
@@ -55,18 +56,8 @@ class ServiceWatch:
     """The worker service's desired count, read with DescribeServices every 0.1 s."""
 
     def __init__(self, exports: dict[str, str]) -> None:
-        cfn = _client(exports, "cloudformation")
-        resources = cfn.list_stack_resources(StackName="AsyncTasks-WorkerService")[
-            "StackResourceSummaries"
-        ]
-        self.cluster = next(
-            r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ECS::Cluster"
-        )
-        self.service = next(
-            r["PhysicalResourceId"]
-            for r in resources
-            if r["ResourceType"] == "AWS::ECS::Service"
-            and r["LogicalResourceId"].startswith("Workers")
+        self.cluster, self.service = deployed_worker_service(
+            _client(exports, "cloudformation"), "AsyncTasks-WorkerService"
         )
         self.ecs = _client(exports, "ecs")
         self.seen: list[int] = []

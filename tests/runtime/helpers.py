@@ -230,3 +230,18 @@ def running_consumer(queue: QueuePair, **options: Any) -> Iterator[Callable[[], 
     finally:
         stop.request()
         thread.join(30)
+
+
+def ecs_service(ecs: Any, cluster: str, name: str, *, desired: int) -> None:
+    """A Fargate service ``name`` in ``cluster`` (created if absent) on moto's ECS, at
+    ``desired`` tasks: moto reports them pending until an update_service."""
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family=name,
+        containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+    )
+    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=name, desiredCount=desired)

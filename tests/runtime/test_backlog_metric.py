@@ -32,7 +32,7 @@ from runtime.backlog_metric import (
 )
 from runtime.errors import ConfigurationError
 from runtime.log import logger as runtime_logger
-from tests.runtime.helpers import in_process_moto, use_fake_credentials
+from tests.runtime.helpers import ecs_service, in_process_moto, use_fake_credentials
 
 CLUSTER = "tasks"
 ALL_METRICS = (
@@ -110,18 +110,7 @@ def _make_worker(monkeypatch: pytest.MonkeyPatch, *, desired_count: int) -> Work
     sqs, ecs = boto3.client("sqs"), boto3.client("ecs")
     name = f"worker-{uuid.uuid4().hex[:8]}"
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    ecs.create_cluster(clusterName=CLUSTER)
-    ecs.register_task_definition(
-        family=name,
-        containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-    )
-    ecs.create_service(
-        cluster=CLUSTER, serviceName=name, taskDefinition=name, desiredCount=desired_count
-    )
+    ecs_service(ecs, CLUSTER, name, desired=desired_count)
     monkeypatch.setenv("QUEUE_URL", queue_url)
     monkeypatch.setenv("CLUSTER_NAME", CLUSTER)
     monkeypatch.setenv("SERVICE_NAME", name)

@@ -26,7 +26,7 @@ from botocore.stub import Stubber
 from runtime.backlog_metric import ServiceNotFoundError
 from runtime.errors import ConfigurationError
 from runtime.waker import ServiceRef, handler, wake
-from tests.runtime.helpers import in_process_moto, use_fake_credentials
+from tests.runtime.helpers import ecs_service, in_process_moto, use_fake_credentials
 
 CLUSTER = "tasks"
 
@@ -42,16 +42,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _service(ecs: Any, *, desired: int) -> ServiceRef:
     name = f"worker-{uuid.uuid4().hex[:8]}"
-    ecs.create_cluster(clusterName=CLUSTER)
-    ecs.register_task_definition(
-        family=name,
-        containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-    )
-    ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=name, desiredCount=desired)
+    ecs_service(ecs, CLUSTER, name, desired=desired)
     return ServiceRef(CLUSTER, name)
 
 
@@ -154,7 +145,7 @@ def test_a_missing_environment_names_every_variable(monkeypatch: pytest.MonkeyPa
 
 def test_an_unknown_service_fails_loudly_and_changes_nothing(aws: None) -> None:
     ecs = boto3.client("ecs")
-    ecs.create_cluster(clusterName=CLUSTER)
+    ecs.create_cluster(clusterName=CLUSTER)  # the cluster, without the service
     updates = _counting_updates(ecs)
     with pytest.raises(ServiceNotFoundError, match="not found"):
         wake(ServiceRef(CLUSTER, "no-such-service"), ecs=ecs)
