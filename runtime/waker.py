@@ -11,6 +11,11 @@ signal uses), and does nothing otherwise, so it is idempotent, never raises a co
 above 1, and cannot ratchet a service whose tasks fail to start (ECS keeps trying at
 desired 1; the waker leaves it there). Target tracking scales out and in as before.
 
+UpdateService has no condition: if Application Auto Scaling raised the count in the
+milliseconds between this DescribeServices and UpdateService (only possible from 0),
+the waker sets it back to 1, and target tracking raises it again at its next
+datapoints.
+
 It does not read the queue: a nudge is the evidence of work, and an EventBridge rule's
 two targets are delivered independently, so the message may land a moment after the
 nudge. A nudge that finds no work costs one task until target tracking scales it in.
@@ -69,8 +74,10 @@ def wake(service: ServiceRef, *, ecs: ECSClient | None = None) -> WakeResult:
     running, pending, desired = service_counts(ecs, service.cluster_name, service.service_name)
     woken = needs_wake(desired=desired, running=running, pending=pending)
     if woken:
-        # Only desiredCount changes, so ECS starts a task without a new deployment.
-        # Setting (not adding) 1 makes concurrent nudges agree.
+        # Only desiredCount changes: "UpdateService" (ECS API Reference) adds or removes
+        # instantiations for a new desiredCount, apart from the deployments a task
+        # definition change triggers (not verified on AWS here). Setting (not adding) 1
+        # makes concurrent nudges agree.
         ecs.update_service(
             cluster=service.cluster_name, service=service.service_name, desiredCount=1
         )

@@ -143,3 +143,24 @@ def test_the_workloads_memory_sizes_the_task_gb_seconds(workload, memory_mib: in
     assert usage_of(usages, "lambda.gb_second.arm64") == pytest.approx(
         report.volume_per_month * report.duration_seconds * memory_mib / 1024
     )
+
+
+def test_the_waker_is_priced_at_one_request_per_message_its_service_consumes(
+    shipped_comparison, workload
+) -> None:
+    """Every enqueue path nudges the waker at most once per message (the producer less
+    often: once per process every 10 s), so the model prices that upper bound."""
+    (worker_service,) = (t for t in shipped_comparison.topologies if t.label == "worker-service")
+    (waker,) = worker_service.model.functions_with_role("waker")
+    requests = [
+        part
+        for item in worker_service.cost.items
+        if item.price_key == "lambda.request"
+        for part in item.parts
+        if part.resource == waker.logical_id
+    ]
+    (usage,) = requests
+    assert usage.quantity == pytest.approx(workload.volume_per_month)
+    for other in shipped_comparison.topologies:
+        if other.label != "worker-service":
+            assert not other.model.functions_with_role("waker")

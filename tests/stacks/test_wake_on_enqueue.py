@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from comparison.inputs.templates import parse_template
+from comparison.model.scaling import scaling_reading
 from runtime.contract import WAKER_FUNCTION_ENV
 from runtime.waker import handler as waker_handler  # noqa: F401  # the handler the template names
 from tests.conftest import SynthesizedApp
@@ -189,6 +191,12 @@ def test_wake_on_enqueue_false_leaves_only_the_alarm_path() -> None:
     assert _of_type(off, "AWS::ApplicationAutoScaling::ScalingPolicy") == _of_type(
         on, "AWS::ApplicationAutoScaling::ScalingPolicy"
     )
+    # and the comparison follows the template: the waker's path only where it is deployed
+    for document, woken in ((off, False), (on, True)):
+        parsed = parse_template(STACK, document)
+        (worker,) = parsed.with_role("worker")
+        reading = scaling_reading(parsed, worker)
+        assert reading is not None and (reading.waker is not None) is woken
 
 
 @pytest.mark.slow  # a synth of its own
