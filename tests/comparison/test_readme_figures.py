@@ -59,8 +59,9 @@ def test_readme_quotes_the_sized_totals_and_the_decision(sized_report: Report) -
     assert f"The recommendation is {chosen}" in README
     margin = sized_report.decision.margin
     assert margin is not None
-    said = "cost does not decide" in README[README.index(f"The recommendation is {chosen}") :][:300]
-    assert said == (not margin.decides)
+    said = README[README.index(f"The recommendation is {chosen}") :][:300]
+    assert ("cost does not decide" in said) == (not margin.decides)
+    assert f"lead of ${margin.lead:,.2f} a month" in said
 
 
 def test_readme_quotes_the_chosen_sizing(sized_report: Report) -> None:
