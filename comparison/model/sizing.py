@@ -21,7 +21,11 @@ from comparison.model.scaling import ScalingReading
 from comparison.model.topology import TopologyModel
 from runtime.catalogue import CATALOGUE
 from runtime.contract import ResourceRole
-from runtime.contract.backlog import DEFAULT_ACCEPTABLE_LATENCY_SECONDS, target_backlog_per_task
+from runtime.contract.backlog import (
+    DEFAULT_ACCEPTABLE_LATENCY_SECONDS,
+    latency_for_target,
+    target_backlog_per_task,
+)
 from runtime.contract.fargate import CPU_UNITS_PER_VCPU, TaskSize, cheapest_size, memory_for_runs
 from runtime.contract.sizing import (
     LambdasSizing,
@@ -134,7 +138,7 @@ def stated_sizing(model: TopologyModel) -> TopologySizing | None:
             target = _tracking_target(worker.resource)
             reading = worker.resource.scaling
             latency = (
-                target / worker.threads_per_unit * processing_seconds()
+                latency_for_target(target, processing_seconds(), worker.threads_per_unit)
                 if target is not None
                 else DEFAULT_ACCEPTABLE_LATENCY_SECONDS
             )

@@ -35,6 +35,7 @@ __all__ = [
     "WAKE_UP_SIGNAL",
     "BacklogSample",
     "compute_backlog",
+    "latency_for_target",
     "needs_wake",
     "target_backlog_per_task",
 ]
@@ -149,3 +150,16 @@ def target_backlog_per_task(
         raise ValueError(f"the backlog target needs positive finite values, got {bad}")
     per_task = acceptable_latency_seconds / task_seconds * worker_threads
     return max(1.0, math.floor(per_task * 100) / 100)
+
+
+def latency_for_target(target: float, task_seconds: float, worker_threads: int) -> int:
+    """The inverse of :func:`target_backlog_per_task`, up to its flooring: the fewest
+    whole seconds of acceptable latency, from ``target`` x ``task_seconds`` /
+    ``worker_threads`` rounded down, that give ``target`` back. Reading a template's
+    target this way returns the latency that was synthesized (300 s, not the 299.5 s a
+    floored 3.10 multiplies back to). A target held at the floor of 1 cannot be
+    inverted: any shorter latency gives 1 too."""
+    seconds = max(1, math.floor(target * task_seconds / worker_threads))
+    while target_backlog_per_task(seconds, task_seconds, worker_threads) < target:
+        seconds += 1
+    return seconds

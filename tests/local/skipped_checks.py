@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime.catalogue import CATALOGUE
+from runtime.contract import NUDGED_BY_KEY, WAKER_HANDLER
 
 Template = Mapping[str, Mapping[str, Any]]
 Check = Callable[[Template, str], None]
@@ -107,15 +108,40 @@ def _dead_letter_queues(template: Template) -> set[str]:
         for target in targets:
             if "DeadLetterConfig" in target:
                 found.add(_target(target["DeadLetterConfig"]["Arn"]))
-        if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+        if (
+            resource["Type"] == "AWS::Lambda::EventInvokeConfig"
+            and "DestinationConfig" in properties
+        ):
             found.add(_target(properties["DestinationConfig"]["OnFailure"]["Destination"]))
     return found
+
+
+def _wake_twin(template: Template, logical_id: str) -> None:
+    """worker-service's twin of a task schedule: the same times, a nudge to the waker,
+    no retry and no DLQ (the wake-up alarm covers a lost one)."""
+    properties = template[logical_id]["Properties"]
+    task = json.loads(properties["Target"]["Input"])[NUDGED_BY_KEY]
+    assert task in CATALOGUE
+    waker = template[_target(properties["Target"]["Arn"])]
+    assert waker["Properties"]["Handler"] == WAKER_HANDLER
+    assert properties["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    assert "DeadLetterConfig" not in properties["Target"]
+    twins = [
+        r["Properties"]
+        for r in template.values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+        and json.loads(r["Properties"]["Target"]["Input"]).get("task") == task
+    ]
+    assert [t["ScheduleExpression"] for t in twins] == [properties["ScheduleExpression"]]
 
 
 def schedule(template: Template, logical_id: str) -> None:
     """The target is what consumes the scheduled task, and the input is its envelope."""
     properties = template[logical_id]["Properties"]
     envelope = json.loads(properties["Target"]["Input"])
+    if NUDGED_BY_KEY in envelope:
+        _wake_twin(template, logical_id)
+        return
     task = envelope["task"]
     assert task in CATALOGUE
     assert envelope["id"] == "<aws.scheduler.execution-id>"
@@ -175,8 +201,15 @@ def security_group_egress(template: Template, logical_id: str) -> None:
 
 
 def event_invoke_config(template: Template, logical_id: str) -> None:
-    """Failed deliveries go to an SQS queue after Lambda's retries."""
+    """Failed deliveries go to an SQS queue after Lambda's retries; the waker's nudges
+    are neither retried nor kept, and stale after a minute."""
     properties = template[logical_id]["Properties"]
+    function = template[_target(properties["FunctionName"])]
+    if function["Properties"]["Handler"] == WAKER_HANDLER:
+        assert properties["MaximumRetryAttempts"] == 0
+        assert properties["MaximumEventAgeInSeconds"] == 60
+        assert "DestinationConfig" not in properties
+        return
     destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
     assert template[_target(destination)]["Type"] == "AWS::SQS::Queue"
     assert properties["MaximumRetryAttempts"] >= 1

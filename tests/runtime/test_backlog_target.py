@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from runtime.contract.backlog import target_backlog_per_task
+from runtime.contract.backlog import latency_for_target, target_backlog_per_task
 
 
 def test_target_is_latency_over_duration_times_worker_threads() -> None:
@@ -38,3 +38,13 @@ def test_target_refuses_values_that_are_not_positive_and_finite(
 ) -> None:
     with pytest.raises(ValueError, match=f"positive finite values, got {{'{named}'"):
         target_backlog_per_task(latency, duration, threads)
+
+
+@pytest.mark.parametrize(
+    ("latency", "threads"), [(300, 1), (300, 2), (300, 4), (120, 8), (60, 16), (299, 1), (7, 64)]
+)
+def test_a_templates_target_reads_back_as_the_latency_it_was_made_from(
+    latency: int, threads: int
+) -> None:
+    target = target_backlog_per_task(latency, 96.6, threads)
+    assert latency_for_target(target, 96.6, threads) == latency

@@ -293,13 +293,19 @@ def test_a_hanging_ecs_agent_does_not_slow_receiving_or_settling(
     )
     assert recording_server.requests, "the healthy agent was never called"
     # WHEN the agent accepts connections and never answers
-    other_table = f"{probe_env}-hung"
-    create_task_table(dynamodb, other_table)
-    hanging = _time_24_quick_messages(
-        sqs, dynamodb, make_queue(), other_table, tmp_path / "hanging.log", silent_agent
-    )
+    # (the better of two runs: other work on a shared machine only adds time, while a
+    # worker that waits for the agent is slow in both)
+    hanging = []
+    for run in ("hung", "hung-again"):
+        other_table = f"{probe_env}-{run}"
+        create_task_table(dynamodb, other_table)
+        hanging.append(
+            _time_24_quick_messages(
+                sqs, dynamodb, make_queue(), other_table, tmp_path / f"{run}.log", silent_agent
+            )
+        )
     # THEN they take about as long (not 5 s per receive waiting for the agent)
-    assert hanging < 2 * healthy + 3, (healthy, hanging)
+    assert min(hanging) < 2 * healthy + 3, (healthy, hanging)
 
 
 def _time_24_quick_messages(
