@@ -20,9 +20,10 @@ import json
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.http_server import BackgroundHttpServer
 
 Handler = Callable[[Mapping[str, Any]], Any]
 Say = Callable[[str], None]
@@ -31,7 +32,7 @@ _PREFIX = "/2015-03-31/functions/"
 _SUFFIX = "/invocations"
 
 
-class LocalLambdaEndpoint:
+class LocalLambdaEndpoint(BackgroundHttpServer):
     """Serves Invoke for ``handlers`` (function name or ARN -> handler of the event)."""
 
     def __init__(self, handlers: Mapping[str, Handler], say: Say) -> None:
@@ -40,31 +41,7 @@ class LocalLambdaEndpoint:
         # One invocation at a time: a handler runs in os.environ patched with its
         # function's environment (local.entrypoints), which threads would share.
         self._one_at_a_time = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _request_class(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="lambda-endpoint", daemon=True
-        )
-
-    def start(self) -> LocalLambdaEndpoint:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> LocalLambdaEndpoint:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(_request_class(self), "lambda-endpoint")
 
     def handler_for(self, path: str) -> tuple[str, Handler | None]:
         if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from comparison.cost.usage import Usage, UsageContext, extract_usage
@@ -80,4 +81,12 @@ def day_run(
         cold_starts=cold_starts,
         starts=starts,
         wait_tasks=("t",) * runs,
+    )
+
+
+def without_waker(template: StackTemplate) -> StackTemplate:
+    """The template as ``-c wakeOnEnqueue=false`` leaves it, for the scaling model: no
+    waker function (its twins and second targets do not change the model)."""
+    return replace(
+        template, resources={k: r for k, r in template.resources.items() if r.role != "waker"}
     )

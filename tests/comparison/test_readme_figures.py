@@ -4,7 +4,6 @@ each option sized for it (the verdict) and the settings shipped (the reference).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from comparison.inputs.workload import Workload
 from comparison.model.sizing import describe_sizing
 from comparison.model.topology import TopologyModel, topology_models
 from comparison.simulate.latency import run_consumers
+from tests.comparison.helpers import without_waker
 
 README = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
 
@@ -90,9 +90,7 @@ def test_readme_quotes_worker_services_wait_after_idle_with_and_without_the_wake
     from comparison.units import seconds
 
     template = real_templates["worker-service"]
-    alarm_only = replace(
-        template, resources={k: r for k, r in template.resources.items() if r.role != "waker"}
-    )
+    alarm_only = without_waker(template)
     scenario = Scenario(workload=workload, prices=london, assumptions=assumptions)
 
     def after_idle(stack: StackTemplate) -> str:

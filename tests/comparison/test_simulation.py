@@ -25,6 +25,7 @@ from comparison.simulate.simulation import (
     task_arrivals,
 )
 from tests.comparison.fixture_stacks import WORKER_THREADS
+from tests.comparison.helpers import without_waker
 
 
 @pytest.fixture(scope="module")
@@ -122,18 +123,10 @@ def _worker_runs(template, workload, london, assumptions):  # type: ignore[no-un
     return worker, summary
 
 
-def _without_waker(template):  # type: ignore[no-untyped-def]
-    """The template as ``-c wakeOnEnqueue=false`` leaves it, for the scaling model: no
-    waker function (its twins and second targets do not change the model)."""
-    return replace(
-        template, resources={k: r for k, r in template.resources.items() if r.role != "waker"}
-    )
-
-
 def test_real_worker_service_matches_the_hand_simulation_of_the_runtime_formula(
     real_templates, workload, london, assumptions
 ) -> None:
-    template = _without_waker(real_templates["worker-service"])
+    template = without_waker(real_templates["worker-service"])
     worker, summary = _worker_runs(template, workload, london, assumptions)
     # The issue's hand simulation with BacklogPerTask = messages / max(tasks, 1), woken
     # by the alarm alone: about 290 task-hours a month and 162 wake-ups a day.
@@ -151,7 +144,7 @@ def test_the_waker_wakes_the_real_worker_service_in_a_nudge_and_a_start(
     real_templates, workload, london, assumptions
 ) -> None:
     alarm_only, before = _worker_runs(
-        _without_waker(real_templates["worker-service"]), workload, london, assumptions
+        without_waker(real_templates["worker-service"]), workload, london, assumptions
     )
     woken, after = _worker_runs(real_templates["worker-service"], workload, london, assumptions)
     a = assumptions

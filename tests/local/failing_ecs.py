@@ -17,9 +17,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local.http_server import BackgroundHttpServer
 
 _TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 
@@ -60,30 +61,12 @@ class FailingService:
             self.desired = desired
 
 
-class FailingEcs:
+class FailingEcs(BackgroundHttpServer):
     """``FailingService`` behind ECS's API on 127.0.0.1 (``url``), for ``AWS_ENDPOINT_URL_ECS``."""
 
     def __init__(self, service: FailingService, cluster: str, name: str) -> None:
         self.service, self.cluster, self.name = service, cluster, name
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-
-    def __enter__(self) -> FailingEcs:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(self), "failing-ecs")
 
     def answer(self, action: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if request.get("cluster") != self.cluster:
